@@ -1,0 +1,17 @@
+// Package store is the replicated state of etcd-classic: the hierarchical
+// key tree with its TTLs, the store index, the 1000-event history and the
+// watchers, plus the etcd error codes that describe every way an operation
+// can fail.
+//
+// The store is a deterministic library. Given the same sequence of calls
+// with the same arguments, every replica reaches byte-identical state
+// (compare Save output). To keep it that way the package must never read
+// the clock, use randomness, depend on map iteration order, do I/O, or
+// import raft, HTTP or logging packages. Time enters only as an argument:
+// a mutation receives the time stamped on its raft command, a read receives
+// the time at which its answer is rendered.
+//
+// Concurrency: a Store is safe for concurrent use. Mutations are expected
+// to be serialised by the caller (the raft FSM applies one entry at a
+// time), but reads and watch registrations may run at any time.
+package store

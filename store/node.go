@@ -1,0 +1,115 @@
+package store
+
+import (
+	"path"
+	"sort"
+	"time"
+)
+
+// minExpireTime is the earliest expiration a set or create accepts; an
+// earlier one (produced by etcd's wrapping TTL arithmetic for huge TTLs)
+// means "permanent". Update and compareAndSwap do not apply this guard.
+var minExpireTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// node is one entry of the tree. A node is a directory iff children is not
+// nil. expireTime is the zero Time for permanent nodes. heapIndex is the
+// position in the TTL heap, -1 when the node is not in it.
+type node struct {
+	path          string
+	name          string
+	createdIndex  uint64
+	modifiedIndex uint64
+	expireTime    time.Time
+	value         string
+	children      map[string]*node
+	parent        *node
+	heapIndex     int
+}
+
+func newFile(p, value string, index uint64, parent *node, expire time.Time) *node {
+	return &node{path: p, name: path.Base(p), createdIndex: index, modifiedIndex: index,
+		value: value, parent: parent, expireTime: expire, heapIndex: -1}
+}
+
+func newDir(p string, index uint64, parent *node, expire time.Time) *node {
+	return &node{path: p, name: path.Base(p), createdIndex: index, modifiedIndex: index,
+		children: make(map[string]*node), parent: parent, expireTime: expire, heapIndex: -1}
+}
+
+func (n *node) isDir() bool       { return n.children != nil }
+func (n *node) isPermanent() bool { return n.expireTime.IsZero() }
+
+// isHidden reports whether the node's own name starts with "_".
+func (n *node) isHidden() bool { return len(n.name) > 0 && n.name[0] == '_' }
+
+// sortedChildren returns the children ordered by name, which is also the
+// byte-wise order of their full keys (they share the parent prefix).
+func (n *node) sortedChildren() []*node {
+	out := make([]*node, 0, len(n.children))
+	for _, c := range n.children {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// expirationAndTTL renders the TTL fields against now.
+func (n *node) expirationAndTTL(now time.Time) (*time.Time, int64) {
+	if n.isPermanent() {
+		return nil, 0
+	}
+	t := n.expireTime.UTC()
+	return &t, remainingTTL(n.expireTime, now)
+}
+
+// repr renders the node. Directories list their visible children only when
+// recursive is set; sorted orders every listing by key (listings are always
+// sorted here, which is one valid instance of etcd's random order, but the
+// flag is kept so that callers state what they need).
+func (n *node) repr(recursive, sorted bool, now time.Time) *NodeExtern {
+	ne := &NodeExtern{Key: n.path, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
+	ne.Expiration, ne.TTL = n.expirationAndTTL(now)
+	if !n.isDir() {
+		v := n.value
+		ne.Value = &v
+		return ne
+	}
+	ne.Dir = true
+	if recursive {
+		ne.Nodes = n.listChildren(recursive, sorted, now)
+	}
+	return ne
+}
+
+// listChildren renders the visible children of a directory.
+func (n *node) listChildren(recursive, sorted bool, now time.Time) []*NodeExtern {
+	if len(n.children) == 0 {
+		return nil
+	}
+	kids := n.sortedChildren()
+	out := make([]*NodeExtern, 0, len(kids))
+	for _, c := range kids {
+		if c.isHidden() {
+			continue
+		}
+		out = append(out, c.repr(recursive, sorted, now))
+	}
+	return out
+}
+
+// compare checks prevValue ("" = no check) and prevIndex (0 = no check)
+// and, on mismatch, returns etcd's cause text.
+func (n *node) compare(prevValue string, prevIndex uint64) (bool, string) {
+	valueOK := prevValue == "" || n.value == prevValue
+	indexOK := prevIndex == 0 || n.modifiedIndex == prevIndex
+	switch {
+	case valueOK && indexOK:
+		return true, ""
+	case valueOK:
+		return false, "[" + uitoa(prevIndex) + " != " + uitoa(n.modifiedIndex) + "]"
+	case indexOK:
+		return false, "[" + prevValue + " != " + n.value + "]"
+	default:
+		return false, "[" + prevValue + " != " + n.value + "] [" + uitoa(prevIndex) + " != " + uitoa(n.modifiedIndex) + "]"
+	}
+}

@@ -1,0 +1,90 @@
+package store
+
+import "time"
+
+// Request methods understood by Apply.
+const (
+	MethodPut    = "PUT"
+	MethodPost   = "POST"
+	MethodDelete = "DELETE"
+)
+
+// Request is a keys-API write as the HTTP layer parsed it. It is what
+// travels through the raft log, and Apply turns it into one store
+// operation on every replica, so the choice between set, create, update
+// and compareAndSwap is made at apply time exactly as etcd makes it.
+type Request struct {
+	Method    string
+	Path      string
+	Value     string
+	Dir       bool
+	Recursive bool
+	Refresh   bool
+	PrevValue string
+	PrevIndex uint64
+	// PrevExist is the tri-state prevExist parameter: nil when absent.
+	PrevExist *bool
+	// HasTTL is false when no TTL (or an empty ttl=) was given.
+	HasTTL bool
+	// TTL is the requested TTL as a (possibly wrapped) nanosecond
+	// duration, computed as etcd does: time.Duration(ttl) * time.Second
+	// in wrapping int64 arithmetic. Huge TTLs therefore produce the same
+	// odd expirations they produce in etcd.
+	TTL time.Duration
+}
+
+// TTLDuration converts TTL seconds into the wrapped duration etcd uses.
+func TTLDuration(seconds uint64) time.Duration {
+	return time.Duration(seconds) * time.Second
+}
+
+// ExpireTime is the absolute expiration of a request applied at now: zero
+// (permanent) without TTL, else now+TTL computed through Unix nanoseconds,
+// so that overflows wrap exactly as in etcd.
+func (r *Request) ExpireTime(now time.Time) time.Time {
+	if !r.HasTTL {
+		return time.Time{}
+	}
+	return time.Unix(0, now.Add(r.TTL).UnixNano())
+}
+
+// Apply performs the request at the command time now and returns its
+// event. Dispatch (etcd 2.x applyRequest):
+//
+//	POST                                  → create, unique name
+//	PUT prevExist=true, no compare        → update
+//	PUT prevExist=true, compare           → compareAndSwap
+//	PUT prevExist=false                   → create
+//	PUT prevValue or prevIndex given      → compareAndSwap
+//	PUT otherwise                         → set
+//	DELETE prevValue or prevIndex given   → compareAndDelete
+//	DELETE otherwise                      → delete
+//
+// "Given" means a non-empty prevValue or a non-zero prevIndex.
+func (s *Store) Apply(r *Request, now time.Time) (*Event, error) {
+	expire := r.ExpireTime(now)
+	compare := r.PrevValue != "" || r.PrevIndex != 0
+	switch r.Method {
+	case MethodPost:
+		return s.Create(r.Path, r.Dir, r.Value, true, expire, now)
+	case MethodPut:
+		switch {
+		case r.PrevExist != nil && *r.PrevExist && !compare:
+			return s.Update(r.Path, r.Value, expire, r.Refresh, now)
+		case r.PrevExist != nil && *r.PrevExist:
+			return s.CompareAndSwap(r.Path, r.PrevValue, r.PrevIndex, r.Value, expire, r.Refresh, now)
+		case r.PrevExist != nil:
+			return s.Create(r.Path, r.Dir, r.Value, false, expire, now)
+		case compare:
+			return s.CompareAndSwap(r.Path, r.PrevValue, r.PrevIndex, r.Value, expire, r.Refresh, now)
+		default:
+			return s.Set(r.Path, r.Dir, r.Value, expire, r.Refresh, now)
+		}
+	case MethodDelete:
+		if compare {
+			return s.CompareAndDelete(r.Path, r.PrevValue, r.PrevIndex, now)
+		}
+		return s.Delete(r.Path, r.Dir, r.Recursive, now)
+	}
+	return nil, NewError(EcodeRaftInternal, "unknown request method "+r.Method, 0)
+}

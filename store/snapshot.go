@@ -1,0 +1,321 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// snapshotMagic starts every snapshot; the trailing digit is the format
+// version. Restore refuses anything else.
+const snapshotMagic = "ECLSTORE1"
+
+// ErrBadSnapshot is returned (wrapped) by Restore for data that is not a
+// store snapshot or is truncated.
+var ErrBadSnapshot = errors.New("store: malformed snapshot")
+
+// Save writes the whole replicated state — the index, the tree with TTLs,
+// and the event history — to w. The encoding is deterministic: equal
+// stores produce equal bytes. Watchers and stats are not part of it.
+//
+// Format (all integers unsigned varints unless noted):
+//
+//	magic "ECLSTORE1"
+//	index
+//	node*      root first, pre-order, children sorted by name
+//	count, event*   history, oldest first
+//
+// node:  name, flags (1=dir, 2=ttl), created, modified,
+//
+//	[expire sec (zigzag), nsec] if ttl, value if file, child count if dir
+//
+// event: action, flags (1=refresh, 2=prevNode), etcdIndex, extern, [extern]
+// extern: key, flags (1=value, 2=dir, 4=expiration), [value],
+//
+//	[sec (zigzag), nsec], ttl (zigzag), modified, created
+func (s *Store) Save(w io.Writer) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.hub.mu.Lock()
+	events := s.hub.history.list()
+	s.hub.mu.Unlock()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	e := &encoder{w: bw}
+	e.raw(snapshotMagic)
+	e.uvarint(s.index)
+	e.node(s.root)
+	e.uvarint(uint64(len(events)))
+	for _, ev := range events {
+		e.event(ev)
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return bw.Flush()
+}
+
+type encoder struct {
+	w   *bufio.Writer
+	buf [binary.MaxVarintLen64]byte
+	err error
+}
+
+func (e *encoder) raw(s string) {
+	if e.err == nil {
+		_, e.err = e.w.WriteString(s)
+	}
+}
+
+func (e *encoder) uvarint(v uint64) {
+	if e.err == nil {
+		n := binary.PutUvarint(e.buf[:], v)
+		_, e.err = e.w.Write(e.buf[:n])
+	}
+}
+
+func (e *encoder) varint(v int64) {
+	if e.err == nil {
+		n := binary.PutVarint(e.buf[:], v)
+		_, e.err = e.w.Write(e.buf[:n])
+	}
+}
+
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.raw(s)
+}
+
+func (e *encoder) time(t time.Time) {
+	e.varint(t.Unix())
+	e.uvarint(uint64(t.Nanosecond()))
+}
+
+func (e *encoder) node(n *node) {
+	e.str(n.name)
+	var flags uint64
+	if n.isDir() {
+		flags |= 1
+	}
+	if !n.isPermanent() {
+		flags |= 2
+	}
+	e.uvarint(flags)
+	e.uvarint(n.createdIndex)
+	e.uvarint(n.modifiedIndex)
+	if !n.isPermanent() {
+		e.time(n.expireTime)
+	}
+	if !n.isDir() {
+		e.str(n.value)
+		return
+	}
+	kids := n.sortedChildren()
+	e.uvarint(uint64(len(kids)))
+	for _, c := range kids {
+		e.node(c)
+	}
+}
+
+func (e *encoder) event(ev *Event) {
+	e.str(ev.Action)
+	var flags uint64
+	if ev.Refresh {
+		flags |= 1
+	}
+	if ev.PrevNode != nil {
+		flags |= 2
+	}
+	e.uvarint(flags)
+	e.uvarint(ev.EtcdIndex)
+	e.extern(ev.Node)
+	if ev.PrevNode != nil {
+		e.extern(ev.PrevNode)
+	}
+}
+
+func (e *encoder) extern(ne *NodeExtern) {
+	e.str(ne.Key)
+	var flags uint64
+	if ne.Value != nil {
+		flags |= 1
+	}
+	if ne.Dir {
+		flags |= 2
+	}
+	if ne.Expiration != nil {
+		flags |= 4
+	}
+	e.uvarint(flags)
+	if ne.Value != nil {
+		e.str(*ne.Value)
+	}
+	if ne.Expiration != nil {
+		e.time(*ne.Expiration)
+	}
+	e.varint(ne.TTL)
+	e.uvarint(ne.ModifiedIndex)
+	e.uvarint(ne.CreatedIndex)
+}
+
+// Restore replaces the whole state with a snapshot written by Save. On
+// error the store is left unchanged. Every registered watcher is dropped
+// (its Done channel closes): its view of the history no longer holds.
+func (s *Store) Restore(r io.Reader) error {
+	d := &decoder{r: bufio.NewReaderSize(r, 64<<10)}
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(d.r, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("%w: bad header", ErrBadSnapshot)
+	}
+	index := d.uvarint()
+	var heap ttlHeap
+	root := d.node(nil, "/", &heap)
+	n := d.uvarint()
+	if d.err == nil && n > HistoryCapacity {
+		d.err = fmt.Errorf("%w: %d history events", ErrBadSnapshot, n)
+	}
+	hist := newHistory(HistoryCapacity)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		hist.add(d.event())
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if root == nil || !root.isDir() {
+		return fmt.Errorf("%w: root is not a directory", ErrBadSnapshot)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.root, s.index, s.ttl = root, index, heap
+	s.hub.dropAll()
+	s.hub.mu.Lock()
+	s.hub.history = hist
+	s.hub.mu.Unlock()
+	return nil
+}
+
+type decoder struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrBadSnapshot, what)
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(d.r)
+	if err != nil {
+		d.fail("truncated number")
+	}
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(d.r)
+	if err != nil {
+		d.fail("truncated number")
+	}
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > math.MaxInt32 {
+		d.fail("string too long")
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(d.r, b); err != nil {
+		d.fail("truncated string")
+		return ""
+	}
+	return string(b)
+}
+
+func (d *decoder) time() time.Time {
+	sec := d.varint()
+	nsec := d.uvarint()
+	if nsec >= 1e9 {
+		d.fail("bad nanoseconds")
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (d *decoder) node(parent *node, p string, heap *ttlHeap) *node {
+	name := d.str()
+	flags := d.uvarint()
+	created, modified := d.uvarint(), d.uvarint()
+	var expire time.Time
+	if flags&2 != 0 {
+		expire = d.time()
+	}
+	if d.err != nil {
+		return nil
+	}
+	if parent != nil {
+		p = childPath(parent.path, name)
+	}
+	var n *node
+	if flags&1 == 0 {
+		n = newFile(p, d.str(), created, parent, expire)
+	} else {
+		n = newDir(p, created, parent, expire)
+		count := d.uvarint()
+		for i := uint64(0); i < count && d.err == nil; i++ {
+			c := d.node(n, "", heap)
+			if c != nil {
+				n.children[c.name] = c
+			}
+		}
+	}
+	n.modifiedIndex = modified
+	if !n.isPermanent() {
+		heap.add(n)
+	}
+	return n
+}
+
+func (d *decoder) event() *Event {
+	ev := &Event{Action: d.str()}
+	flags := d.uvarint()
+	ev.Refresh = flags&1 != 0
+	ev.EtcdIndex = d.uvarint()
+	ev.Node = d.extern()
+	if flags&2 != 0 {
+		ev.PrevNode = d.extern()
+	}
+	return ev
+}
+
+func (d *decoder) extern() *NodeExtern {
+	ne := &NodeExtern{Key: d.str()}
+	flags := d.uvarint()
+	if flags&1 != 0 {
+		v := d.str()
+		ne.Value = &v
+	}
+	ne.Dir = flags&2 != 0
+	if flags&4 != 0 {
+		t := d.time()
+		ne.Expiration = &t
+	}
+	ne.TTL = d.varint()
+	ne.ModifiedIndex = d.uvarint()
+	ne.CreatedIndex = d.uvarint()
+	return ne
+}

@@ -1,0 +1,520 @@
+package store
+
+import (
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store is the key tree with its index, TTL heap, history and watchers.
+// The zero value is not usable; call New.
+type Store struct {
+	mu    sync.RWMutex // guards root, index, ttl; lock before hub.mu
+	root  *node
+	index uint64
+	ttl   ttlHeap
+	hub   *watcherHub
+	stats Stats
+}
+
+// New returns an empty store at index 0.
+func New() *Store {
+	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+}
+
+// Index returns the current store index: the index of the last mutation.
+func (s *Store) Index() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.index
+}
+
+// Stats returns the store's operation counters.
+func (s *Store) Stats() *Stats { return &s.stats }
+
+// WatcherCount is the number of registered watchers.
+func (s *Store) WatcherCount() int64 { return s.hub.count.Load() }
+
+// HasTTLKeys reports whether any node has a TTL, and when the first one
+// expires.
+func (s *Store) HasTTLKeys() (time.Time, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if n := s.ttl.top(); n != nil {
+		return n.expireTime, true
+	}
+	return time.Time{}, false
+}
+
+// cleanPath turns a client key into the canonical absolute path.
+func cleanPath(p string) string {
+	if p == "" || p == "/" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	return path.Clean(p)
+}
+
+// childPath joins a directory path and a child name.
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// internalGet walks to p. A missing component gives 100 with the path of
+// the first missing component; a component that is a file gives 104 with
+// that file's path.
+func (s *Store) internalGet(p string) (*node, *Error) {
+	n := s.root
+	if p == "/" {
+		return n, nil
+	}
+	rest := p[1:]
+	for rest != "" {
+		name := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if !n.isDir() {
+			return nil, NewError(EcodeNotDir, n.path, s.index)
+		}
+		child, ok := n.children[name]
+		if !ok {
+			return nil, NewError(EcodeKeyNotFound, childPath(n.path, name), s.index)
+		}
+		n = child
+	}
+	return n, nil
+}
+
+// walkCreate walks to directory p, creating missing directories with
+// index. It fails with 104 if a component is a file; it never fails after
+// having created something, because a new directory has no children.
+func (s *Store) walkCreate(p string, index uint64) (*node, *Error) {
+	n := s.root
+	if p == "/" {
+		return n, nil
+	}
+	for _, name := range strings.Split(p[1:], "/") {
+		child, ok := n.children[name]
+		if !ok {
+			child = newDir(childPath(n.path, name), index, n, time.Time{})
+			n.children[name] = child
+		} else if !child.isDir() {
+			return nil, NewError(EcodeNotDir, child.path, s.index)
+		}
+		n = child
+	}
+	return n, nil
+}
+
+// Get reads the node at p. Directories list their direct children (every
+// level with recursive); hidden children are left out. TTLs are rendered
+// against now.
+func (s *Store) Get(p string, recursive, sorted bool, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, err := s.internalGet(p)
+	if err != nil {
+		s.stats.inc(&s.stats.GetsFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.GetsSuccess)
+	ne := &NodeExtern{Key: n.path, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
+	if n == s.root {
+		ne.Key = "" // etcd renders the root without a key
+	}
+	ne.Expiration, ne.TTL = n.expirationAndTTL(now)
+	if n.isDir() {
+		ne.Dir = true
+		ne.Nodes = n.listChildren(recursive, sorted, now)
+	} else {
+		v := n.value
+		ne.Value = &v
+	}
+	return &Event{Action: ActionGet, Node: ne, EtcdIndex: s.index}, nil
+}
+
+// Set creates or replaces the node at p (PUT without conditions). An
+// existing file is replaced by a brand-new node (new createdIndex), even by
+// a directory; an existing directory cannot be replaced (102). With refresh
+// the node must exist and keeps its value; the event is recorded but wakes
+// no watcher.
+func (s *Store) Set(p string, dir bool, value string, expire time.Time, refresh bool, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, gerr := s.internalGet(p)
+	if gerr != nil && gerr.Code != EcodeKeyNotFound {
+		s.stats.inc(&s.stats.SetsFail)
+		return nil, gerr
+	}
+	if refresh {
+		if gerr != nil {
+			s.stats.inc(&s.stats.SetsFail)
+			return nil, gerr
+		}
+		value = prev.value
+	}
+	e, err := s.internalCreate(p, dir, value, false, true, expire, ActionSet, now)
+	if err != nil {
+		s.stats.inc(&s.stats.SetsFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.SetsSuccess)
+	s.publish(e, refresh)
+	return e, nil
+}
+
+// Create creates the node at p, failing with 105 if anything exists there.
+// With unique (POST) the node is created below p with the new index,
+// zero-padded to 20 digits, as its name.
+func (s *Store) Create(p string, dir bool, value string, unique bool, expire time.Time, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.internalCreate(p, dir, value, unique, false, expire, ActionCreate, now)
+	if err != nil {
+		s.stats.inc(&s.stats.CreateFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.CreateSuccess)
+	s.publish(e, false)
+	return e, nil
+}
+
+// internalCreate is the shared body of Set and Create. Caller holds mu.
+func (s *Store) internalCreate(p string, dir bool, value string, unique, replace bool, expire time.Time, action string, now time.Time) (*Event, *Error) {
+	next := s.index + 1
+	if unique {
+		p = childPath(p, padIndex(next))
+	}
+	if p == "/" {
+		return nil, NewError(EcodeRootROnly, "/", s.index)
+	}
+	if expire.Before(minExpireTime) {
+		expire = time.Time{}
+	}
+	dirPath, name := path.Split(p)
+	parent, err := s.walkCreate(path.Clean(dirPath), next)
+	if err != nil {
+		// etcd counts a failed walk as a failed set on top of the
+		// operation's own failure counter (a quirk of its stats).
+		s.stats.inc(&s.stats.SetsFail)
+		return nil, err
+	}
+	e := &Event{Action: action, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: next}}
+	if old, ok := parent.children[name]; ok {
+		if !replace {
+			return nil, NewError(EcodeNodeExist, p, s.index)
+		}
+		if old.isDir() {
+			return nil, NewError(EcodeNotFile, p, s.index)
+		}
+		e.PrevNode = old.repr(false, false, now)
+		s.removeNode(old, nil)
+	}
+	var n *node
+	if dir {
+		n = newDir(p, next, parent, expire)
+		e.Node.Dir = true
+	} else {
+		n = newFile(p, value, next, parent, expire)
+		v := value
+		e.Node.Value = &v
+	}
+	parent.children[name] = n
+	if !n.isPermanent() {
+		s.ttl.add(n)
+		e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+	}
+	s.index = next
+	e.EtcdIndex = next
+	return e, nil
+}
+
+// padIndex names an in-order key: the index in 20 zero-padded digits.
+func padIndex(i uint64) string {
+	s := uitoa(i)
+	if len(s) >= 20 {
+		return s
+	}
+	return strings.Repeat("0", 20-len(s)) + s
+}
+
+// Update changes the value and TTL of an existing node (PUT
+// prevExist=true). A directory accepts only an empty value (its TTL
+// changes). Quirk kept from etcd: for a directory the event shows the new
+// modifiedIndex but the stored directory keeps its old one.
+func (s *Store) Update(p, value string, expire time.Time, refresh bool, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.update(p, value, expire, refresh, now)
+	if err != nil {
+		s.stats.inc(&s.stats.UpdateFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.UpdateSuccess)
+	s.publish(e, refresh)
+	return e, nil
+}
+
+func (s *Store) update(p, value string, expire time.Time, refresh bool, now time.Time) (*Event, *Error) {
+	if p == "/" {
+		return nil, NewError(EcodeRootROnly, "/", s.index)
+	}
+	n, err := s.internalGet(p)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir() && value != "" {
+		return nil, NewError(EcodeNotFile, p, s.index)
+	}
+	if refresh {
+		value = n.value
+	}
+	next := s.index + 1
+	e := &Event{Action: ActionUpdate, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+	e.PrevNode = n.repr(false, false, now)
+	if n.isDir() {
+		e.Node.Dir = true
+	} else {
+		n.value = value
+		n.modifiedIndex = next
+		v := value
+		e.Node.Value = &v
+	}
+	s.updateTTL(n, expire)
+	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+	s.index = next
+	e.EtcdIndex = next
+	return e, nil
+}
+
+// updateTTL gives n a new expiration (zero = permanent) and keeps the heap
+// in step. Unlike create it does not reject expirations before 2000.
+func (s *Store) updateTTL(n *node, expire time.Time) {
+	n.expireTime = expire
+	if expire.IsZero() {
+		s.ttl.remove(n)
+		return
+	}
+	s.ttl.add(n)
+}
+
+// CompareAndSwap replaces the value of a file if prevValue ("" = any) and
+// prevIndex (0 = any) match; the TTL becomes the request's.
+func (s *Store) CompareAndSwap(p, prevValue string, prevIndex uint64, value string, expire time.Time, refresh bool, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.compareAndSwap(p, prevValue, prevIndex, value, expire, refresh, now)
+	if err != nil {
+		s.stats.inc(&s.stats.CompareAndSwapFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.CompareAndSwapSuccess)
+	s.publish(e, refresh)
+	return e, nil
+}
+
+func (s *Store) compareAndSwap(p, prevValue string, prevIndex uint64, value string, expire time.Time, refresh bool, now time.Time) (*Event, *Error) {
+	if p == "/" {
+		return nil, NewError(EcodeRootROnly, "/", s.index)
+	}
+	n, err := s.internalGet(p)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir() {
+		return nil, NewError(EcodeNotFile, p, s.index)
+	}
+	if ok, cause := n.compare(prevValue, prevIndex); !ok {
+		return nil, NewError(EcodeTestFailed, cause, s.index)
+	}
+	if refresh {
+		value = n.value
+	}
+	next := s.index + 1
+	e := &Event{Action: ActionCompareAndSwap, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+	e.PrevNode = n.repr(false, false, now)
+	n.value = value
+	n.modifiedIndex = next
+	v := value
+	e.Node.Value = &v
+	s.updateTTL(n, expire)
+	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
+	s.index = next
+	e.EtcdIndex = next
+	return e, nil
+}
+
+// Delete removes the node at p. A directory needs dir (empty directories)
+// or recursive (whole subtrees). Watchers on every removed node are told.
+func (s *Store) Delete(p string, dir, recursive bool, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.delete(p, dir, recursive, now)
+	if err != nil {
+		s.stats.inc(&s.stats.DeleteFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.DeleteSuccess)
+	return e, nil
+}
+
+func (s *Store) delete(p string, dir, recursive bool, now time.Time) (*Event, *Error) {
+	if p == "/" {
+		return nil, NewError(EcodeRootROnly, "/", s.index)
+	}
+	if recursive {
+		dir = true
+	}
+	n, err := s.internalGet(p)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir() {
+		if !dir {
+			return nil, NewError(EcodeNotFile, n.path, s.index)
+		}
+		if len(n.children) > 0 && !recursive {
+			return nil, NewError(EcodeDirNotEmpty, n.path, s.index)
+		}
+	}
+	next := s.index + 1
+	e := &Event{Action: ActionDelete, Node: &NodeExtern{Key: p, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+	e.PrevNode = n.repr(false, false, now)
+	s.index = next
+	e.EtcdIndex = next
+	s.removeNode(n, e)
+	s.hub.notify(e)
+	return e, nil
+}
+
+// CompareAndDelete removes a file if prevValue and prevIndex match.
+func (s *Store) CompareAndDelete(p, prevValue string, prevIndex uint64, now time.Time) (*Event, error) {
+	p = cleanPath(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.compareAndDelete(p, prevValue, prevIndex, now)
+	if err != nil {
+		s.stats.inc(&s.stats.CompareAndDeleteFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.CompareAndDeleteSuccess)
+	return e, nil
+}
+
+func (s *Store) compareAndDelete(p, prevValue string, prevIndex uint64, now time.Time) (*Event, *Error) {
+	n, err := s.internalGet(p)
+	if err != nil {
+		return nil, err
+	}
+	if n.isDir() {
+		// etcd does not check the root here; its internal root path
+		// trims to "", so the error has no cause.
+		cause := p
+		if p == "/" {
+			cause = ""
+		}
+		return nil, NewError(EcodeNotFile, cause, s.index)
+	}
+	if ok, cause := n.compare(prevValue, prevIndex); !ok {
+		return nil, NewError(EcodeTestFailed, cause, s.index)
+	}
+	next := s.index + 1
+	e := &Event{Action: ActionCompareAndDelete, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+	e.PrevNode = n.repr(false, false, now)
+	s.index = next
+	e.EtcdIndex = next
+	s.removeNode(n, e)
+	s.hub.notify(e)
+	return e, nil
+}
+
+// DeleteExpiredKeys removes, in expiration order, every node whose
+// expiration is at or before cutoff; each removal is one expire event with
+// its own index. cutoff is the time carried by the leader's command.
+func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Event
+	for {
+		n := s.ttl.top()
+		if n == nil || n.expireTime.After(cutoff) {
+			break
+		}
+		next := s.index + 1
+		// etcd 3.4 marks the expired node as a directory when it is one
+		// (v2.3.8 did not); the goldens come from 3.4.
+		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+		e.PrevNode = n.repr(false, false, cutoff)
+		s.index = next
+		e.EtcdIndex = next
+		s.removeNode(n, e)
+		s.stats.inc(&s.stats.ExpireCount)
+		s.hub.notify(e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// removeNode detaches n (and its subtree) from the tree and the TTL heap.
+// When e is not nil, the watchers registered exactly at every removed path
+// receive e, descendants first.
+func (s *Store) removeNode(n *node, e *Event) {
+	s.detach(n, e)
+	if n.parent != nil {
+		delete(n.parent.children, n.name)
+	}
+}
+
+func (s *Store) detach(n *node, e *Event) {
+	// Map order is fine here: it changes only the order in which
+	// watchers hear about the removal, never the resulting state.
+	for _, c := range n.children {
+		s.detach(c, e)
+	}
+	s.ttl.remove(n)
+	if e != nil {
+		s.hub.notifyDeleted(e, n.path)
+	}
+}
+
+// publish records a mutation's event; refreshes wake nobody.
+func (s *Store) publish(e *Event, refresh bool) {
+	if refresh {
+		e.Refresh = true
+		s.hub.add(e)
+		return
+	}
+	s.hub.notify(e)
+}
+
+// Watch registers a watch on p. sinceIndex 0 means "from the next index";
+// otherwise the history is searched first from sinceIndex, and an index
+// older than the history fails with 401.
+func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Watcher, error) {
+	p = cleanPath(p)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if sinceIndex == 0 {
+		sinceIndex = s.index + 1
+	}
+	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
