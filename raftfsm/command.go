@@ -1,0 +1,254 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// commandVersion is the first byte of every command in the raft log. A
+// replica refuses entries of a newer version rather than misreading them.
+const commandVersion = 1
+
+// cmdType says what a log entry asks the FSM to do. Types with the
+// ignorable bit set may be skipped (with a warning) by a replica that does
+// not know them; any other unknown type stops the replica, because
+// skipping it would let replicas diverge.
+type cmdType byte
+
+const ignorableBit cmdType = 0x80
+
+const (
+	cmdRequest       cmdType = 1 // a keys-API write (store.Request)
+	cmdSync          cmdType = 2 // expire every TTL due at the command time
+	cmdInit          cmdType = 3 // first entry of a new cluster: ID, members, config record
+	cmdPublish       cmdType = 4 // a member announces its name and client URLs
+	cmdMemberAdd     cmdType = 5
+	cmdMemberRemove  cmdType = 6
+	cmdMemberUpdate  cmdType = 7
+	cmdMemberPromote cmdType = 8
+	cmdNoop          cmdType = 9 | ignorableBit
+)
+
+// command is the decoded form of one log entry.
+type command struct {
+	Type cmdType
+	// Time is the proposing leader's wall clock (Unix ns). The FSM uses
+	// the larger of it and the last time it applied, so time never runs
+	// backwards across a leader change.
+	Time int64
+	Req  *store.Request // cmdRequest
+	// Cluster is the payload of membership commands (JSON).
+	Cluster *clusterCmd
+}
+
+// clusterCmd carries the data of the membership commands.
+type clusterCmd struct {
+	ClusterID uint64             `json:"clusterID,omitempty"`
+	Members   []*machines.Member `json:"members,omitempty"`
+	Member    *machines.Member   `json:"member,omitempty"`
+	ID        uint64             `json:"id,omitempty"`
+	PeerURLs  []string           `json:"peerURLs,omitempty"`
+}
+
+// errCorrupt marks an entry of a known type that cannot be decoded.
+var errCorrupt = errors.New("raftfsm: corrupt command")
+
+// errUnknownType marks an entry of a type this version does not know.
+var errUnknownType = errors.New("raftfsm: unknown command type")
+
+const (
+	methodPut    = 1
+	methodPost   = 2
+	methodDelete = 3
+)
+
+const (
+	flagDir = 1 << iota
+	flagRecursive
+	flagRefresh
+	flagPrevExistSet
+	flagPrevExist
+	flagHasTTL
+)
+
+func encodeCommand(c *command) ([]byte, error) {
+	b := make([]byte, 0, 64)
+	b = append(b, commandVersion, byte(c.Type))
+	b = binary.AppendVarint(b, c.Time)
+	switch c.Type {
+	case cmdRequest:
+		return appendRequest(b, c.Req)
+	case cmdSync, cmdNoop:
+		return b, nil
+	case cmdInit, cmdPublish, cmdMemberAdd, cmdMemberRemove, cmdMemberUpdate, cmdMemberPromote:
+		j, err := json.Marshal(c.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		return append(b, j...), nil
+	}
+	return nil, fmt.Errorf("%w %d", errUnknownType, c.Type)
+}
+
+func appendRequest(b []byte, r *store.Request) ([]byte, error) {
+	switch r.Method {
+	case store.MethodPut:
+		b = append(b, methodPut)
+	case store.MethodPost:
+		b = append(b, methodPost)
+	case store.MethodDelete:
+		b = append(b, methodDelete)
+	default:
+		return nil, fmt.Errorf("raftfsm: cannot encode method %q", r.Method)
+	}
+	var f uint64
+	if r.Dir {
+		f |= flagDir
+	}
+	if r.Recursive {
+		f |= flagRecursive
+	}
+	if r.Refresh {
+		f |= flagRefresh
+	}
+	if r.PrevExist != nil {
+		f |= flagPrevExistSet
+		if *r.PrevExist {
+			f |= flagPrevExist
+		}
+	}
+	if r.HasTTL {
+		f |= flagHasTTL
+	}
+	b = binary.AppendUvarint(b, f)
+	b = appendString(b, r.Path)
+	b = appendString(b, r.Value)
+	b = appendString(b, r.PrevValue)
+	b = binary.AppendUvarint(b, r.PrevIndex)
+	b = binary.AppendVarint(b, int64(r.TTL))
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func decodeCommand(data []byte) (*command, error) {
+	if len(data) < 2 {
+		return nil, fmt.Errorf("%w: %d bytes", errCorrupt, len(data))
+	}
+	if data[0] != commandVersion {
+		return nil, fmt.Errorf("%w: version %d", errUnknownType, data[0])
+	}
+	c := &command{Type: cmdType(data[1])}
+	d := reader{b: data[2:]}
+	c.Time = d.varint()
+	switch c.Type {
+	case cmdRequest:
+		c.Req = d.request()
+	case cmdSync, cmdNoop:
+	case cmdInit, cmdPublish, cmdMemberAdd, cmdMemberRemove, cmdMemberUpdate, cmdMemberPromote:
+		if d.err == nil {
+			c.Cluster = &clusterCmd{}
+			if err := json.Unmarshal(d.b, c.Cluster); err != nil {
+				return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+			}
+		}
+	default:
+		return c, fmt.Errorf("%w %d", errUnknownType, c.Type)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return c, nil
+}
+
+// reader decodes varints and strings, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (d *reader) fail() {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: truncated", errCorrupt)
+	}
+	d.b = nil
+}
+
+func (d *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *reader) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *reader) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *reader) string() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *reader) request() *store.Request {
+	r := &store.Request{}
+	switch d.byte() {
+	case methodPut:
+		r.Method = store.MethodPut
+	case methodPost:
+		r.Method = store.MethodPost
+	case methodDelete:
+		r.Method = store.MethodDelete
+	default:
+		d.fail()
+	}
+	f := d.uvarint()
+	r.Dir = f&flagDir != 0
+	r.Recursive = f&flagRecursive != 0
+	r.Refresh = f&flagRefresh != 0
+	if f&flagPrevExistSet != 0 {
+		v := f&flagPrevExist != 0
+		r.PrevExist = &v
+	}
+	r.HasTTL = f&flagHasTTL != 0
+	r.Path = d.string()
+	r.Value = d.string()
+	r.PrevValue = d.string()
+	r.PrevIndex = d.uvarint()
+	r.TTL = time.Duration(d.varint())
+	return r
+}

@@ -1,0 +1,133 @@
+package raftfsm
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// proposeReply is the leader's answer to a forwarded proposal.
+type proposeReply struct {
+	Event     *store.Event `json:"event,omitempty"`
+	EtcdIndex uint64       `json:"etcdIndex,omitempty"`
+	Refresh   bool         `json:"refresh,omitempty"`
+	Err       *store.Error `json:"err,omitempty"`
+	Index     uint64       `json:"index"`
+	Term      uint64       `json:"term"`
+}
+
+// forward sends a proposal to the leader at addr and, once the leader has
+// applied it, waits for this member to apply it too, so that the answer
+// and any later local read agree.
+func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, error) {
+	data, err := encodeCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := n.peers.call(ctx, addr, opPropose, data)
+	if err != nil {
+		return nil, n.rpcFailure(ctx, err)
+	}
+	var rep proposeReply
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
+	}
+	// The entry is committed; wait (bounded by ctx) for the local apply.
+	// If that times out the write still happened, so report it anyway.
+	_ = n.fsm.applied.wait(ctx, rep.Index)
+	if rep.Err != nil {
+		return nil, rep.Err
+	}
+	if rep.Event != nil {
+		rep.Event.EtcdIndex = rep.EtcdIndex
+		rep.Event.Refresh = rep.Refresh
+	}
+	return &Result{Event: rep.Event, RaftIndex: rep.Index, RaftTerm: rep.Term}, nil
+}
+
+// rpcFailure maps a failed cluster RPC to the error a caller should see.
+func (n *Node) rpcFailure(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, errNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrTimeout),
+		errors.Is(err, ErrLeadershipLost), errors.Is(err, ErrStopped):
+		return err
+	case ctx.Err() != nil:
+		return apiError(ErrTimeout)
+	case errors.Is(err, errRemote):
+		return err
+	}
+	// The connection failed: the leader may or may not have the entry.
+	return apiError(ErrLeadershipLost)
+}
+
+// remoteReadIndex asks the leader for a verified commit index.
+func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
+	b, err := n.peers.call(ctx, addr, opReadIndex, nil)
+	if err != nil {
+		if errors.Is(err, errNotLeader) {
+			return 0, err
+		}
+		if ctx.Err() != nil {
+			return 0, apiError(ErrTimeout)
+		}
+		if errors.Is(err, errRemote) {
+			return 0, err
+		}
+		// Nothing was changed by a read: report it as a missing leader.
+		return 0, apiError(ErrNoLeader)
+	}
+	idx, k := binary.Uvarint(b)
+	if k <= 0 {
+		return 0, fmt.Errorf("raftfsm: bad read index reply")
+	}
+	return idx, nil
+}
+
+// handleRPC serves the cluster RPCs of other members.
+func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
+	switch op {
+	case opPropose:
+		c, err := decodeCommand(payload)
+		if err != nil {
+			return nil, err
+		}
+		if !n.IsLeader() {
+			return nil, errNotLeader
+		}
+		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		defer cancel()
+		res, err := n.proposeLocal(ctx, c)
+		var se *store.Error
+		if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
+			// An application error: committed and applied, report it with
+			// the index so the follower can catch up before answering.
+			return json.Marshal(proposeReply{Err: se, Index: n.fsm.AppliedIndex(), Term: n.raft.CurrentTerm()})
+		}
+		if err != nil {
+			return nil, err
+		}
+		rep := proposeReply{Index: res.RaftIndex, Term: res.RaftTerm, Event: res.Event}
+		if res.Event != nil {
+			rep.EtcdIndex, rep.Refresh = res.Event.EtcdIndex, res.Event.Refresh
+		}
+		return json.Marshal(rep)
+	case opReadIndex:
+		if !n.IsLeader() {
+			return nil, errNotLeader
+		}
+		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		defer cancel()
+		idx, err := n.leaderReadIndex(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return binary.AppendUvarint(nil, idx), nil
+	case opJoin, opMember:
+		return n.handleMemberRPC(ctx, op, payload)
+	}
+	return nil, fmt.Errorf("raftfsm: unknown cluster RPC %d", op)
+}

@@ -1,0 +1,239 @@
+package raftfsm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// applyResult is what Apply hands back to the proposer through raft's
+// ApplyFuture: the store event, or the store error (an application
+// error, which is a normal outcome and not a raft failure).
+type applyResult struct {
+	Event *store.Event
+	Err   error
+}
+
+// FSM applies committed commands to the store and keeps the replicated
+// membership table. Apply, ApplyBatch, Snapshot and Restore are called by
+// raft one at a time; the read methods may run concurrently with them.
+type FSM struct {
+	store *store.Store
+	log   *logrus.Entry
+
+	mu       sync.RWMutex      // guards cluster and lastTime
+	cluster  *machines.Cluster // replicated membership
+	lastTime int64             // largest command time applied (Unix ns)
+
+	applied progress // raft index of the last entry applied here
+	// onMembership, when set, is called (outside any lock, on the apply
+	// goroutine) after a membership command changed the table.
+	onMembership func()
+}
+
+func newFSM(s *store.Store, log *logrus.Entry) *FSM {
+	return &FSM{store: s, log: log, cluster: machines.NewCluster(), applied: newProgress()}
+}
+
+// Cluster returns a copy of the membership table.
+func (f *FSM) Cluster() *machines.Cluster {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.cluster.Clone()
+}
+
+// AppliedIndex is the raft index of the last entry this FSM applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.get() }
+
+// Apply applies one log entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in order and then wakes the
+// goroutines waiting for them in one go.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	changed := false
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		var member bool
+		out[i], member = f.applyCommand(l)
+		changed = changed || member
+	}
+	if len(logs) > 0 {
+		f.applied.set(logs[len(logs)-1].Index)
+	}
+	if changed && f.onMembership != nil {
+		f.onMembership()
+	}
+	return out
+}
+
+func (f *FSM) applyCommand(l *raft.Log) (any, bool) {
+	c, err := decodeCommand(l.Data)
+	if err != nil {
+		if errors.Is(err, errUnknownType) && c != nil && c.Type&ignorableBit != 0 {
+			f.log.WithFields(logrus.Fields{"raft_index": l.Index, "err": err}).Warn("skipping unknown ignorable command")
+			return nil, false
+		}
+		// A replica that cannot apply a committed entry must not go on:
+		// it would diverge from the others.
+		panic(fmt.Sprintf("raftfsm: cannot apply entry %d: %v", l.Index, err))
+	}
+	f.mu.Lock()
+	if c.Time > f.lastTime {
+		f.lastTime = c.Time
+	}
+	now := time.Unix(0, f.lastTime)
+	f.mu.Unlock()
+	switch c.Type {
+	case cmdRequest:
+		ev, err := f.store.Apply(c.Req, now)
+		return &applyResult{Event: ev, Err: err}, false
+	case cmdSync:
+		f.store.DeleteExpiredKeys(now)
+		return &applyResult{}, false
+	case cmdNoop:
+		return &applyResult{}, false
+	default:
+		err := f.applyMembership(c, now)
+		return &applyResult{Err: err}, err == nil
+	}
+}
+
+// progress is a monotonically increasing index that goroutines can wait
+// on.
+type progress struct {
+	mu    sync.Mutex
+	index uint64
+	ch    chan struct{} // closed and replaced whenever index grows
+}
+
+func newProgress() progress { return progress{ch: make(chan struct{})} }
+
+func (p *progress) get() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.index
+}
+
+func (p *progress) set(i uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i <= p.index {
+		return
+	}
+	p.index = i
+	close(p.ch)
+	p.ch = make(chan struct{})
+}
+
+// wait blocks until the index reaches i or ctx ends.
+func (p *progress) wait(ctx context.Context, i uint64) error {
+	for {
+		p.mu.Lock()
+		if p.index >= i {
+			p.mu.Unlock()
+			return nil
+		}
+		ch := p.ch
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// fsmSnapshotMagic heads an FSM snapshot; the digits are the version.
+const fsmSnapshotMagic = "ECLFSM01"
+
+// Snapshot captures the state. It runs on raft's FSM goroutine, so no
+// Apply runs meanwhile; the state is encoded into memory here and written
+// out by Persist concurrently with later applies.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	var buf bytes.Buffer
+	buf.WriteString(fsmSnapshotMagic)
+	f.mu.RLock()
+	cj, err := json.Marshal(f.cluster)
+	lastTime := f.lastTime
+	f.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	var hdr []byte
+	hdr = binary.AppendVarint(hdr, lastTime)
+	hdr = binary.AppendUvarint(hdr, f.applied.get())
+	hdr = binary.AppendUvarint(hdr, uint64(len(cj)))
+	buf.Write(hdr)
+	buf.Write(cj)
+	if err := f.store.Save(&buf); err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{data: buf.Bytes()}, nil
+}
+
+// Restore replaces the whole state with a snapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	magic := make([]byte, len(fsmSnapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != fsmSnapshotMagic {
+		return fmt.Errorf("raftfsm: not a snapshot of this format")
+	}
+	lastTime, err1 := binary.ReadVarint(br)
+	applied, err2 := binary.ReadUvarint(br)
+	n, err3 := binary.ReadUvarint(br)
+	if err := errors.Join(err1, err2, err3); err != nil || n > 1<<30 {
+		return fmt.Errorf("raftfsm: corrupt snapshot header: %v", err)
+	}
+	cj := make([]byte, n)
+	if _, err := io.ReadFull(br, cj); err != nil {
+		return fmt.Errorf("raftfsm: corrupt snapshot: %w", err)
+	}
+	cluster := machines.NewCluster()
+	if err := json.Unmarshal(cj, cluster); err != nil {
+		return fmt.Errorf("raftfsm: corrupt snapshot membership: %w", err)
+	}
+	if err := f.store.Restore(br); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.cluster, f.lastTime = cluster, lastTime
+	f.mu.Unlock()
+	f.applied.set(applied)
+	if f.onMembership != nil {
+		f.onMembership()
+	}
+	f.log.WithFields(logrus.Fields{"raft_index": applied, "store_index": f.store.Index()}).Info("restored from snapshot")
+	return nil
+}
+
+type fsmSnapshot struct{ data []byte }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.data); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}

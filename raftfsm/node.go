@@ -1,0 +1,528 @@
+package raftfsm
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// Config describes one member. Zero values of the tuning fields take the
+// documented defaults.
+type Config struct {
+	// ID is this member's ID; it is also its raft server ID (in hex).
+	ID uint64
+	// Name is the member's human name (registry key).
+	Name string
+	// DataDir holds the member's state under DataDir/member.
+	DataDir string
+	// PeerListener accepts peer connections (already wrapped in TLS when
+	// peer TLS is on). The node owns it from New on.
+	PeerListener net.Listener
+	// PeerTLS, when not nil, is used to dial other members.
+	PeerTLS *tls.Config
+	// PeerURLs and ClientURLs are the URLs this member advertises.
+	PeerURLs   []string
+	ClientURLs []string
+	// InitialMembers, when the data dir holds no raft state, bootstraps a
+	// new cluster with these voters (this member among them). Empty means
+	// "do not bootstrap": the member waits to be added by a cluster.
+	InitialMembers []*machines.Member
+	// ClusterID is the ID of the cluster being bootstrapped.
+	ClusterID uint64
+	// Store is the state the FSM applies commands to.
+	Store *store.Store
+	// Log receives the node's logs (component=raftfsm is added).
+	Log *logrus.Entry
+	// Clock stamps commands and drives the expiry loop (SystemClock).
+	Clock Clock
+
+	// SnapshotCount is the number of applied entries between snapshots
+	// (10000, etcd 0.4's and 2.x's default).
+	SnapshotCount uint64
+	// SnapshotInterval is how often raft checks whether a snapshot is due
+	// (5s).
+	SnapshotInterval time.Duration
+	// ElectionTimeout is etcd's --election-timeout (1s). hashicorp/raft
+	// uses it as both its heartbeat (follower) timeout and its election
+	// timeout, and sends heartbeats every tenth of it.
+	ElectionTimeout time.Duration
+	// HeartbeatInterval is etcd's --heartbeat-interval (100ms). It must be
+	// below ElectionTimeout; it sets how often an idle leader pushes its
+	// commit index to followers.
+	HeartbeatInterval time.Duration
+	// RequestTimeout bounds a write or a linearizable read (5s + 2 ×
+	// ElectionTimeout, as etcd 2.x).
+	RequestTimeout time.Duration
+	// ExpiryInterval is how often the leader looks for due TTLs (500ms).
+	ExpiryInterval time.Duration
+	// ExpiryGrace is how long a new leader that inherits TTL keys waits
+	// before its first expiry sweep, so clients that lost their refresh
+	// window to the election can refresh first (2 × ElectionTimeout).
+	ExpiryGrace time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.Log == nil {
+		c.Log = logrus.NewEntry(logrus.StandardLogger())
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = 10000
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 5 * time.Second
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5*time.Second + 2*c.ElectionTimeout
+	}
+	if c.ExpiryInterval == 0 {
+		c.ExpiryInterval = 500 * time.Millisecond
+	}
+	if c.ExpiryGrace == 0 {
+		c.ExpiryGrace = 2 * c.ElectionTimeout
+	}
+}
+
+// Result is the outcome of a successful proposal.
+type Result struct {
+	Event     *store.Event
+	RaftIndex uint64
+	RaftTerm  uint64
+}
+
+// Node is one running member: raft, its FSM and the cluster RPCs.
+type Node struct {
+	cfg   Config
+	log   *logrus.Entry
+	raft  *raft.Raft
+	fsm   *FSM
+	bolt  *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	mux   *peerMux
+	rpc   *rpcServer
+	peers *rpcPool
+
+	startIndex uint64        // last FSM-visible log index found at start
+	ready      progress      // highest term whose leader no-op is applied here
+	leader     atomic.Bool   // this node is leader (from LeaderCh)
+	memberCh   chan struct{} // membership table changed
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// New opens (or creates) the member's raft state and starts it.
+func New(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.HeartbeatInterval >= cfg.ElectionTimeout {
+		return nil, fmt.Errorf("raftfsm: heartbeat interval %v must be below the election timeout %v", cfg.HeartbeatInterval, cfg.ElectionTimeout)
+	}
+	if len(cfg.PeerURLs) == 0 {
+		return nil, errors.New("raftfsm: no peer URL to advertise")
+	}
+	log := cfg.Log.WithField("component", "raftfsm")
+	dir := filepath.Join(cfg.DataDir, "member")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("raftfsm: create data dir: %w", err)
+	}
+	raftLog := newRaftLogger(cfg.Log.WithField("component", "raft"))
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	if err != nil {
+		return nil, fmt.Errorf("raftfsm: open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLog)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, fmt.Errorf("raftfsm: open snapshot store: %w", err)
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", machines.HostPort(cfg.PeerURLs[0]))
+	if err != nil {
+		_ = bolt.Close()
+		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
+	}
+	mux := newPeerMux(cfg.PeerListener)
+	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft}, advertise: advertise}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
+	})
+
+	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
+		memberCh: make(chan struct{}, 1)}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.fsm = newFSM(cfg.Store, log)
+	n.fsm.onMembership = func() {
+		select {
+		case n.memberCh <- struct{}{}:
+		default:
+		}
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(machines.IDString(cfg.ID))
+	rc.Logger = raftLog
+	rc.HeartbeatTimeout = cfg.ElectionTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
+	rc.CommitTimeout = cfg.HeartbeatInterval / 10
+	if rc.CommitTimeout < time.Millisecond {
+		rc.CommitTimeout = time.Millisecond
+	}
+	rc.SnapshotThreshold = cfg.SnapshotCount
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.SnapshotCount
+	if rc.TrailingLogs > 5000 {
+		rc.TrailingLogs = 5000
+	}
+	rc.MaxAppendEntries = 1024
+	rc.BatchApplyCh = true
+
+	hasState, err := raft.HasExistingState(bolt, bolt, snaps)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("raftfsm: read raft state: %w", err)
+	}
+	n.startIndex = lastVisibleIndex(bolt)
+	r, err := raft.NewRaft(rc, n.fsm, bolt, bolt, snaps, trans)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
+	}
+	n.raft = r
+	if !hasState && len(cfg.InitialMembers) > 0 {
+		var servers []raft.Server
+		for _, m := range cfg.InitialMembers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter,
+				ID: raft.ServerID(machines.IDString(m.ID)), Address: raft.ServerAddress(m.PeerAddr())})
+		}
+		if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+			_ = n.Close()
+			return nil, fmt.Errorf("raftfsm: bootstrap cluster: %w", err)
+		}
+		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
+	}
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster})
+	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
+	n.wg.Add(2)
+	go n.leaderLoop()
+	go n.publishLoop()
+	log.WithFields(logrus.Fields{"node": cfg.Name, "id": machines.IDString(cfg.ID), "restarted": hasState}).Info("raft node started")
+	return n, nil
+}
+
+// lastVisibleIndex finds the newest log entry the FSM will see (a
+// command or configuration entry); raft's own no-ops never reach it.
+func lastVisibleIndex(logs raft.LogStore) uint64 {
+	first, err1 := logs.FirstIndex()
+	last, err2 := logs.LastIndex()
+	if err1 != nil || err2 != nil || last == 0 {
+		return 0
+	}
+	for i := last; i >= first && i > 0 && last-i < 256; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return 0
+}
+
+func (n *Node) closeStores() {
+	_ = n.trans.Close()
+	_ = n.mux.Close()
+	_ = n.bolt.Close()
+}
+
+// Close stops the node: loops, RPCs, raft, transport and stores. It is
+// idempotent.
+func (n *Node) Close() error {
+	n.once.Do(func() {
+		n.cancel()
+		n.wg.Wait()
+		if n.rpc != nil {
+			n.rpc.Close()
+		}
+		if n.peers != nil {
+			n.peers.Close()
+		}
+		if n.raft != nil {
+			n.closeErr = n.raft.Shutdown().Error()
+		}
+		n.closeStores()
+		n.log.Info("raft node stopped")
+	})
+	return n.closeErr
+}
+
+// ID is this member's ID.
+func (n *Node) ID() uint64 { return n.cfg.ID }
+
+// Name is this member's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// IsLeader reports whether this member is the raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// LeaderID returns the current leader's member ID, if one is known.
+func (n *Node) LeaderID() (uint64, bool) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return 0, false
+	}
+	v, err := machines.ParseID(string(id))
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// State is the raft role as etcd's stats name it: StateLeader,
+// StateFollower or StateCandidate.
+func (n *Node) State() string {
+	switch n.raft.State() {
+	case raft.Leader:
+		return "StateLeader"
+	case raft.Candidate:
+		return "StateCandidate"
+	default:
+		return "StateFollower"
+	}
+}
+
+// Cluster returns a copy of the replicated membership table.
+func (n *Node) Cluster() *machines.Cluster { return n.fsm.Cluster() }
+
+// ClusterID is the cluster's ID: the replicated one once known, else the
+// one this member was configured to bootstrap.
+func (n *Node) ClusterID() uint64 {
+	n.fsm.mu.RLock()
+	id := n.fsm.cluster.ID
+	n.fsm.mu.RUnlock()
+	if id == 0 {
+		return n.cfg.ClusterID
+	}
+	return id
+}
+
+// RaftIndex is the raft index of the last entry applied here.
+func (n *Node) RaftIndex() uint64 { return n.fsm.AppliedIndex() }
+
+// RaftTerm is the current raft term.
+func (n *Node) RaftTerm() uint64 { return n.raft.CurrentTerm() }
+
+// WaitReady blocks until this member has applied every entry its log held
+// when it started (so a restarted member serves its acknowledged writes),
+// or until ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	return n.fsm.applied.wait(ctx, n.startIndex)
+}
+
+// Propose replicates a keys-API write and returns its event once it is
+// applied on this member. Application failures come back as *store.Error;
+// raft failures as this package's sentinels wrapping a 300 error. The
+// write is not cancelled when ctx is (a client hanging up does not undo
+// its write); it is bounded by the request timeout.
+func (n *Node) Propose(ctx context.Context, req *store.Request) (*store.Event, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.RequestTimeout)
+	defer cancel()
+	res, err := n.propose(ctx, &command{Type: cmdRequest, Req: req})
+	if err != nil {
+		return nil, err
+	}
+	return res.Event, nil
+}
+
+// errNotLeader: this member is not the leader (nothing was enqueued, so
+// the proposal may be sent elsewhere).
+var errNotLeader = errors.New("raftfsm: not the leader")
+
+func init() { sentinelsByName["notleader"] = errNotLeader }
+
+func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
+	for {
+		if n.raft.State() == raft.Leader {
+			res, err := n.proposeLocal(ctx, c)
+			if !errors.Is(err, errNotLeader) {
+				return res, err
+			}
+		}
+		addr, err := n.waitLeader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if addr == "" {
+			continue // we became leader meanwhile
+		}
+		res, err := n.forward(ctx, addr, c)
+		if errors.Is(err, errNotLeader) {
+			// The remote lost leadership before enqueueing: safe to retry.
+			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
+				return nil, apiError(ErrTimeout)
+			}
+			continue
+		}
+		return res, err
+	}
+}
+
+// waitLeader returns the leader's address ("" if it is this member),
+// waiting at most one election timeout for an election to finish.
+func (n *Node) waitLeader(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(n.cfg.ElectionTimeout)
+	for {
+		if n.raft.State() == raft.Leader {
+			return "", nil
+		}
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			return string(addr), nil
+		}
+		if n.ctx.Err() != nil {
+			return "", apiError(ErrStopped)
+		}
+		if time.Now().After(deadline) {
+			return "", apiError(ErrNoLeader)
+		}
+		if !n.pause(ctx, 10*time.Millisecond) {
+			return "", apiError(ErrNoLeader)
+		}
+	}
+}
+
+// pause waits d unless ctx or the node ends first; it reports whether the
+// full pause elapsed. (A back-off between retries, not synchronisation.)
+func (n *Node) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-n.ctx.Done():
+		return false
+	}
+}
+
+// proposeLocal appends c on this member, which must be the leader, and
+// waits for it to be applied here.
+func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
+	c.Time = n.cfg.Clock.Now().UnixNano()
+	data, err := encodeCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	f := n.raft.Apply(data, n.cfg.RequestTimeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return nil, apiError(ErrTimeout)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	res := &Result{RaftIndex: f.Index(), RaftTerm: n.raft.CurrentTerm()}
+	if ar, ok := f.Response().(*applyResult); ok && ar != nil {
+		if ar.Err != nil {
+			return nil, ar.Err
+		}
+		res.Event = ar.Event
+	}
+	return res, nil
+}
+
+// translate maps raft's errors to this package's.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return errNotLeader
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return apiError(ErrLeadershipLost)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return apiError(ErrTimeout)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return apiError(ErrStopped)
+	}
+	return fmt.Errorf("raftfsm: %w", err)
+}
+
+// ReadBarrier makes the next local read linearizable: it learns the
+// leader's commit index (the leader confirms its leadership with a quorum
+// of heartbeats; nothing is appended to the log) and waits until this
+// member has applied up to it.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	for {
+		var idx uint64
+		var err error
+		if n.raft.State() == raft.Leader {
+			idx, err = n.leaderReadIndex(ctx)
+		} else {
+			var addr string
+			addr, err = n.waitLeader(ctx)
+			if err == nil && addr == "" {
+				continue
+			}
+			if err == nil {
+				idx, err = n.remoteReadIndex(ctx, addr)
+			}
+		}
+		if errors.Is(err, errNotLeader) {
+			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
+				return apiError(ErrTimeout)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := n.fsm.applied.wait(ctx, idx); err != nil {
+			return apiError(ErrTimeout)
+		}
+		return nil
+	}
+}
+
+// leaderReadIndex is the read-index step on the leader.
+func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
+	term := n.raft.CurrentTerm()
+	// Until this term's no-op is applied, the commit index may not cover
+	// everything earlier leaders committed.
+	if err := n.ready.wait(ctx, term); err != nil {
+		return 0, apiError(ErrTimeout)
+	}
+	idx := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, translate(err)
+	}
+	return idx, nil
+}

@@ -1,0 +1,209 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// testLogger routes node logs to t.Log (shown only for failing tests).
+func testLogger(t *testing.T) *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(tWriter{t})
+	l.SetLevel(logrus.InfoLevel)
+	return logrus.NewEntry(l)
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+type testMember struct {
+	ln   net.Listener
+	m    *machines.Member
+	dir  string
+	node *Node
+	st   *store.Store
+}
+
+// newTestCluster prepares n members on loopback listeners.
+func newTestCluster(t *testing.T, n int) []*testMember {
+	t.Helper()
+	var ms []*testMember
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := "http://" + ln.Addr().String()
+		m := &machines.Member{Name: "m" + string(rune('0'+i)), PeerURLs: []string{peer}}
+		m.ID = machines.NewMemberID(m.PeerURLs, "test", nil)
+		ms = append(ms, &testMember{ln: ln, m: m, dir: t.TempDir()})
+	}
+	return ms
+}
+
+func startMember(t *testing.T, tm *testMember, initial []*machines.Member, cid uint64) {
+	t.Helper()
+	if tm.ln == nil {
+		ln, err := net.Listen("tcp", machines.HostPort(tm.m.PeerURLs[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm.ln = ln
+	}
+	tm.st = store.New()
+	node, err := New(Config{
+		ID: tm.m.ID, Name: tm.m.Name, DataDir: tm.dir, PeerListener: tm.ln,
+		PeerURLs: tm.m.PeerURLs, ClientURLs: []string{"http://client-" + tm.m.Name},
+		InitialMembers: initial, ClusterID: cid, Store: tm.st, Log: testLogger(t),
+		ElectionTimeout: 300 * time.Millisecond, HeartbeatInterval: 30 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.node = node
+	tm.ln = nil
+	t.Cleanup(func() { _ = node.Close() })
+}
+
+func startCluster(t *testing.T, n int) []*testMember {
+	ms := newTestCluster(t, n)
+	var initial []*machines.Member
+	var ids []uint64
+	for _, tm := range ms {
+		initial = append(initial, tm.m)
+		ids = append(ids, tm.m.ID)
+	}
+	cid := machines.NewClusterID(ids)
+	for _, tm := range ms {
+		startMember(t, tm, initial, cid)
+	}
+	return ms
+}
+
+// eventually polls cond until it holds or the generous deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func leaderOf(ms []*testMember) *testMember {
+	for _, tm := range ms {
+		if tm.node != nil && tm.node.IsLeader() {
+			return tm
+		}
+	}
+	return nil
+}
+
+func TestSingleMemberProposeAndInit(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 1)
+	n := ms[0].node
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	eventually(t, "init applied", func() bool { return ms[0].st.Index() >= 2 })
+	ctx := context.Background()
+	ev0, err := n.Propose(ctx, &store.Request{Method: store.MethodPut, Path: "/foo", Value: "bar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev0.Node.ModifiedIndex != 3 || n.RaftIndex() == 0 {
+		t.Errorf("first user write: index %d (want 3), raft index %d", ev0.Node.ModifiedIndex, n.RaftIndex())
+	}
+	ev, err := ms[0].st.Get("/_etcd/machines/m0", false, false, time.Now())
+	if err != nil || *ev.Node.Value != "etcd=http%3A%2F%2Fclient-m0&raft="+urlEsc(ms[0].m.PeerURLs[0]) {
+		t.Errorf("registry entry: %v %v", ev, err)
+	}
+	_, err = n.Propose(ctx, &store.Request{Method: store.MethodPut, Path: "/foo", Value: "x", PrevValue: "nope"})
+	var se *store.Error
+	if !errors.As(err, &se) || se.Code != store.EcodeTestFailed {
+		t.Errorf("compare failure: got %v", err)
+	}
+	if err := n.ReadBarrier(ctx); err != nil {
+		t.Errorf("read barrier: %v", err)
+	}
+}
+
+func urlEsc(s string) string {
+	r := ""
+	for _, c := range s {
+		switch c {
+		case ':':
+			r += "%3A"
+		case '/':
+			r += "%2F"
+		default:
+			r += string(c)
+		}
+	}
+	return r
+}
+
+func TestThreeMembersReplicateAndForward(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 3)
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	eventually(t, "all published", func() bool {
+		for _, tm := range ms {
+			if len(tm.node.Cluster().ClientURLs()) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	ld := leaderOf(ms)
+	var follower *testMember
+	for _, tm := range ms {
+		if tm != ld {
+			follower = tm
+		}
+	}
+	ctx := context.Background()
+	wev, err := follower.node.Propose(ctx, &store.Request{Method: store.MethodPut, Path: "/k", Value: "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The follower answered only after applying the write itself.
+	if ev, err := follower.st.Get("/k", false, false, time.Now()); err != nil || *ev.Node.Value != "v" {
+		t.Fatalf("follower did not apply its own forwarded write: %v", err)
+	}
+	if err := follower.node.ReadBarrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range ms {
+		eventually(t, "replication to "+tm.m.Name, func() bool { return tm.st.Index() >= wev.Node.ModifiedIndex })
+	}
+	var buf1, buf2 []byte
+	for i, tm := range ms {
+		var b bytesBuf
+		if err := tm.st.Save(&b); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			buf1 = b.b
+		} else {
+			buf2 = b.b
+			if string(buf1) != string(buf2) {
+				t.Errorf("member %d's store differs from member 0's", i)
+			}
+		}
+	}
+}
+
+type bytesBuf struct{ b []byte }
+
+func (w *bytesBuf) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
