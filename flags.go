@@ -1,0 +1,484 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting a member takes from its command line.
+type config struct {
+	name    string
+	dataDir string
+
+	// etcd 2.x URL flags.
+	listenClientURLs, advertiseClientURLs string
+	listenPeerURLs, advertisePeerURLs     string
+	initialCluster                        string
+	initialClusterState                   string
+	initialClusterToken                   string
+
+	// etcd 0.x address flags.
+	addr, bindAddr, peerAddr, peerBindAddr string
+	peers, peersFile                       string
+	force                                  bool
+
+	snapshotCount     uint64
+	snapshot          bool
+	heartbeatMS       uint64
+	electionMS        uint64
+	maxClusterSize    int
+	maxResultBuffer   int
+	maxRetryAttempts  int
+	retryInterval     float64
+	discovery         string
+	proxy             string
+	redirect          bool
+	strictReconfig    bool
+	cors              string
+	v1Dialect         string
+	verbose, veryVerb bool
+	logLevel          string
+	printVersion      bool
+	cpuProfile        string
+	enableV2          bool
+	httpReadTimeout   float64
+	httpWriteTimeout  float64
+
+	// TLS, all generations.
+	certFile, keyFile, caFile             string
+	clientCertAuth                        bool
+	autoTLS                               bool
+	peerCertFile, peerKeyFile, peerCAFile string
+	peerClientCertAuth                    bool
+	peerAutoTLS                           bool
+
+	// legacy reports whether any etcd 0.x address flag was used; it
+	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
+	// 127.0.0.1:7001).
+	legacy bool
+	set    map[string]bool // canonical names of flags given
+}
+
+// flagSpec declares one setting and every name it answers to. The first
+// name is the canonical one; old names print etcd 0.4's deprecation
+// warning.
+type flagSpec struct {
+	names      []string
+	deprecated []string // names that warn "[deprecated] use -<canonical>"
+	legacy     bool     // using it selects the 0.x defaults
+	usage      string
+	value      func(c *config) flag.Value
+}
+
+func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
+	fs := flag.NewFlagSet("etcd-classic", flag.ContinueOnError)
+	specs := []flagSpec{
+		{names: []string{"name", "n"}, deprecated: []string{"n"}, usage: "human-readable name of this member", value: func(c *config) flag.Value { return (*stringValue)(&c.name) }},
+		{names: []string{"data-dir", "d"}, deprecated: []string{"d"}, usage: "path to the data directory (default <name>.etcd)", value: func(c *config) flag.Value { return (*stringValue)(&c.dataDir) }},
+		{names: []string{"listen-client-urls"}, usage: "URLs to listen on for client traffic", value: func(c *config) flag.Value { return (*stringValue)(&c.listenClientURLs) }},
+		{names: []string{"advertise-client-urls"}, usage: "client URLs advertised to the rest of the cluster", value: func(c *config) flag.Value { return (*stringValue)(&c.advertiseClientURLs) }},
+		{names: []string{"listen-peer-urls"}, usage: "URLs to listen on for peer traffic", value: func(c *config) flag.Value { return (*stringValue)(&c.listenPeerURLs) }},
+		{names: []string{"initial-advertise-peer-urls"}, usage: "peer URLs advertised to the rest of the cluster", value: func(c *config) flag.Value { return (*stringValue)(&c.advertisePeerURLs) }},
+		{names: []string{"initial-cluster"}, usage: "initial cluster configuration for bootstrapping (name=peerURL,...)", value: func(c *config) flag.Value { return (*stringValue)(&c.initialCluster) }},
+		{names: []string{"initial-cluster-state"}, usage: "new or existing", value: func(c *config) flag.Value { return (*stringValue)(&c.initialClusterState) }},
+		{names: []string{"initial-cluster-token"}, usage: "initial cluster token, makes cluster and member IDs unique", value: func(c *config) flag.Value { return (*stringValue)(&c.initialClusterToken) }},
+		{names: []string{"addr", "c"}, deprecated: []string{"c"}, legacy: true, usage: "etcd 0.x: advertised client host:port (a bare port means 127.0.0.1:port)", value: func(c *config) flag.Value { return (*stringValue)(&c.addr) }},
+		{names: []string{"bind-addr", "cl"}, deprecated: []string{"cl"}, legacy: true, usage: "etcd 0.x: client listen host or host:port (default: the advertised address)", value: func(c *config) flag.Value { return (*stringValue)(&c.bindAddr) }},
+		{names: []string{"peer-addr", "s"}, deprecated: []string{"s"}, legacy: true, usage: "etcd 0.x: advertised peer host:port (a bare port means 127.0.0.1:port)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAddr) }},
+		{names: []string{"peer-bind-addr", "sl"}, deprecated: []string{"sl"}, legacy: true, usage: "etcd 0.x: peer listen host or host:port (default: the advertised address)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerBindAddr) }},
+		{names: []string{"peers", "C"}, deprecated: []string{"C"}, legacy: true, usage: "etcd 0.x: comma-separated peer host:port list of members to join", value: func(c *config) flag.Value { return (*stringValue)(&c.peers) }},
+		{names: []string{"peers-file", "CF"}, deprecated: []string{"CF"}, legacy: true, usage: "etcd 0.x: file holding the -peers list", value: func(c *config) flag.Value { return (*stringValue)(&c.peersFile) }},
+		{names: []string{"force", "f"}, usage: "etcd 0.x: discard this member's raft state in the data dir before starting", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+		{names: []string{"snapshot-count", "snapshotCount"}, deprecated: []string{"snapshotCount"}, usage: "number of committed entries between snapshots", value: func(c *config) flag.Value { return (*uintValue)(&c.snapshotCount) }},
+		{names: []string{"snapshot"}, usage: "etcd 0.x: take snapshots (always on here; accepted for compatibility)", value: func(c *config) flag.Value { return (*boolValue)(&c.snapshot) }},
+		{names: []string{"heartbeat-interval", "peer-heartbeat-interval", "peer-heartbeat-timeout"}, usage: "time (ms) of a heartbeat interval", value: func(c *config) flag.Value { return (*uintValue)(&c.heartbeatMS) }},
+		{names: []string{"election-timeout", "peer-election-timeout"}, usage: "time (ms) for an election to time out", value: func(c *config) flag.Value { return (*uintValue)(&c.electionMS) }},
+		{names: []string{"cluster-active-size", "maxsize", "max-cluster-size"}, deprecated: []string{"maxsize"}, usage: "etcd 0.x: maximum number of voting members", value: func(c *config) flag.Value { return (*intValue)(&c.maxClusterSize) }},
+		{names: []string{"max-result-buffer", "m"}, deprecated: []string{"m"}, usage: "etcd 0.x: parsed and ignored (the history keeps 1000 events)", value: func(c *config) flag.Value { return (*intValue)(&c.maxResultBuffer) }},
+		{names: []string{"max-retry-attempts", "r"}, deprecated: []string{"r"}, usage: "etcd 0.x: join attempts through the peer list", value: func(c *config) flag.Value { return (*intValue)(&c.maxRetryAttempts) }},
+		{names: []string{"retry-interval"}, usage: "etcd 0.x: seconds between join rounds", value: func(c *config) flag.Value { return (*floatValue)(&c.retryInterval) }},
+		{names: []string{"discovery"}, usage: "discovery URL (not supported: use -peers or --initial-cluster)", value: func(c *config) flag.Value { return (*stringValue)(&c.discovery) }},
+		{names: []string{"proxy"}, usage: "proxy mode: off, readonly or on", value: func(c *config) flag.Value { return (*stringValue)(&c.proxy) }},
+		{names: []string{"redirect"}, usage: "followers answer writes with a 307 to the leader (etcd 0.x) instead of forwarding them", value: func(c *config) flag.Value { return (*boolValue)(&c.redirect) }},
+		{names: []string{"strict-reconfig-check"}, usage: "refuse membership changes that could leave the cluster without a quorum", value: func(c *config) flag.Value { return (*boolValue)(&c.strictReconfig) }},
+		{names: []string{"cors"}, usage: "comma-separated allowed CORS origins (* for any)", value: func(c *config) flag.Value { return (*stringValue)(&c.cors) }},
+		{names: []string{"v1-dialect"}, usage: "dialect of the /v1 API: 0.4 (default) or 0.1", value: func(c *config) flag.Value { return (*stringValue)(&c.v1Dialect) }},
+		{names: []string{"v"}, usage: "verbose logging", value: func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
+		{names: []string{"vv", "vvv", "debug"}, usage: "very verbose logging", value: func(c *config) flag.Value { return (*boolValue)(&c.veryVerb) }},
+		{names: []string{"log-level"}, usage: "log level: debug, info, warn, error", value: func(c *config) flag.Value { return (*stringValue)(&c.logLevel) }},
+		{names: []string{"version"}, usage: "print the version and exit", value: func(c *config) flag.Value { return (*boolValue)(&c.printVersion) }},
+		{names: []string{"cpuprofile"}, usage: "write a CPU profile to this file", value: func(c *config) flag.Value { return (*stringValue)(&c.cpuProfile) }},
+		{names: []string{"enable-v2"}, usage: "accepted for etcd 3.x compatibility (the v2 API is always on)", value: func(c *config) flag.Value { return (*boolValue)(&c.enableV2) }},
+		{names: []string{"http-read-timeout"}, usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
+		{names: []string{"http-write-timeout"}, usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
+		{names: []string{"cert-file", "clientCert"}, deprecated: []string{"clientCert"}, usage: "client server TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.certFile) }},
+		{names: []string{"key-file", "clientKey"}, deprecated: []string{"clientKey"}, usage: "client server TLS key file", value: func(c *config) flag.Value { return (*stringValue)(&c.keyFile) }},
+		{names: []string{"ca-file", "clientCAFile"}, deprecated: []string{"clientCAFile"}, usage: "etcd 0.x: client CA; makes a verified client certificate mandatory", value: func(c *config) flag.Value { return (*stringValue)(&c.caFile) }},
+		{names: []string{"trusted-ca-file"}, usage: "client CA bundle (with --client-cert-auth)", value: func(c *config) flag.Value { return (*trustedCA)(c) }},
+		{names: []string{"client-cert-auth"}, usage: "require client certificates signed by --trusted-ca-file", value: func(c *config) flag.Value { return (*boolValue)(&c.clientCertAuth) }},
+		{names: []string{"auto-tls"}, usage: "client TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.autoTLS) }},
+		{names: []string{"peer-cert-file", "serverCert"}, deprecated: []string{"serverCert"}, usage: "peer TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.peerCertFile) }},
+		{names: []string{"peer-key-file", "serverKey"}, deprecated: []string{"serverKey"}, usage: "peer TLS key file", value: func(c *config) flag.Value { return (*stringValue)(&c.peerKeyFile) }},
+		{names: []string{"peer-ca-file", "serverCAFile"}, deprecated: []string{"serverCAFile"}, usage: "etcd 0.x: peer CA; peers must present certificates it signed", value: func(c *config) flag.Value { return (*stringValue)(&c.peerCAFile) }},
+		{names: []string{"peer-trusted-ca-file"}, usage: "peer CA bundle (with --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*peerTrustedCA)(c) }},
+		{names: []string{"peer-client-cert-auth"}, usage: "require peer certificates signed by --peer-trusted-ca-file", value: func(c *config) flag.Value { return (*boolValue)(&c.peerClientCertAuth) }},
+		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
+	}
+	for _, s := range specs {
+		for _, n := range s.names {
+			fs.Var(s.value(c), n, s.usage)
+		}
+	}
+	return fs, specs
+}
+
+// caFromTrusted records that the 2.x spelling was used: unlike the 0.x
+// -ca-file it does not by itself demand client certificates.
+type trustedCA config
+
+func (t *trustedCA) String() string { return t.caFile }
+func (t *trustedCA) Set(s string) error {
+	t.caFile = s
+	return nil
+}
+
+type peerTrustedCA config
+
+func (t *peerTrustedCA) String() string { return t.peerCAFile }
+func (t *peerTrustedCA) Set(s string) error {
+	t.peerCAFile = s
+	return nil
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type boolValue bool
+
+func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("not a boolean")
+	}
+	*v = boolValue(b)
+	return nil
+}
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+type uintValue uint64
+
+func (v *uintValue) String() string { return strconv.FormatUint(uint64(*v), 10) }
+func (v *uintValue) Set(s string) error {
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return errors.New("not a non-negative integer")
+	}
+	*v = uintValue(u)
+	return nil
+}
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	i, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not an integer")
+	}
+	*v = intValue(i)
+	return nil
+}
+
+type floatValue float64
+
+func (v *floatValue) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 64) }
+func (v *floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	*v = floatValue(f)
+	return nil
+}
+
+// parseFlags parses args (without the program name) into a config with
+// etcd 2.x defaults, or 0.x defaults when 0.x address flags are used.
+// Warnings (deprecated names) go to warn.
+func parseFlags(args []string, warn io.Writer) (*config, error) {
+	c := &config{
+		initialClusterState: "new",
+		initialClusterToken: "etcd-cluster",
+		snapshotCount:       10000,
+		snapshot:            true,
+		heartbeatMS:         100,
+		electionMS:          1000,
+		maxClusterSize:      9,
+		maxResultBuffer:     1024,
+		maxRetryAttempts:    3,
+		proxy:               "off",
+		strictReconfig:      true,
+		v1Dialect:           "0.4",
+		set:                 map[string]bool{},
+	}
+	fs, specs := defineFlags(c)
+	fs.SetOutput(warn)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with - or --)", fs.Arg(0))
+	}
+	byName := map[string]flagSpec{}
+	for _, s := range specs {
+		for _, n := range s.names {
+			byName[n] = s
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		s := byName[f.Name]
+		c.set[s.names[0]] = true
+		if s.legacy {
+			c.legacy = true
+		}
+		for _, d := range s.deprecated {
+			if d == f.Name {
+				fmt.Fprintf(warn, "[deprecated] use -%s, not -%s\n", s.names[0], d)
+			}
+		}
+	})
+	return c, nil
+}
+
+// member is the resolved identity and addresses of this member.
+type member struct {
+	name                          string
+	dataDir                       string
+	listenClient, advertiseClient []string
+	listenPeer, advertisePeer     []string
+	initialCluster                map[string][]string // name → peer URLs
+	initialOrder                  []string
+	joinPeers                     []string // 0.x -peers
+	heartbeat, election           time.Duration
+}
+
+// resolve turns the flags into concrete URLs and paths.
+func (c *config) resolve() (*member, error) {
+	m := &member{name: c.name, heartbeat: time.Duration(c.heartbeatMS) * time.Millisecond,
+		election: time.Duration(c.electionMS) * time.Millisecond}
+	switch c.v1Dialect {
+	case "0.4", "0.1":
+	default:
+		return nil, fmt.Errorf("--v1-dialect must be 0.4 or 0.1, not %q", c.v1Dialect)
+	}
+	switch c.initialClusterState {
+	case "new", "existing":
+	default:
+		return nil, fmt.Errorf("--initial-cluster-state must be new or existing, not %q", c.initialClusterState)
+	}
+	if m.name == "" {
+		switch {
+		case c.legacy && c.dataDir != "":
+			// etcd 0.1 scripts start members with only -d: name them after
+			// their data dir so that their registry keys differ.
+			m.name = filepath.Base(filepath.Clean(c.dataDir))
+		case c.legacy:
+			h, err := os.Hostname()
+			if err != nil || h == "" {
+				h = "default"
+			}
+			m.name = h
+		default:
+			m.name = "default"
+		}
+	}
+	m.dataDir = c.dataDir
+	if m.dataDir == "" {
+		m.dataDir = m.name + ".etcd"
+	}
+	clientScheme, peerScheme := "http", "http"
+	if c.clientTLSOn() {
+		clientScheme = "https"
+	}
+	if c.peerTLSOn() {
+		peerScheme = "https"
+	}
+	var err error
+	// Client side.
+	switch {
+	case c.legacy || c.addr != "":
+		adv := legacyHostPort(c.addr, "127.0.0.1:4001")
+		bind := adv
+		if c.bindAddr != "" {
+			bind = bindHostPort(c.bindAddr, adv)
+		}
+		m.advertiseClient = []string{clientScheme + "://" + adv}
+		m.listenClient = []string{clientScheme + "://" + bind}
+	default:
+		if m.listenClient, err = urlList(c.listenClientURLs, "http://localhost:2379,http://localhost:4001", clientScheme); err != nil {
+			return nil, fmt.Errorf("--listen-client-urls: %w", err)
+		}
+		adv := c.advertiseClientURLs
+		if adv == "" && c.set["listen-client-urls"] {
+			adv = c.listenClientURLs
+		}
+		if m.advertiseClient, err = urlList(adv, "http://localhost:2379,http://localhost:4001", clientScheme); err != nil {
+			return nil, fmt.Errorf("--advertise-client-urls: %w", err)
+		}
+	}
+	// Peer side.
+	switch {
+	case c.legacy || c.peerAddr != "":
+		adv := legacyHostPort(c.peerAddr, "127.0.0.1:7001")
+		bind := adv
+		if c.peerBindAddr != "" {
+			bind = bindHostPort(c.peerBindAddr, adv)
+		}
+		m.advertisePeer = []string{peerScheme + "://" + adv}
+		m.listenPeer = []string{peerScheme + "://" + bind}
+	default:
+		if m.listenPeer, err = urlList(c.listenPeerURLs, "http://localhost:2380", peerScheme); err != nil {
+			return nil, fmt.Errorf("--listen-peer-urls: %w", err)
+		}
+		adv := c.advertisePeerURLs
+		if adv == "" && c.set["listen-peer-urls"] {
+			adv = c.listenPeerURLs
+		}
+		if m.advertisePeer, err = urlList(adv, "http://localhost:2380", peerScheme); err != nil {
+			return nil, fmt.Errorf("--initial-advertise-peer-urls: %w", err)
+		}
+	}
+	// Initial cluster: explicit, or this member alone.
+	m.initialCluster = map[string][]string{}
+	if c.initialCluster != "" && !c.legacy {
+		for _, part := range strings.Split(c.initialCluster, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			name, u, ok := strings.Cut(part, "=")
+			if !ok || name == "" {
+				return nil, fmt.Errorf("--initial-cluster: %q is not name=URL", part)
+			}
+			if _, err := checkURL(u); err != nil {
+				return nil, fmt.Errorf("--initial-cluster: %w", err)
+			}
+			if _, seen := m.initialCluster[name]; !seen {
+				m.initialOrder = append(m.initialOrder, name)
+			}
+			m.initialCluster[name] = append(m.initialCluster[name], u)
+		}
+		if _, ok := m.initialCluster[m.name]; !ok {
+			return nil, fmt.Errorf("--initial-cluster has no member named %q (this member's --name)", m.name)
+		}
+	} else {
+		m.initialCluster[m.name] = m.advertisePeer
+		m.initialOrder = []string{m.name}
+	}
+	// 0.x joins.
+	if c.peersFile != "" {
+		b, err := os.ReadFile(c.peersFile)
+		if err != nil {
+			return nil, fmt.Errorf("-peers-file: %w", err)
+		}
+		c.peers = strings.TrimSpace(string(b))
+	}
+	for _, p := range strings.Split(c.peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			m.joinPeers = append(m.joinPeers, legacyHostPort(p, p))
+		}
+	}
+	if m.heartbeat <= 0 || m.election <= m.heartbeat {
+		return nil, fmt.Errorf("the election timeout (%v) must be larger than the heartbeat interval (%v)", m.election, m.heartbeat)
+	}
+	return m, nil
+}
+
+func (c *config) clientTLSOn() bool {
+	return (c.certFile != "" && c.keyFile != "") || c.autoTLS
+}
+
+func (c *config) peerTLSOn() bool {
+	return (c.peerCertFile != "" && c.peerKeyFile != "") || c.peerAutoTLS
+}
+
+// legacyHostPort reads an etcd 0.x address: a bare port means that port
+// on 127.0.0.1 (as etcd 0.1.0 scripts use it), host:port is kept, and a
+// URL gives its host:port.
+func legacyHostPort(s, def string) string {
+	if s == "" {
+		return def
+	}
+	if strings.Contains(s, "://") {
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	if _, err := strconv.Atoi(s); err == nil {
+		return "127.0.0.1:" + s
+	}
+	return s
+}
+
+// bindHostPort reads -bind-addr: a host alone takes the advertised port.
+func bindHostPort(s, adv string) string {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s
+	}
+	if _, err := strconv.Atoi(s); err == nil {
+		return "0.0.0.0:" + s
+	}
+	_, port, _ := net.SplitHostPort(adv)
+	return net.JoinHostPort(s, port)
+}
+
+// urlList parses a comma-separated URL list (def when empty).
+func urlList(s, def, scheme string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		s = def
+		if scheme == "https" {
+			s = strings.ReplaceAll(s, "http://", "https://")
+		}
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		u, err := checkURL(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no URL given")
+	}
+	return out, nil
+}
+
+func checkURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("bad URL %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("URL %q: scheme must be http or https", s)
+	}
+	if _, _, err := net.SplitHostPort(u.Host); err != nil {
+		return "", fmt.Errorf("URL %q: address must be host:port", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}

@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// Node is what the handlers need from the replication layer (main passes
+// the raft node).
+type Node interface {
+	// Propose replicates a write and returns its event once applied on
+	// this member; failures are *store.Error values or errors that wrap
+	// one (code 300 for raft trouble).
+	Propose(ctx context.Context, r *store.Request) (*store.Event, error)
+	// ReadBarrier returns once a local read would be linearizable.
+	ReadBarrier(ctx context.Context) error
+	// WaitReady returns once the member has applied the log it started
+	// with.
+	WaitReady(ctx context.Context) error
+
+	ID() uint64
+	Name() string
+	ClusterID() uint64
+	IsLeader() bool
+	LeaderID() (uint64, bool)
+	State() string
+	Cluster() *machines.Cluster
+	RaftIndex() uint64
+	RaftTerm() uint64
+}
+
+// Config configures the client API.
+type Config struct {
+	Store *store.Store
+	Node  Node
+	Log   *logrus.Entry
+	// Now is the clock used to render remaining TTLs (time.Now).
+	Now func() time.Time
+	// ServerVersion and ClusterVersion are reported by /version.
+	ServerVersion, ClusterVersion string
+	// CORS lists allowed origins ("*" for any); empty means no CORS
+	// headers at all (etcd 2.x).
+	CORS []string
+	// Redirect makes followers answer writes with etcd 0.4's 307 to the
+	// leader's client URL instead of forwarding them.
+	Redirect bool
+	// V1Dialect is "0.4" (default) or "0.1".
+	V1Dialect string
+	// ReadyTimeout bounds how long a request waits for a restarting
+	// member to catch up with its own log before being served anyway
+	// (5s).
+	ReadyTimeout time.Duration
+	// StartTime is when the member started (stats).
+	StartTime time.Time
+}
+
+// API is the client HTTP API of one member.
+type API struct {
+	cfg     Config
+	log     *logrus.Entry
+	handler http.Handler
+
+	stop     chan struct{} // closed by Close: ends long-polls
+	stopOnce sync.Once
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed once the member caught up (or gave up waiting)
+}
+
+// New builds the API.
+func New(cfg Config) *API {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.NewEntry(logrus.StandardLogger())
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 5 * time.Second
+	}
+	if cfg.V1Dialect == "" {
+		cfg.V1Dialect = "0.4"
+	}
+	if cfg.StartTime.IsZero() {
+		cfg.StartTime = cfg.Now()
+	}
+	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
+		stop: make(chan struct{}), ready: make(chan struct{})}
+	a.handler = a.wrap(a.routes())
+	go a.awaitReady()
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// Close ends every long-poll (watches answer with what they have, as a
+// stopping etcd does) so that the HTTP server can shut down. Idempotent.
+func (a *API) Close() { a.stopOnce.Do(func() { close(a.stop) }) }
+
+// awaitReady opens the gate for reads once the member has applied its
+// own log, or after ReadyTimeout (a member without quorum still serves
+// stale reads, as etcd does).
+func (a *API) awaitReady() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReadyTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := a.cfg.Node.WaitReady(ctx); err != nil {
+		a.log.WithField("err", err).Warn("serving before the local log is fully applied")
+	}
+	a.readyOnce.Do(func() { close(a.ready) })
+}
+
+// waitReady holds a request until the member is ready.
+func (a *API) waitReady(r *http.Request) {
+	select {
+	case <-a.ready:
+	case <-r.Context().Done():
+	case <-a.stop:
+	}
+}

@@ -1,0 +1,11 @@
+// Package httpapi serves etcd's client HTTP API: the v2 keys API with its
+// watches, /v2/members, /v2/machines, /v2/stats, /version and /health, and
+// the v1 keys API and 0.x info endpoints beside it, all from one store.
+//
+// Handlers are thin: parse and validate the request, call the store (for
+// local reads and watches) or the Node interface (for writes, quorum reads
+// and cluster facts), and hand the result to one renderer. The package
+// must not import raftfsm or touch raft types; it declares the small
+// interfaces it needs and main passes the raft node in. All routes are in
+// routes.go.
+package httpapi

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+const keysPrefix = "/v2/keys"
+
+// keysV2 serves /v2/keys and everything below it.
+//
+//	curl -X PUT http://127.0.0.1:2379/v2/keys/message -d value=Hello
+func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r.Method, "HEAD", "GET", "PUT", "POST", "DELETE") {
+		return
+	}
+	w.Header().Set("X-Etcd-Cluster-Id", machines.IDString(a.cfg.Node.ClusterID()))
+	kr, err := parseKeyRequest(r, strings.TrimPrefix(r.URL.Path, keysPrefix))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && kr.Quorum:
+		// Checked before wait: ?wait=true&quorum=true is a quorum GET.
+		if err := a.cfg.Node.ReadBarrier(r.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+		a.getV2(w, r, kr)
+	case r.Method == http.MethodGet && kr.Wait:
+		a.watchV2(w, r, kr)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		a.waitReady(r)
+		a.getV2(w, r, kr)
+	default:
+		if a.redirectToLeader(w, r) {
+			return
+		}
+		ev, err := a.cfg.Node.Propose(r.Context(), &kr.Request)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		a.writeEvent(w, ev, kr.NoValueOnSuccess)
+	}
+}
+
+func (a *API) getV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+	ev, err := a.cfg.Store.Get(kr.Path, kr.Recursive, kr.Sorted, a.cfg.Now())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a.writeEvent(w, ev, false)
+}
+
+// writeEvent answers a successful keys operation: 201 for creations, the
+// index headers, and the event JSON. With noValueOnSuccess (etcd 3.1+)
+// set/create/update/compareAndSwap answer only their action.
+func (a *API) writeEvent(w http.ResponseWriter, ev *store.Event, noValueOnSuccess bool) {
+	a.setIndexHeaders(w, ev.EtcdIndex)
+	status := http.StatusOK
+	if ev.IsCreated() {
+		status = http.StatusCreated
+	}
+	if noValueOnSuccess {
+		switch ev.Action {
+		case store.ActionSet, store.ActionCreate, store.ActionUpdate, store.ActionCompareAndSwap:
+			ev = &store.Event{Action: ev.Action}
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(appendEvent(make([]byte, 0, 256), ev))
+}
+
+func (a *API) setIndexHeaders(w http.ResponseWriter, etcdIndex uint64) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
+	h.Set("X-Raft-Index", strconv.FormatUint(a.cfg.Node.RaftIndex(), 10))
+	h.Set("X-Raft-Term", strconv.FormatUint(a.cfg.Node.RaftTerm(), 10))
+}
+
+// watchV2 serves ?wait=true: headers are flushed as soon as the watch is
+// registered; then one event (or every event with stream=true) is
+// written. It ends when the client goes away, the member stops, or the
+// store drops the watcher.
+func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
+	a.waitReady(r)
+	wa, err := a.cfg.Store.Watch(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer wa.Remove()
+	a.setIndexHeaders(w, wa.StartIndex())
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	buf := make([]byte, 0, 256)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.stop:
+			return
+		case ev := <-wa.EventChan():
+			buf = appendEvent(buf[:0], ev)
+			if _, err := w.Write(buf); err != nil || !kr.Stream {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-wa.Done():
+			// Dropped as too slow: hand over what was buffered and end the
+			// response, so the client re-watches from its last index.
+			for {
+				select {
+				case ev := <-wa.EventChan():
+					_, _ = w.Write(appendEvent(buf[:0], ev))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// redirectToLeader implements --redirect: a follower answers a write with
+// etcd 0.4's 307 to the leader's client URL, path and query preserved.
+// It reports whether it answered.
+func (a *API) redirectToLeader(w http.ResponseWriter, r *http.Request) bool {
+	if !a.cfg.Redirect || a.cfg.Node.IsLeader() {
+		return false
+	}
+	lid, ok := a.cfg.Node.LeaderID()
+	if !ok {
+		return false // no leader: Propose fails fast with error 300
+	}
+	m := a.cfg.Node.Cluster().Members[lid]
+	if m == nil || len(m.ClientURLs) == 0 {
+		return false
+	}
+	loc := strings.TrimRight(m.ClientURLs[0], "/") + r.URL.Path
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+	return true
+}

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// wrap adds what etcd does before routing: answer OPTIONS on any path,
+// add CORS headers for allowed origins, and redirect unclean paths.
+func (a *API) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.cors(w, r)
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if cp := cleanURLPath(r.URL.Path); cp != r.URL.Path {
+			redirectClean(w, r, cp)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors adds etcd's CORS headers when the origin is allowed.
+func (a *API) cors(w http.ResponseWriter, r *http.Request) {
+	if len(a.cfg.CORS) == 0 {
+		return
+	}
+	origin := r.Header.Get("Origin")
+	allowed := ""
+	for _, o := range a.cfg.CORS {
+		if o == "*" {
+			allowed = "*"
+			break
+		}
+		if o == origin && origin != "" {
+			allowed = origin
+		}
+	}
+	if allowed == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS, PUT, DELETE")
+	h.Set("Access-Control-Allow-Origin", allowed)
+	h.Set("Access-Control-Allow-Headers", "accept, content-type, authorization")
+}
+
+// cleanURLPath is Go's ServeMux rule: path.Clean, keeping one trailing
+// slash.
+func cleanURLPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// redirectClean answers 301 to the cleaned path, query kept. The v2 API
+// (etcd 2.x/3.x used Go's ServeMux) gets Go's redirect, with a small HTML
+// body for GET; the v1 API (etcd 0.4's gorilla router) gets no body.
+func redirectClean(w http.ResponseWriter, r *http.Request, cleaned string) {
+	u := url.URL{Path: cleaned, RawQuery: r.URL.RawQuery}
+	if strings.HasPrefix(cleaned, "/v1/") {
+		w.Header().Set("Location", u.String())
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
+	}
+	http.Redirect(w, r, u.String(), http.StatusMovedPermanently)
+}

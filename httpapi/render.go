@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// appendEvent renders an event as etcd's JSON encoder does: compact, in
+// struct field order, HTML characters escaped, followed by "\n".
+func appendEvent(b []byte, e *store.Event) []byte {
+	b = append(b, `{"action":`...)
+	b = appendString(b, e.Action)
+	if e.Node != nil {
+		b = append(b, `,"node":`...)
+		b = appendNode(b, e.Node)
+	}
+	if e.PrevNode != nil {
+		b = append(b, `,"prevNode":`...)
+		b = appendNode(b, e.PrevNode)
+	}
+	return append(b, '}', '\n')
+}
+
+// appendNode renders a NodeExtern with etcd's omission rules (every zero
+// field is left out; a file's value is kept even when empty).
+func appendNode(b []byte, n *store.NodeExtern) []byte {
+	b = append(b, '{')
+	first := true
+	field := func(name string) {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+	}
+	if n.Key != "" {
+		field("key")
+		b = appendString(b, n.Key)
+	}
+	if n.Value != nil {
+		field("value")
+		b = appendString(b, *n.Value)
+	}
+	if n.Dir {
+		field("dir")
+		b = append(b, "true"...)
+	}
+	if n.Expiration != nil {
+		field("expiration")
+		b = appendTime(b, *n.Expiration)
+	}
+	if n.TTL != 0 {
+		field("ttl")
+		b = strconv.AppendInt(b, n.TTL, 10)
+	}
+	if len(n.Nodes) > 0 {
+		field("nodes")
+		b = append(b, '[')
+		for i, c := range n.Nodes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendNode(b, c)
+		}
+		b = append(b, ']')
+	}
+	if n.ModifiedIndex != 0 {
+		field("modifiedIndex")
+		b = strconv.AppendUint(b, n.ModifiedIndex, 10)
+	}
+	if n.CreatedIndex != 0 {
+		field("createdIndex")
+		b = strconv.AppendUint(b, n.CreatedIndex, 10)
+	}
+	return append(b, '}')
+}
+
+// appendTime renders a time as Go's time.Time JSON does (RFC 3339 with
+// nanoseconds, trailing zeros trimmed); years outside 0..9999, which Go
+// refuses to encode, fall back to the same layout unquoted-safe.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+// appendString writes s as a JSON string exactly like encoding/json
+// (HTML-safe escaping, invalid UTF-8 replaced), with a fast path for the
+// common plain case.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// writeError renders any error as etcd does on /v2/keys: store errors as
+// themselves, everything else as 300 Raft Internal Error with the error
+// text as cause and index 0. Headers: Content-Type and X-Etcd-Index.
+func writeError(w http.ResponseWriter, err error) {
+	var se *store.Error
+	if !errors.As(err, &se) {
+		se = store.NewError(store.EcodeRaftInternal, err.Error(), 0)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Etcd-Index", strconv.FormatUint(se.Index, 10))
+	w.WriteHeader(se.StatusCode())
+	_, _ = w.Write(append(se.JSON(), '\n'))
+}
+
+// writeText answers a plain body (Go's sniffing would call it text/plain).
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// methodNotAllowed is etcd's 405: Allow lists the methods, comma-separated.
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+}
+
+// allowMethod answers 405 and returns false unless m is one of allowed.
+func allowMethod(w http.ResponseWriter, m string, allowed ...string) bool {
+	for _, a := range allowed {
+		if m == a {
+			return true
+		}
+	}
+	allow := ""
+	for i, a := range allowed {
+		if i > 0 {
+			allow += ","
+		}
+		allow += a
+	}
+	methodNotAllowed(w, allow)
+	return false
+}
+
+// writeJSON answers a JSON document without a trailing newline (etcd's
+// stats and version bodies).
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,286 @@
+// Command etcd-classic is a drop-in server for etcd's v1 and v2 HTTP+JSON
+// keys API, replicated with Raft. main holds only flags and wiring.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/httpapi"
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/raftfsm"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// Version is this build's version; ServerVersion and ClusterVersion are
+// what /version reports, the etcd release whose v2 API we serve.
+const (
+	Version        = "0.1.0"
+	ServerVersion  = "2.3.8"
+	ClusterVersion = "2.3.0"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		return 2
+	}
+	if cfg.printVersion {
+		fmt.Fprintf(stdout, "etcd-classic Version: %s\netcd API version: %s\n", Version, ServerVersion)
+		return 0
+	}
+	log := newLogger(cfg, stderr)
+	m, err := cfg.resolve()
+	if err != nil {
+		log.WithField("err", err).Error("bad configuration")
+		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		return 2
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "etcd-classic: -cpuprofile: %v\n", err)
+			return 2
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	srv, err := start(cfg, m, log)
+	if err != nil {
+		log.WithField("err", err).Error("cannot start")
+		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.WithField("signal", s.String()).Info("shutting down")
+	case err := <-srv.failed:
+		log.WithField("err", err).Error("client listener failed")
+	}
+	srv.stop()
+	return 0
+}
+
+func newLogger(cfg *config, out io.Writer) *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(out)
+	l.SetLevel(logrus.InfoLevel)
+	if cfg.verbose || cfg.veryVerb {
+		l.SetLevel(logrus.DebugLevel)
+	}
+	if lvl, err := logrus.ParseLevel(cfg.logLevel); err == nil && cfg.logLevel != "" {
+		l.SetLevel(lvl)
+	}
+	return logrus.NewEntry(l)
+}
+
+// server is a running member.
+type server struct {
+	node    *raftfsm.Node
+	api     *httpapi.API
+	servers []*http.Server
+	failed  chan error
+	wg      sync.WaitGroup
+	log     *logrus.Entry
+}
+
+// identity is persisted in the data dir at first start, so that a
+// restarted member keeps its member and cluster IDs whatever its flags.
+type identity struct {
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+	ClusterID string `json:"clusterID"`
+}
+
+func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
+	if cfg.force {
+		for _, p := range []string{filepath.Join(m.dataDir, "member")} {
+			if err := os.RemoveAll(p); err != nil {
+				return nil, fmt.Errorf("-force: %w", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", m.dataDir, err)
+	}
+	idFile := filepath.Join(m.dataDir, "member", "identity.json")
+	var id identity
+	var memberID, clusterID uint64
+	var initial []*machines.Member
+	if b, err := os.ReadFile(idFile); err == nil {
+		if err := json.Unmarshal(b, &id); err != nil {
+			return nil, fmt.Errorf("%s: %w", idFile, err)
+		}
+		memberID, _ = machines.ParseID(id.ID)
+		clusterID, _ = machines.ParseID(id.ClusterID)
+		log.WithFields(logrus.Fields{"id": id.ID, "data_dir": m.dataDir}).Info("restarting member from its data dir")
+	} else {
+		var ids []uint64
+		for _, name := range m.initialOrder {
+			peers := m.initialCluster[name]
+			mid := machines.NewMemberID(peers, cfg.initialClusterToken, nil)
+			ids = append(ids, mid)
+			initial = append(initial, &machines.Member{ID: mid, PeerURLs: peers})
+			if name == m.name {
+				memberID = mid
+			}
+		}
+		clusterID = machines.NewClusterID(ids)
+		if cfg.initialClusterState == "existing" || len(m.joinPeers) > 0 {
+			return nil, errors.New("joining an existing cluster (-peers, --initial-cluster-state=existing) is not supported yet")
+		}
+		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
+		if err := writeIdentity(idFile, id); err != nil {
+			return nil, err
+		}
+	}
+
+	peerLn, err := listenAll(m.listenPeer)
+	if err != nil {
+		return nil, err
+	}
+	st := store.New()
+	node, err := raftfsm.New(raftfsm.Config{
+		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
+		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
+		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
+		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
+	})
+	if err != nil {
+		_ = peerLn.Close()
+		return nil, err
+	}
+	s := &server{node: node, failed: make(chan error, 1), log: log}
+	s.api = httpapi.New(httpapi.Config{
+		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
+		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
+	})
+	for _, u := range m.listenClient {
+		ln, err := listen(u)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		hs := &http.Server{Handler: s.api, ReadHeaderTimeout: 30 * time.Second,
+			ErrorLog: nil}
+		s.servers = append(s.servers, hs)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case s.failed <- err:
+				default:
+				}
+			}
+		}()
+		log.WithField("url", u).Info("listening for client requests")
+	}
+	log.WithFields(logrus.Fields{"node": m.name, "peer_urls": m.advertisePeer, "client_urls": m.advertiseClient}).Info("member started")
+	return s, nil
+}
+
+func writeIdentity(path string, id identity) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(id)
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// stop shuts the member down: long-polls end, HTTP servers drain, then
+// raft stops.
+func (s *server) stop() {
+	if s.api != nil {
+		s.api.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, hs := range s.servers {
+		_ = hs.Shutdown(ctx)
+	}
+	s.wg.Wait()
+	if err := s.node.Close(); err != nil {
+		s.log.WithField("err", err).Warn("raft shutdown")
+	}
+}
+
+func listen(u string) (net.Listener, error) {
+	host := machines.HostPort(u)
+	ln, err := net.Listen("tcp", host)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", u, err)
+	}
+	return ln, nil
+}
+
+// listenAll opens every URL and merges them into one listener.
+func listenAll(urls []string) (net.Listener, error) {
+	var lns []net.Listener
+	for _, u := range urls {
+		ln, err := listen(u)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 1 {
+		return lns[0], nil
+	}
+	return newMultiListener(lns), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
