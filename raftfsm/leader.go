@@ -52,6 +52,7 @@ func (n *Node) leaderLoop() {
 // read-index safe in this term, the cluster's first entry if it is new,
 // and the TTL expiry loop.
 func (n *Node) leaderTasks(ctx context.Context) {
+	n.restoreTimeouts()
 	term := n.raft.CurrentTerm()
 	_, inherited := n.cfg.Store.HasTTLKeys()
 	for {

@@ -1,0 +1,123 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// stubNode is a one-member "cluster" for handler tests: Propose applies
+// the request to the real store at the stub's clock time, synchronously.
+type stubNode struct {
+	mu      sync.Mutex
+	st      *store.Store
+	now     time.Time
+	raftIdx uint64
+	leader  bool
+	cluster *machines.Cluster
+	failErr error // when set, Propose and ReadBarrier fail with it
+}
+
+func newStubNode(st *store.Store, now time.Time) *stubNode {
+	c := machines.NewCluster()
+	c.ID = 0xdc50b8daae93b3e0
+	m := &machines.Member{ID: 0x1234, Name: "stub", PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://127.0.0.1:2379"}}
+	_ = c.Add(m)
+	return &stubNode{st: st, now: now, leader: true, cluster: c, raftIdx: 10}
+}
+
+func (n *stubNode) Propose(_ context.Context, r *store.Request) (*store.Event, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failErr != nil {
+		return nil, n.failErr
+	}
+	n.raftIdx++
+	return n.st.Apply(r, n.now)
+}
+
+func (n *stubNode) ReadBarrier(context.Context) error { return n.failErr }
+func (n *stubNode) WaitReady(context.Context) error   { return nil }
+func (n *stubNode) ID() uint64                        { return 0x1234 }
+func (n *stubNode) Name() string                      { return "stub" }
+func (n *stubNode) ClusterID() uint64                 { return n.cluster.ID }
+func (n *stubNode) IsLeader() bool                    { return n.leader }
+func (n *stubNode) LeaderID() (uint64, bool)          { return 0x1234, n.leader }
+func (n *stubNode) State() string                     { return "StateLeader" }
+func (n *stubNode) Cluster() *machines.Cluster        { return n.cluster.Clone() }
+func (n *stubNode) RaftTerm() uint64                  { return 2 }
+func (n *stubNode) RaftIndex() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.raftIdx
+}
+
+// stubTime is the fixed clock of handler tests.
+var stubTime = time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+
+type stubServer struct {
+	*httptest.Server
+	api  *API
+	node *stubNode
+	st   *store.Store
+}
+
+func newStubServer(t *testing.T) *stubServer {
+	t.Helper()
+	st := store.New()
+	node := newStubNode(st, stubTime)
+	api := New(Config{Store: st, Node: node, Now: func() time.Time { return stubTime },
+		ServerVersion: "2.3.8", ClusterVersion: "2.3.0", StartTime: stubTime})
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() { api.Close(); srv.Close() })
+	return &stubServer{Server: srv, api: api, node: node, st: st}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends a request like `curl -X method url -d body`.
+func (s *stubServer) do(t *testing.T, method, path, body string) resp {
+	t.Helper()
+	var rd *strings.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	var req *http.Request
+	var err error
+	if rd != nil {
+		req, err = http.NewRequest(method, s.URL+path, rd)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req, err = http.NewRequest(method, s.URL+path, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp{status: r.StatusCode, header: r.Header, body: sb.String()}
+}
