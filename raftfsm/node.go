@@ -119,6 +119,7 @@ type Node struct {
 	raft  *raft.Raft
 	fsm   *FSM
 	bolt  *raftboltdb.BoltStore
+	logs  *countingLogStore
 	trans *raft.NetworkTransport
 	mux   *peerMux
 	rpc   *rpcServer
@@ -215,7 +216,8 @@ func New(cfg Config) (*Node, error) {
 	if n.soleVoter(rc, hasState, snaps) {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
 	}
-	r, err := raft.NewRaft(rc, n.fsm, bolt, bolt, snaps, trans)
+	n.logs = &countingLogStore{LogStore: bolt}
+	r, err := raft.NewRaft(rc, n.fsm, n.logs, bolt, snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)

@@ -207,3 +207,165 @@ func TestThreeMembersReplicateAndForward(t *testing.T) {
 type bytesBuf struct{ b []byte }
 
 func (w *bytesBuf) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// Concurrent writes share fsyncs: raft appends them in batches, so the
+// number of durable appends stays well below the number of writes.
+func TestConcurrentWritesAreBatched(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 1)
+	n := ms[0].node
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	before := n.LogStats()
+	const writers = 200
+	errs := make(chan error, writers)
+	for i := 0; i < writers; i++ {
+		go func(i int) {
+			_, err := n.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/b/" + string(rune('a'+i%26)), Value: "v"})
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < writers; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := n.LogStats()
+	entries, batches := after.Entries-before.Entries, after.Batches-before.Batches
+	t.Logf("%d writes: %d entries in %d durable appends", writers, entries, batches)
+	if entries < writers || batches*2 > entries {
+		t.Errorf("%d entries took %d appends; want at most one append per two entries", entries, batches)
+	}
+}
+
+// A linearizable read appends nothing to the raft log.
+func TestReadBarrierAppendsNothing(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 3)
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	for _, tm := range ms {
+		eventually(t, "ready and published", func() bool {
+			return tm.node.ReadBarrier(context.Background()) == nil && len(tm.node.Cluster().ClientURLs()) == 3
+		})
+	}
+	ld := leaderOf(ms)
+	last := ld.node.raft.LastIndex()
+	for i := 0; i < 50; i++ {
+		for _, tm := range ms {
+			if err := tm.node.ReadBarrier(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := ld.node.raft.LastIndex(); got != last {
+		t.Errorf("150 quorum reads moved the log from %d to %d", last, got)
+	}
+}
+
+// TTL keys expire through the leader's sync command; a watcher sees the
+// expire event, and every member removes the key at the same index.
+func TestTTLExpiresThroughLeader(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 3)
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	var follower *testMember
+	for _, tm := range ms {
+		if !tm.node.IsLeader() {
+			follower = tm
+		}
+	}
+	ev, err := follower.node.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/ttl", Value: "v", HasTTL: true, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := follower.st.Watch("/ttl", false, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Remove()
+	var expireIndex uint64
+	select {
+	case e := <-w.EventChan():
+		if e.Action != store.ActionExpire || e.Node.CreatedIndex != ev.Node.ModifiedIndex {
+			t.Fatalf("watcher got %+v, want the expiry of the key created at %d", e, ev.Node.ModifiedIndex)
+		}
+		expireIndex = e.Node.ModifiedIndex
+	case <-time.After(30 * time.Second):
+		t.Fatal("TTL key never expired")
+	}
+	for _, tm := range ms {
+		eventually(t, "expiry on "+tm.m.Name, func() bool {
+			_, err := tm.st.Get("/ttl", false, false, time.Now())
+			if err == nil {
+				return false
+			}
+			h, err := tm.st.Watch("/ttl", false, false, expireIndex)
+			if err != nil {
+				return false
+			}
+			defer h.Remove()
+			select {
+			case e := <-h.EventChan():
+				return e.Action == store.ActionExpire && e.Node.ModifiedIndex == expireIndex
+			default:
+				return false
+			}
+		})
+	}
+}
+
+// Snapshots are taken every SnapshotCount entries and the log is
+// compacted; a restarted member comes back from snapshot + log.
+func TestSnapshotCompactionAndRestart(t *testing.T) {
+	t.Parallel()
+	ms := newTestCluster(t, 1)
+	tm := ms[0]
+	tm.st = store.New()
+	cfg := Config{ID: tm.m.ID, Name: tm.m.Name, DataDir: tm.dir, PeerListener: tm.ln, PeerURLs: tm.m.PeerURLs,
+		ClientURLs: []string{"http://c"}, InitialMembers: []*machines.Member{tm.m}, ClusterID: 7, Store: tm.st,
+		Log: testLogger(t), SnapshotCount: 40, SnapshotInterval: 50 * time.Millisecond,
+		ElectionTimeout: 300 * time.Millisecond, HeartbeatInterval: 30 * time.Millisecond}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	for i := 0; i < 300; i++ {
+		if _, err := n.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/s/k" + string(rune('a'+i%26)), Value: "v" + string(rune('0'+i%10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "log compaction", func() bool {
+		first, _ := n.bolt.FirstIndex()
+		return first > 100
+	})
+	want := tm.st.Index()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", machines.HostPort(tm.m.PeerURLs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2 := store.New()
+	cfg.Store, cfg.PeerListener = st2, ln
+	n2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n2.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n2.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st2.Index(); got < want {
+		t.Errorf("restarted store index %d, want %d", got, want)
+	}
+	var a, b bytesBuf
+	_ = tm.st.Save(&a)
+	eventually(t, "same state after restart", func() bool {
+		b = bytesBuf{}
+		_ = st2.Save(&b)
+		return string(a.b) == string(b.b)
+	})
+}
