@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.WithField("signal", s.String()).Info("shutting down")
 	case err := <-srv.failed:
 		log.WithField("err", err).Error("client listener failed")
+	case <-srv.node.Removed():
+		log.Warn("this member has been removed from the cluster; stopping")
 	}
 	srv.stop()
 	return 0
@@ -110,6 +113,9 @@ type server struct {
 	log     *logrus.Entry
 }
 
+// joinTimeout bounds a new member's attempts to reach its cluster.
+const joinTimeout = 60 * time.Second
+
 // identity is persisted in the data dir at first start, so that a
 // restarted member keeps its member and cluster IDs whatever its flags.
 type identity struct {
@@ -133,6 +139,8 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	var id identity
 	var memberID, clusterID uint64
 	var initial []*machines.Member
+	var joinMode string
+	var peerTLS *tls.Config // peer TLS lands with the TLS work
 	if b, err := os.ReadFile(idFile); err == nil {
 		if err := json.Unmarshal(b, &id); err != nil {
 			return nil, fmt.Errorf("%s: %w", idFile, err)
@@ -152,12 +160,39 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 			}
 		}
 		clusterID = machines.NewClusterID(ids)
-		if cfg.initialClusterState == "existing" || len(m.joinPeers) > 0 {
-			return nil, errors.New("joining an existing cluster (-peers, --initial-cluster-state=existing) is not supported yet")
+		switch {
+		case len(m.joinPeers) > 0:
+			// etcd 0.x -peers: ask the cluster to add us under a fresh ID.
+			now := time.Now()
+			memberID = machines.NewMemberID(m.advertisePeer, cfg.initialClusterToken, &now)
+			clusterID, initial = 0, nil
+			joinMode = "join"
+		case cfg.initialClusterState == "existing":
+			// etcd 2.x: we were added with POST /v2/members; find our ID.
+			var peers []string
+			for _, name := range m.initialOrder {
+				if name != m.name {
+					for _, u := range m.initialCluster[name] {
+						peers = append(peers, machines.HostPort(u))
+					}
+				}
+			}
+			if len(peers) == 0 {
+				return nil, errors.New("--initial-cluster-state=existing needs the other members in --initial-cluster")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+			res, err := raftfsm.LookupMember(ctx, peers, m.advertisePeer, peerTLS)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("looking up this member in the existing cluster: %w", err)
+			}
+			memberID, clusterID, initial = res.Member.ID, res.ClusterID, nil
 		}
 		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
-		if err := writeIdentity(idFile, id); err != nil {
-			return nil, err
+		if joinMode == "" {
+			if err := writeIdentity(idFile, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -171,10 +206,27 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
 		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
 		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
+		StrictReconfigCheck: cfg.strictReconfig, PeerTLS: peerTLS,
 	})
 	if err != nil {
 		_ = peerLn.Close()
 		return nil, err
+	}
+	if joinMode == "join" {
+		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+		res, err := node.Join(ctx, m.joinPeers)
+		cancel()
+		if err != nil {
+			_ = node.Close()
+			_ = os.RemoveAll(filepath.Join(m.dataDir, "member"))
+			return nil, fmt.Errorf("joining the cluster at %v: %w", m.joinPeers, err)
+		}
+		id.ClusterID = machines.IDString(res.ClusterID)
+		if err := writeIdentity(idFile, id); err != nil {
+			_ = node.Close()
+			return nil, err
+		}
+		log.WithFields(logrus.Fields{"peers": m.joinPeers, "id": id.ID}).Info("joined the cluster")
 	}
 	s := &server{node: node, failed: make(chan error, 1), log: log}
 	s.api = httpapi.New(httpapi.Config{

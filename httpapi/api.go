@@ -34,6 +34,20 @@ type Node interface {
 	Cluster() *machines.Cluster
 	RaftIndex() uint64
 	RaftTerm() uint64
+
+	// Runtime reconfiguration; errors match the machines sentinels
+	// (ErrIDExists, ErrPeerURLExists, ErrIDNotFound, ErrIDRemoved,
+	// ErrBadURL, ErrStrictReconfig, ErrNotLearner, ErrNotCaughtUp) or
+	// wrap a 300 store error for raft trouble.
+	AddMember(ctx context.Context, peerURLs []string, learner bool) (*machines.Member, error)
+	RemoveMember(ctx context.Context, id uint64) error
+	UpdateMember(ctx context.Context, id uint64, peerURLs []string) error
+	PromoteMember(ctx context.Context, id uint64) (*machines.Member, error)
+
+	// LeaderStats is the leader's view of its followers (ok=false on a
+	// follower); AppendStats is this member's append traffic.
+	LeaderStats() (map[uint64]machines.FollowerStats, bool)
+	AppendStats() machines.AppendStats
 }
 
 // Config configures the client API.
@@ -72,6 +86,10 @@ type API struct {
 
 	readyOnce sync.Once
 	ready     chan struct{} // closed once the member caught up (or gave up waiting)
+
+	leaderMu sync.Mutex // guards leaderID and leaderAt
+	leaderID uint64
+	leaderAt time.Time // when this member first saw leaderID lead
 }
 
 // New builds the API.

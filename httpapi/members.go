@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
 )
 
 // memberJSON is a member as /v2/members renders it; clientURLs is [] for
@@ -74,7 +76,130 @@ func (a *API) membersV2(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// changeMembers handles POST, PUT and DELETE (runtime reconfiguration).
+// maxMemberBody bounds the JSON body of member requests.
+const maxMemberBody = 1 << 20
+
+// memberRequestBody is the JSON of POST and PUT /v2/members.
+type memberRequestBody struct {
+	PeerURLs  []string `json:"peerURLs"`
+	IsLearner bool     `json:"isLearner"`
+}
+
+// readMemberBody enforces etcd's content type and parses the body; it
+// answers the error itself and returns nil on failure.
+func readMemberBody(w http.ResponseWriter, r *http.Request) *memberRequestBody {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/json" {
+		writeMembersError(w, http.StatusUnsupportedMediaType, "Bad Content-Type "+ct+", accept application/json")
+		return nil
+	}
+	var body memberRequestBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMemberBody))
+	if err := dec.Decode(&body); err != nil {
+		writeMembersError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	if err := machines.ValidateURLs(body.PeerURLs); err != nil {
+		writeMembersError(w, http.StatusBadRequest, err.Error())
+		return nil
+	}
+	return &body
+}
+
+// changeMembers handles POST (add, and /<id>/promote), PUT (update peer
+// URLs) and DELETE (remove).
 func (a *API) changeMembers(w http.ResponseWriter, r *http.Request, rest string) {
-	writeMembersError(w, http.StatusInternalServerError, "membership changes are not supported by this member yet")
+	idStr, action, _ := strings.Cut(rest, "/")
+	switch {
+	case r.Method == http.MethodPost && action == "promote":
+		id, ok := a.memberID(w, idStr)
+		if !ok {
+			return
+		}
+		m, err := a.cfg.Node.PromoteMember(r.Context(), id)
+		if err != nil {
+			a.memberError(w, err, idStr)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(toMemberJSON(m))
+	case r.Method == http.MethodPost:
+		// etcd ignores any path suffix on POST.
+		body := readMemberBody(w, r)
+		if body == nil {
+			return
+		}
+		m, err := a.cfg.Node.AddMember(r.Context(), body.PeerURLs, body.IsLearner)
+		if err != nil {
+			a.memberError(w, err, "")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(toMemberJSON(m))
+	case idStr == "":
+		if r.Method == http.MethodPut {
+			w.Header().Set("Allow", "GET,POST,DELETE,PUT")
+		}
+		writeMembersError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	case r.Method == http.MethodPut:
+		id, ok := a.memberID(w, idStr)
+		if !ok {
+			return
+		}
+		body := readMemberBody(w, r)
+		if body == nil {
+			return
+		}
+		if err := a.cfg.Node.UpdateMember(r.Context(), id, body.PeerURLs); err != nil {
+			a.memberError(w, err, machines.IDString(id))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case r.Method == http.MethodDelete:
+		id, ok := a.memberID(w, idStr)
+		if !ok {
+			return
+		}
+		if err := a.cfg.Node.RemoveMember(r.Context(), id); err != nil {
+			a.memberError(w, err, machines.IDString(id))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// memberID parses a hex member ID; a non-hex one is "No such member",
+// echoing the raw text as etcd does.
+func (a *API) memberID(w http.ResponseWriter, s string) (uint64, bool) {
+	id, err := machines.ParseID(s)
+	if err != nil {
+		writeMembersError(w, http.StatusNotFound, "No such member: "+s)
+		return 0, false
+	}
+	return id, true
+}
+
+// memberError maps membership failures to etcd's statuses. Strict
+// reconfiguration refusals keep etcd's 500 but say why.
+func (a *API) memberError(w http.ResponseWriter, err error, id string) {
+	switch {
+	case errors.Is(err, machines.ErrIDNotFound):
+		writeMembersError(w, http.StatusNotFound, "No such member: "+id)
+	case errors.Is(err, machines.ErrIDRemoved):
+		writeMembersError(w, http.StatusGone, "Member permanently removed: "+id)
+	case errors.Is(err, machines.ErrIDExists), errors.Is(err, machines.ErrPeerURLExists):
+		writeMembersError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, machines.ErrBadURL), errors.Is(err, machines.ErrNotLearner):
+		writeMembersError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, machines.ErrNotCaughtUp):
+		writeMembersError(w, http.StatusPreconditionFailed, err.Error())
+	default:
+		var se *store.Error
+		if errors.As(err, &se) && se.Cause != "" {
+			writeMembersError(w, http.StatusInternalServerError, se.Cause)
+			return
+		}
+		writeMembersError(w, http.StatusInternalServerError, err.Error())
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,10 +87,42 @@ func (a *API) statsSelf(w http.ResponseWriter, r *http.Request) {
 	if lid, ok := n.LeaderID(); ok {
 		s.LeaderInfo.Leader = machines.IDString(lid)
 	}
-	s.LeaderInfo.StartTime = a.cfg.StartTime.Format(time.RFC3339Nano)
-	s.LeaderInfo.Uptime = a.cfg.Now().Sub(a.cfg.StartTime).String()
+	since := a.leaderSince()
+	s.LeaderInfo.StartTime = since.Format(time.RFC3339Nano)
+	s.LeaderInfo.Uptime = a.cfg.Now().Sub(since).String()
+	as := n.AppendStats()
+	s.RecvAppendRequestCnt, s.SendAppendRequestCnt = as.RecvCount, as.SendCount
+	s.RecvPkgRate, s.RecvBandwidthRate = as.RecvPkgRate, as.RecvBytesRate
+	s.SendPkgRate, s.SendBandwidthRate = as.SendPkgRate, as.SendBytesRate
 	b, _ := json.Marshal(s)
 	writeJSON(w, http.StatusOK, b)
+}
+
+// leaderSince is when this member first saw the current leader.
+func (a *API) leaderSince() time.Time {
+	lid, _ := a.cfg.Node.LeaderID()
+	a.leaderMu.Lock()
+	defer a.leaderMu.Unlock()
+	if lid != a.leaderID || a.leaderAt.IsZero() {
+		a.leaderID, a.leaderAt = lid, a.cfg.Now()
+	}
+	return a.leaderAt
+}
+
+type latencyJSON struct {
+	Current float64 `json:"current"`
+	Average float64 `json:"average"`
+	StdDev  float64 `json:"standardDeviation"`
+	Minimum float64 `json:"minimum"`
+	Maximum float64 `json:"maximum"`
+}
+
+type followerJSON struct {
+	Latency latencyJSON `json:"latency"`
+	Counts  struct {
+		Fail    uint64 `json:"fail"`
+		Success uint64 `json:"success"`
+	} `json:"counts"`
 }
 
 // statsLeader serves /v2/stats/leader (leader only: 403 elsewhere).
@@ -100,26 +131,21 @@ func (a *API) statsLeader(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := a.cfg.Node
-	if !n.IsLeader() {
+	stats, ok := n.LeaderStats()
+	if !ok {
 		writeJSON(w, http.StatusForbidden, []byte(`{"message":"not current leader"}`))
 		return
 	}
-	var b strings.Builder
-	b.WriteString(`{"leader":"`)
-	b.WriteString(machines.IDString(n.ID()))
-	b.WriteString(`","followers":{`)
-	firstF := true
-	for _, m := range n.Cluster().Sorted() {
-		if m.ID == n.ID() {
-			continue
-		}
-		if !firstF {
-			b.WriteByte(',')
-		}
-		firstF = false
-		b.WriteString(strconv.Quote(machines.IDString(m.ID)))
-		b.WriteString(`:{"latency":{"current":0,"average":0,"standardDeviation":0,"minimum":0,"maximum":0},"counts":{"fail":0,"success":0}}`)
+	out := struct {
+		Leader    string                  `json:"leader"`
+		Followers map[string]followerJSON `json:"followers"`
+	}{Leader: machines.IDString(n.ID()), Followers: map[string]followerJSON{}}
+	for id, st := range stats {
+		var f followerJSON
+		f.Latency = latencyJSON{st.Current, st.Average, st.StdDev, st.Min, st.Max}
+		f.Counts.Fail, f.Counts.Success = st.Fail, st.Success
+		out.Followers[machines.IDString(id)] = f
 	}
-	b.WriteString("}}")
-	writeJSON(w, http.StatusOK, []byte(b.String()))
+	b, _ := json.Marshal(out)
+	writeJSON(w, http.StatusOK, b)
 }

@@ -51,8 +51,72 @@ func (n *stubNode) ClusterID() uint64                 { return n.cluster.ID }
 func (n *stubNode) IsLeader() bool                    { return n.leader }
 func (n *stubNode) LeaderID() (uint64, bool)          { return 0x1234, n.leader }
 func (n *stubNode) State() string                     { return "StateLeader" }
-func (n *stubNode) Cluster() *machines.Cluster        { return n.cluster.Clone() }
-func (n *stubNode) RaftTerm() uint64                  { return 2 }
+func (n *stubNode) Cluster() *machines.Cluster {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cluster.Clone()
+}
+func (n *stubNode) RaftTerm() uint64 { return 2 }
+
+func (n *stubNode) AddMember(_ context.Context, peerURLs []string, learner bool) (*machines.Member, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := machines.ValidateURLs(peerURLs); err != nil {
+		return nil, err
+	}
+	m := &machines.Member{ID: machines.NewMemberID(peerURLs, "", &n.now), PeerURLs: peerURLs, IsLearner: learner}
+	if err := n.cluster.Add(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (n *stubNode) RemoveMember(_ context.Context, id uint64) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, err := n.cluster.Remove(id)
+	return err
+}
+
+func (n *stubNode) UpdateMember(_ context.Context, id uint64, peerURLs []string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := machines.ValidateURLs(peerURLs); err != nil {
+		return err
+	}
+	return n.cluster.UpdatePeerURLs(id, peerURLs)
+}
+
+func (n *stubNode) PromoteMember(_ context.Context, id uint64) (*machines.Member, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m, ok := n.cluster.Members[id]
+	if !ok {
+		return nil, machines.ErrIDNotFound
+	}
+	if !m.IsLearner {
+		return nil, machines.ErrNotLearner
+	}
+	m.IsLearner = false
+	return m.Clone(), nil
+}
+
+func (n *stubNode) LeaderStats() (map[uint64]machines.FollowerStats, bool) {
+	if !n.leader {
+		return nil, false
+	}
+	out := map[uint64]machines.FollowerStats{}
+	for id := range n.cluster.Members {
+		if id != n.ID() {
+			out[id] = machines.FollowerStats{Current: 0.001, Average: 0.002, StdDev: 0.0005, Min: 0.001, Max: 0.004, Success: 10, Fail: 1}
+		}
+	}
+	return out, true
+}
+
+func (n *stubNode) AppendStats() machines.AppendStats {
+	return machines.AppendStats{RecvCount: 3, SendCount: 7, SendPkgRate: 2.5, SendBytesRate: 100}
+}
 func (n *stubNode) RaftIndex() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()

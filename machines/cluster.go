@@ -15,7 +15,32 @@ var (
 	ErrIDNotFound    = errors.New("membership: member not found")
 	ErrIDRemoved     = errors.New("membership: ID removed")
 	ErrNameExists    = errors.New("membership: name exists")
+
+	// ErrStrictReconfig wraps the refusals of the strict reconfiguration
+	// check; the full message names the numbers.
+	ErrStrictReconfig = errors.New("etcdserver: re-configuration failed")
+	// ErrNotLearner: promotion was asked for a voting member.
+	ErrNotLearner = errors.New("etcdserver: can only promote a learner member")
+	// ErrNotCaughtUp: a learner is promoted only once it has the log.
+	ErrNotCaughtUp = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
 )
+
+// AppendStats are a member's raft append traffic, as /v2/stats/self
+// reports it: requests received and sent, and their rates over the last
+// second (requests and bytes per second).
+type AppendStats struct {
+	RecvCount, SendCount       uint64
+	RecvPkgRate, RecvBytesRate float64
+	SendPkgRate, SendBytesRate float64
+}
+
+// FollowerStats is what a leader knows of one follower, as
+// /v2/stats/leader reports it: round-trip latencies of the leader's
+// probes in seconds, and probe counts.
+type FollowerStats struct {
+	Current, Average, StdDev, Min, Max float64
+	Success, Fail                      uint64
+}
 
 // Cluster is the replicated membership table. The zero value is an empty,
 // not yet initialised cluster (ID 0). Not safe for concurrent use: the FSM

@@ -4,7 +4,6 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"sort"
@@ -102,30 +101,36 @@ const ConfigKey = "/_etcd/config"
 // ConfigValue is what etcd 0.4 wrote under ConfigKey at cluster creation.
 const ConfigValue = `{"activeSize":9,"removeDelay":1800,"syncInterval":5}`
 
-// ErrBadURL is returned (wrapped) for a URL that cannot name a member.
+// ErrBadURL matches (errors.Is) every URL validation failure; the error
+// text itself is etcd's message, e.g. "no valid URLs given".
 var ErrBadURL = errors.New("bad URL")
 
+type urlError struct{ msg string }
+
+func (e *urlError) Error() string { return e.msg }
+func (e *urlError) Unwrap() error { return ErrBadURL }
+
 // ValidateURLs checks peer or client URLs as etcd does: at least one, each
-// with scheme http, https, unix or unixs and a host:port.
+// with scheme http, https, unix or unixs, a host:port and no path.
 func ValidateURLs(urls []string) error {
 	if len(urls) == 0 {
-		return fmt.Errorf("%w: no valid URLs given", ErrBadURL)
+		return &urlError{"no valid URLs given"}
 	}
 	for _, s := range urls {
 		u, err := url.Parse(s)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadURL, err)
+			return &urlError{err.Error()}
 		}
 		switch u.Scheme {
 		case "http", "https", "unix", "unixs":
 		default:
-			return fmt.Errorf("%w: URL scheme must be http, https, unix, or unixs: %s", ErrBadURL, s)
+			return &urlError{"URL scheme must be http, https, unix, or unixs: " + s}
 		}
 		if _, _, err := net.SplitHostPort(u.Host); err != nil {
-			return fmt.Errorf("%w: URL address does not have the form \"host:port\": %s", ErrBadURL, s)
+			return &urlError{`URL address does not have the form "host:port": ` + s}
 		}
 		if u.Path != "" && u.Path != "/" {
-			return fmt.Errorf("%w: URL must not contain a path: %s", ErrBadURL, s)
+			return &urlError{"URL must not contain a path: " + s}
 		}
 	}
 	return nil

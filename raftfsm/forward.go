@@ -59,8 +59,13 @@ func (n *Node) rpcFailure(ctx context.Context, err error) error {
 		return apiError(ErrTimeout)
 	case errors.Is(err, errRemote):
 		return err
+	case errors.Is(err, errNotSent):
+		// Nothing reached the leader (it is probably gone): the caller
+		// may wait for the next leader and try again.
+		return errNotLeader
 	}
 	// The connection failed: the leader may or may not have the entry.
+	n.log.WithField("err", err).Warn("cluster RPC to the leader failed")
 	return apiError(ErrLeadershipLost)
 }
 
@@ -128,6 +133,8 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		return binary.AppendUvarint(nil, idx), nil
 	case opJoin, opMember:
 		return n.handleMemberRPC(ctx, op, payload)
+	case opStatus:
+		return binary.AppendUvarint(nil, n.fsm.AppliedIndex()), nil
 	}
 	return nil, fmt.Errorf("raftfsm: unknown cluster RPC %d", op)
 }

@@ -55,6 +55,13 @@ func (f *FSM) Cluster() *machines.Cluster {
 	return f.cluster.Clone()
 }
 
+// wasRemoved reports whether id is among the removed members.
+func (f *FSM) wasRemoved(id uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.cluster.Removed[id]
+}
+
 // AppliedIndex is the raft index of the last entry this FSM applied.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.get() }
 

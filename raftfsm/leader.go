@@ -83,6 +83,7 @@ func (n *Node) leaderTasks(ctx context.Context) {
 	if inherited {
 		grace = n.cfg.Clock.Now().Add(n.cfg.ExpiryGrace)
 	}
+	go n.probeLoop(ctx)
 	n.expiryLoop(ctx, grace)
 }
 

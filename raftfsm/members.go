@@ -2,10 +2,484 @@ package raftfsm
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/machines"
 )
 
-// handleMemberRPC serves joins and membership changes (see issue: clusters).
+// memberRequest is the payload of opMember and opJoin.
+type memberRequest struct {
+	Op       string           `json:"op"` // add, remove, update, promote, join, lookup
+	Member   *machines.Member `json:"member,omitempty"`
+	ID       uint64           `json:"id,omitempty"`
+	PeerURLs []string         `json:"peerURLs,omitempty"`
+	Learner  bool             `json:"learner,omitempty"`
+}
+
+// memberReply answers opMember and opJoin.
+type memberReply struct {
+	Member    *machines.Member   `json:"member,omitempty"`
+	ClusterID uint64             `json:"clusterID,omitempty"`
+	Members   []*machines.Member `json:"members,omitempty"`
+	// Error kinds that must survive the wire for the HTTP layer.
+	Kind string `json:"kind,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+}
+
+// Member errors that cross the wire by kind.
+var memberErrKinds = map[string]error{
+	"idexists":   machines.ErrIDExists,
+	"peerexists": machines.ErrPeerURLExists,
+	"notfound":   machines.ErrIDNotFound,
+	"removed":    machines.ErrIDRemoved,
+	"strict":     machines.ErrStrictReconfig,
+	"notcaught":  machines.ErrNotCaughtUp,
+	"notlearner": machines.ErrNotLearner,
+	"badurl":     machines.ErrBadURL,
+}
+
+func memberErrReply(err error) ([]byte, error) {
+	for k, e := range memberErrKinds {
+		if errors.Is(err, e) {
+			return json.Marshal(memberReply{Kind: k, Msg: err.Error()})
+		}
+	}
+	return nil, err
+}
+
+// AddMember adds a member with the given peer URLs (as a non-voting
+// learner if learner is set) and returns it; the member is not started
+// until a process with those peer URLs joins. Runs on the leader
+// (forwarded if need be).
+func (n *Node) AddMember(ctx context.Context, peerURLs []string, learner bool) (*machines.Member, error) {
+	return n.memberOp(ctx, &memberRequest{Op: "add", PeerURLs: peerURLs, Learner: learner})
+}
+
+// RemoveMember removes a member for good.
+func (n *Node) RemoveMember(ctx context.Context, id uint64) error {
+	_, err := n.memberOp(ctx, &memberRequest{Op: "remove", ID: id})
+	return err
+}
+
+// UpdateMember replaces a member's peer URLs.
+func (n *Node) UpdateMember(ctx context.Context, id uint64, peerURLs []string) error {
+	_, err := n.memberOp(ctx, &memberRequest{Op: "update", ID: id, PeerURLs: peerURLs})
+	return err
+}
+
+// PromoteMember makes a caught-up learner a voter.
+func (n *Node) PromoteMember(ctx context.Context, id uint64) (*machines.Member, error) {
+	return n.memberOp(ctx, &memberRequest{Op: "promote", ID: id})
+}
+
+// memberOp runs a membership change on the leader.
+func (n *Node) memberOp(ctx context.Context, req *memberRequest) (*machines.Member, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.RequestTimeout)
+	defer cancel()
+	for {
+		addr, err := n.waitLeader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var rep *memberReply
+		if addr == "" {
+			rep, err = n.leaderMemberOp(ctx, req)
+		} else {
+			payload, _ := json.Marshal(req)
+			var b []byte
+			b, err = n.peers.call(ctx, addr, opMember, payload)
+			if err == nil {
+				rep = &memberReply{}
+				if uerr := json.Unmarshal(b, rep); uerr != nil {
+					return nil, fmt.Errorf("raftfsm: bad member reply: %w", uerr)
+				}
+			} else {
+				err = n.rpcFailure(ctx, err)
+			}
+		}
+		if errors.Is(err, errNotLeader) {
+			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
+				return nil, apiError(ErrTimeout)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rep.Kind != "" {
+			return nil, &remoteErr{kind: memberErrKinds[rep.Kind], msg: rep.Msg}
+		}
+		if rep.Member != nil {
+			// The change is committed; let this member apply it too.
+			_ = n.fsm.applied.wait(ctx, n.raft.CommitIndex())
+		}
+		return rep.Member, nil
+	}
+}
+
+// remoteErr is a membership error reported by the leader: its text, and
+// the sentinel it matches.
+type remoteErr struct {
+	kind error
+	msg  string
+}
+
+func (e *remoteErr) Error() string { return e.msg }
+func (e *remoteErr) Unwrap() error { return e.kind }
+
+// leaderMemberOp performs a membership change; this member must lead.
+func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberReply, error) {
+	if !n.IsLeader() {
+		return nil, errNotLeader
+	}
+	n.memberMu.Lock()
+	defer n.memberMu.Unlock()
+	cluster := n.fsm.Cluster()
+	switch req.Op {
+	case "add", "join":
+		m := req.Member
+		if m == nil {
+			if err := machines.ValidateURLs(req.PeerURLs); err != nil {
+				return nil, err
+			}
+			now := n.cfg.Clock.Now()
+			m = &machines.Member{ID: machines.NewMemberID(req.PeerURLs, "", &now), PeerURLs: req.PeerURLs}
+		}
+		m.IsLearner = req.Learner
+		if req.Op == "join" {
+			// A join (etcd 0.x -peers) is idempotent: the same member
+			// retrying finds itself; its name is its identity.
+			if old, ok := cluster.Members[m.ID]; ok {
+				return &memberReply{Member: old, ClusterID: cluster.ID}, n.ensureServer(old)
+			}
+			if old := cluster.ByName(m.Name); old != nil && m.Name != "" {
+				return nil, fmt.Errorf("%w: a member named %q is already in the cluster (%s)", machines.ErrIDExists, m.Name, machines.IDString(old.ID))
+			}
+		}
+		if err := cluster.CheckAdd(m); err != nil {
+			return nil, err
+		}
+		if !m.IsLearner {
+			// A joining member is running: it is the one asking.
+			if err := n.strictAddCheck(cluster, req.Op == "join"); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberAdd, Cluster: &clusterCmd{Member: m}}); err != nil {
+			return nil, err
+		}
+		if err := n.ensureServer(m); err != nil {
+			return nil, err
+		}
+		n.log.WithFields(logrus.Fields{"id": machines.IDString(m.ID), "peer_urls": m.PeerURLs, "learner": m.IsLearner}).Info("member added")
+		c := n.fsm.Cluster()
+		return &memberReply{Member: c.Members[m.ID], ClusterID: c.ID, Members: c.Sorted()}, nil
+	case "remove":
+		m, ok := cluster.Members[req.ID]
+		if !ok {
+			if cluster.Removed[req.ID] && n.inRaftConfig(req.ID) {
+				// A remove that stopped half way: finish it.
+				return &memberReply{Member: &machines.Member{ID: req.ID}}, n.removeServer(req.ID)
+			}
+			if cluster.Removed[req.ID] {
+				return nil, machines.ErrIDRemoved
+			}
+			return nil, machines.ErrIDNotFound
+		}
+		if !m.IsLearner {
+			if err := n.strictRemoveCheck(cluster, req.ID); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberRemove, Cluster: &clusterCmd{ID: req.ID}}); err != nil {
+			return nil, err
+		}
+		n.log.WithField("id", machines.IDString(req.ID)).Info("member removed")
+		return &memberReply{Member: m}, n.removeServer(req.ID)
+	case "update":
+		m, ok := cluster.Members[req.ID]
+		if !ok {
+			if cluster.Removed[req.ID] {
+				return nil, machines.ErrIDRemoved
+			}
+			return nil, machines.ErrIDNotFound
+		}
+		if err := machines.ValidateURLs(req.PeerURLs); err != nil {
+			return nil, err
+		}
+		for _, u := range req.PeerURLs {
+			if o := cluster.ByPeerURL(u); o != nil && o.ID != req.ID {
+				return nil, machines.ErrPeerURLExists
+			}
+		}
+		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberUpdate, Cluster: &clusterCmd{ID: req.ID, PeerURLs: req.PeerURLs}}); err != nil {
+			return nil, err
+		}
+		m = n.fsm.Cluster().Members[req.ID]
+		return &memberReply{Member: m}, n.ensureServer(m)
+	case "promote":
+		m, ok := cluster.Members[req.ID]
+		if !ok {
+			return nil, machines.ErrIDNotFound
+		}
+		if !m.IsLearner {
+			return nil, machines.ErrNotLearner
+		}
+		if !n.caughtUp(ctx, m) {
+			return nil, machines.ErrNotCaughtUp
+		}
+		if err := n.strictAddCheck(cluster, true); err != nil {
+			return nil, err
+		}
+		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberPromote, Cluster: &clusterCmd{ID: req.ID}}); err != nil {
+			return nil, err
+		}
+		m = n.fsm.Cluster().Members[req.ID]
+		n.log.WithField("id", machines.IDString(req.ID)).Info("learner promoted")
+		return &memberReply{Member: m}, n.ensureServer(m)
+	case "lookup":
+		for _, u := range req.PeerURLs {
+			if m := cluster.ByPeerURL(u); m != nil {
+				return &memberReply{Member: m, ClusterID: cluster.ID, Members: cluster.Sorted()}, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no member has peer URLs %v; add it first (POST /v2/members)", machines.ErrIDNotFound, req.PeerURLs)
+	}
+	return nil, fmt.Errorf("raftfsm: unknown membership operation %q", req.Op)
+}
+
+// ensureServer makes raft's configuration match the member: voter or
+// non-voter at its peer address.
+func (n *Node) ensureServer(m *machines.Member) error {
+	id := raft.ServerID(machines.IDString(m.ID))
+	addr := raft.ServerAddress(m.PeerAddr())
+	var f raft.IndexFuture
+	if m.IsLearner {
+		f = n.raft.AddNonvoter(id, addr, 0, n.cfg.RequestTimeout)
+	} else {
+		f = n.raft.AddVoter(id, addr, 0, n.cfg.RequestTimeout)
+	}
+	if err := f.Error(); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+func (n *Node) removeServer(id uint64) error {
+	if err := n.raft.RemoveServer(raft.ServerID(machines.IDString(id)), 0, n.cfg.RequestTimeout).Error(); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+func (n *Node) inRaftConfig(id uint64) bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(machines.IDString(id)) {
+			return true
+		}
+	}
+	return false
+}
+
+// voters returns the voting members of raft's current configuration.
+func (n *Node) voters() []uint64 {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []uint64
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			if id, err := machines.ParseID(string(s.ID)); err == nil {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// strictAddCheck refuses to grow the voters when the enlarged cluster's
+// quorum would exceed the members that are running and connected now
+// (etcd issue #3477: adding members that never start must not be able to
+// deadlock the cluster).
+//
+// newRunning says whether the new voter is itself running (a join, or a
+// caught-up learner's promotion) and so counts towards the quorum.
+func (n *Node) strictAddCheck(c *machines.Cluster, newRunning bool) error {
+	if !n.cfg.StrictReconfigCheck {
+		return nil
+	}
+	voters := n.voters()
+	size := len(voters) + 1
+	quorum := size/2 + 1
+	running := n.activeCount(voters)
+	if newRunning {
+		running++
+	}
+	if quorum > running {
+		return fmt.Errorf("%w: the quorum of the enlarged cluster would be %d members, but only %d of the %d voting members are running", machines.ErrStrictReconfig, quorum, running, len(voters))
+	}
+	return nil
+}
+
+// strictRemoveCheck refuses a removal that would leave the remaining
+// voters without a quorum of running, connected members.
+func (n *Node) strictRemoveCheck(c *machines.Cluster, id uint64) error {
+	if !n.cfg.StrictReconfigCheck {
+		return nil
+	}
+	var rest []uint64
+	for _, v := range n.voters() {
+		if v != id {
+			rest = append(rest, v)
+		}
+	}
+	if len(rest) == 0 {
+		return fmt.Errorf("%w: cannot remove the last voting member", machines.ErrStrictReconfig)
+	}
+	quorum := len(rest)/2 + 1
+	running := n.activeCount(rest)
+	if running < quorum {
+		return fmt.Errorf("%w: after the removal the quorum would be %d members, but only %d of the remaining %d are running", machines.ErrStrictReconfig, quorum, running, len(rest))
+	}
+	return nil
+}
+
+// activeCount counts the members among ids that are running and
+// connected: the leader itself, and followers that answered the leader's
+// health probe within the last two election timeouts.
+func (n *Node) activeCount(ids []uint64) int {
+	count := 0
+	horizon := n.cfg.Clock.Now().Add(-2 * n.cfg.ElectionTimeout)
+	for _, id := range ids {
+		if id == n.cfg.ID {
+			count++
+			continue
+		}
+		if st, ok := n.monitor.get(id); ok && st.lastOK.After(horizon) {
+			count++
+		}
+	}
+	return count
+}
+
+// caughtUp reports whether a member has applied (nearly) all of the log.
+func (n *Node) caughtUp(ctx context.Context, m *machines.Member) bool {
+	st, ok := n.monitor.get(m.ID)
+	if !ok || st.lastOK.Before(n.cfg.Clock.Now().Add(-2*n.cfg.ElectionTimeout)) {
+		return false
+	}
+	commit := n.raft.CommitIndex()
+	// etcd lets a learner within 10% of the leader's log be promoted.
+	return st.applied*10 >= commit*9
+}
+
+// handleMemberRPC serves opMember and opJoin for other members; a
+// follower passes them on to the leader.
 func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
-	return nil, fmt.Errorf("raftfsm: membership RPC %d not supported yet", op)
+	var req memberRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	if !n.IsLeader() {
+		if op != opJoin {
+			return nil, errNotLeader
+		}
+		addr, err := n.waitLeader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if addr == "" {
+			return n.handleMemberRPC(ctx, op, payload)
+		}
+		return n.peers.call(ctx, addr, opJoin, payload)
+	}
+	rep, err := n.leaderMemberOp(ctx, &req)
+	if err != nil {
+		return memberErrReply(err)
+	}
+	return json.Marshal(rep)
+}
+
+// JoinResult is what the cluster told a joining member.
+type JoinResult struct {
+	Member    *machines.Member
+	ClusterID uint64
+}
+
+// LookupMember asks the members at peers which member owns peerURLs
+// (etcd 2.x: a member started with --initial-cluster-state=existing finds
+// its ID this way). It tries each peer in turn until ctx ends.
+func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTLS *tls.Config) (*JoinResult, error) {
+	return joinRPC(ctx, peers, &memberRequest{Op: "lookup", PeerURLs: peerURLs}, peerTLS)
+}
+
+// Join asks the cluster reachable at peers to add this (already running,
+// not bootstrapped) member, and waits until it has caught up with the
+// membership table. etcd 0.x scripted joins (-peers / -C) use it.
+func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
+	self := &machines.Member{ID: n.cfg.ID, Name: n.cfg.Name, PeerURLs: n.cfg.PeerURLs, ClientURLs: n.cfg.ClientURLs}
+	res, err := joinRPC(ctx, peers, &memberRequest{Op: "join", Member: self}, n.cfg.PeerTLS)
+	if err != nil {
+		return nil, err
+	}
+	if res.Member.ID != n.cfg.ID {
+		return nil, fmt.Errorf("raftfsm: the cluster knows this member as %s, not %s", machines.IDString(res.Member.ID), machines.IDString(n.cfg.ID))
+	}
+	// Wait until the log has reached us with our own membership entry.
+	for {
+		if _, ok := n.fsm.Cluster().Members[n.cfg.ID]; ok {
+			return res, nil
+		}
+		if !n.pause(ctx, 20*time.Millisecond) {
+			return nil, fmt.Errorf("raftfsm: joined, but the cluster's log did not arrive: %w", ctx.Err())
+		}
+	}
+}
+
+func joinRPC(ctx context.Context, peers []string, req *memberRequest, peerTLS *tls.Config) (*JoinResult, error) {
+	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
+	defer pool.Close()
+	payload, _ := json.Marshal(req)
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		for _, p := range peers {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			b, err := pool.call(cctx, p, opJoin, payload)
+			cancel()
+			if err != nil {
+				lastErr = fmt.Errorf("%s: %w", p, err)
+				continue
+			}
+			var rep memberReply
+			if err := json.Unmarshal(b, &rep); err != nil {
+				lastErr = err
+				continue
+			}
+			if rep.Kind != "" {
+				return nil, &remoteErr{kind: memberErrKinds[rep.Kind], msg: rep.Msg}
+			}
+			return &JoinResult{Member: rep.Member, ClusterID: rep.ClusterID}, nil
+		}
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("raftfsm: no member reachable at %v: %w", peers, lastErr)
+		case <-t.C:
+		}
+	}
 }

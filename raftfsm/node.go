@@ -73,6 +73,9 @@ type Config struct {
 	// before its first expiry sweep, so clients that lost their refresh
 	// window to the election can refresh first (2 × ElectionTimeout).
 	ExpiryGrace time.Duration
+	// StrictReconfigCheck refuses membership changes that could leave
+	// the cluster without a quorum of running members.
+	StrictReconfigCheck bool
 }
 
 func (c *Config) setDefaults() {
@@ -120,7 +123,7 @@ type Node struct {
 	fsm   *FSM
 	bolt  *raftboltdb.BoltStore
 	logs  *countingLogStore
-	trans *raft.NetworkTransport
+	trans *statsTransport
 	mux   *peerMux
 	rpc   *rpcServer
 	peers *rpcPool
@@ -129,6 +132,10 @@ type Node struct {
 	ready      progress      // highest term whose leader no-op is applied here
 	leader     atomic.Bool   // this node is leader (from LeaderCh)
 	memberCh   chan struct{} // membership table changed
+	memberMu   sync.Mutex    // serialises membership changes on the leader
+	monitor    monitor       // leader's probes of the other members
+	removed    chan struct{} // closed when this member is removed
+	removeOnce sync.Once
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -168,18 +175,21 @@ func New(cfg Config) (*Node, error) {
 	}
 	mux := newPeerMux(cfg.PeerListener)
 	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft}, advertise: advertise}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	trans := newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
-	})
+	}))
 
 	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
-		memberCh: make(chan struct{}, 1)}
+		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
 	n.fsm.onMembership = func() {
 		select {
 		case n.memberCh <- struct{}{}:
 		default:
+		}
+		if n.fsm.wasRemoved(cfg.ID) {
+			n.removeOnce.Do(func() { close(n.removed) })
 		}
 	}
 
@@ -201,6 +211,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	rc.MaxAppendEntries = 1024
 	rc.BatchApplyCh = true
+	// A removed member is told through Removed() and stopped by its
+	// owner; raft shutting itself down would race with Close.
+	rc.ShutdownOnRemove = false
 
 	hasState, err := raft.HasExistingState(bolt, bolt, snaps)
 	if err != nil {
@@ -342,6 +355,10 @@ func (n *Node) Close() error {
 	})
 	return n.closeErr
 }
+
+// Removed is closed once this member has been removed from the cluster;
+// the process should then stop, as etcd does.
+func (n *Node) Removed() <-chan struct{} { return n.removed }
 
 // ID is this member's ID.
 func (n *Node) ID() uint64 { return n.cfg.ID }

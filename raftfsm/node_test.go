@@ -63,8 +63,8 @@ func startMember(t *testing.T, tm *testMember, initial []*machines.Member, cid u
 	node, err := New(Config{
 		ID: tm.m.ID, Name: tm.m.Name, DataDir: tm.dir, PeerListener: tm.ln,
 		PeerURLs: tm.m.PeerURLs, ClientURLs: []string{"http://client-" + tm.m.Name},
-		InitialMembers: initial, ClusterID: cid, Store: tm.st, Log: testLogger(t),
-		ElectionTimeout: 300 * time.Millisecond, HeartbeatInterval: 30 * time.Millisecond,
+		InitialMembers: initial, ClusterID: cid, Store: tm.st, Log: testLogger(t), StrictReconfigCheck: true,
+		ElectionTimeout: time.Second, HeartbeatInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestSnapshotCompactionAndRestart(t *testing.T) {
 	cfg := Config{ID: tm.m.ID, Name: tm.m.Name, DataDir: tm.dir, PeerListener: tm.ln, PeerURLs: tm.m.PeerURLs,
 		ClientURLs: []string{"http://c"}, InitialMembers: []*machines.Member{tm.m}, ClusterID: 7, Store: tm.st,
 		Log: testLogger(t), SnapshotCount: 40, SnapshotInterval: 50 * time.Millisecond,
-		ElectionTimeout: 300 * time.Millisecond, HeartbeatInterval: 30 * time.Millisecond}
+		ElectionTimeout: time.Second, HeartbeatInterval: 100 * time.Millisecond}
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

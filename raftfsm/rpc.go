@@ -184,11 +184,15 @@ type rpcPool struct {
 
 func newRPCPool(d dialer) *rpcPool { return &rpcPool{d: d, conns: map[string]*rpcConn{}} }
 
+// errNotSent marks a call that failed before anything reached the peer
+// (it could not be dialled): retrying it elsewhere is safe.
+var errNotSent = errors.New("raftfsm: request not sent")
+
 // call sends one request to addr and waits for its reply.
 func (p *rpcPool) call(ctx context.Context, addr string, op byte, payload []byte) ([]byte, error) {
 	c, err := p.get(ctx, addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errNotSent, err)
 	}
 	reply, err := c.call(ctx, op, payload)
 	if err != nil && c.isBroken() {
@@ -316,7 +320,7 @@ func (c *rpcConn) call(ctx context.Context, op byte, payload []byte) ([]byte, er
 	if c.broken != nil {
 		err := c.broken
 		c.mu.Unlock()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errNotSent, err)
 	}
 	c.next++
 	id := c.next

@@ -1,0 +1,139 @@
+package raftfsm
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/machines"
+)
+
+// opStatus asks a member for its applied index (the leader's health probe).
+const opStatus byte = 5
+
+// followerState is what the leader knows of one follower.
+type followerState struct {
+	machines.FollowerStats
+	lastOK     time.Time
+	applied    uint64
+	sum, sumSq float64
+}
+
+// monitor is the leader's view of its followers: every probe interval it
+// asks each member for its applied index. Answers within two election
+// timeouts make a member "running and connected" for the strict
+// reconfiguration check; the round trips feed /v2/stats/leader.
+type monitor struct {
+	mu    sync.Mutex
+	stats map[uint64]*followerState
+}
+
+func (m *monitor) get(id uint64) (followerState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.stats[id]
+	if !ok {
+		return followerState{}, false
+	}
+	return *s, true
+}
+
+func (m *monitor) reset() {
+	m.mu.Lock()
+	m.stats = map[uint64]*followerState{}
+	m.mu.Unlock()
+}
+
+func (m *monitor) record(id uint64, ok bool, rtt time.Duration, applied uint64, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stats == nil {
+		m.stats = map[uint64]*followerState{}
+	}
+	s := m.stats[id]
+	if s == nil {
+		s = &followerState{}
+		s.Min = math.MaxFloat64
+		m.stats[id] = s
+	}
+	if !ok {
+		s.Fail++
+		return
+	}
+	sec := rtt.Seconds()
+	s.Success++
+	s.lastOK, s.applied = now, applied
+	s.Current = sec
+	s.sum += sec
+	s.sumSq += sec * sec
+	n := float64(s.Success)
+	s.Average = s.sum / n
+	if v := s.sumSq/n - s.Average*s.Average; v > 0 {
+		s.StdDev = math.Sqrt(v)
+	} else {
+		s.StdDev = 0
+	}
+	s.Min = math.Min(s.Min, sec)
+	s.Max = math.Max(s.Max, sec)
+}
+
+// LeaderStats returns, on the leader, the probe statistics of every other
+// member; ok is false on a follower.
+func (n *Node) LeaderStats() (map[uint64]machines.FollowerStats, bool) {
+	if !n.IsLeader() {
+		return nil, false
+	}
+	out := map[uint64]machines.FollowerStats{}
+	for id := range n.fsm.Cluster().Members {
+		if id == n.cfg.ID {
+			continue
+		}
+		s, _ := n.monitor.get(id)
+		fs := s.FollowerStats
+		if fs.Success == 0 {
+			fs.Min = 0
+		}
+		out[id] = fs
+	}
+	return out, true
+}
+
+// probeLoop runs on the leader while it leads.
+func (n *Node) probeLoop(ctx context.Context) {
+	n.monitor.reset()
+	interval := n.cfg.ElectionTimeout / 4
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for id, m := range n.fsm.Cluster().Members {
+			if id == n.cfg.ID {
+				continue
+			}
+			go n.probe(ctx, id, m)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *Node) probe(ctx context.Context, id uint64, m *machines.Member) {
+	addr := m.PeerAddr()
+	if addr == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ElectionTimeout)
+	defer cancel()
+	start := time.Now()
+	b, err := n.peers.call(ctx, addr, opStatus, nil)
+	rtt := time.Since(start)
+	if ctx.Err() != nil && err != nil && n.ctx.Err() != nil {
+		return
+	}
+	applied, k := binary.Uvarint(b)
+	n.monitor.record(id, err == nil && k > 0, rtt, applied, n.cfg.Clock.Now())
+}
