@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.WithField("signal", s.String()).Info("shutting down")
 	case err := <-srv.failed:
 		log.WithField("err", err).Error("client listener failed")
-	case <-srv.node.Removed():
+	case <-srv.removed():
 		log.Warn("this member has been removed from the cluster; stopping")
 	}
 	srv.stop()
@@ -111,6 +111,7 @@ type server struct {
 	failed  chan error
 	wg      sync.WaitGroup
 	log     *logrus.Entry
+	closers []func() // extra things to stop (proxy refresher)
 }
 
 // joinTimeout bounds a new member's attempts to reach its cluster.
@@ -125,6 +126,9 @@ type identity struct {
 }
 
 func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
+	if cfg.proxy != "off" {
+		return startProxy(cfg, m, log)
+	}
 	if cfg.force {
 		for _, p := range []string{filepath.Join(m.dataDir, "member")} {
 			if err := os.RemoveAll(p); err != nil {
@@ -233,14 +237,31 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 	})
-	for _, u := range m.listenClient {
+	if err := s.serveClients(m.listenClient, s.api); err != nil {
+		s.stop()
+		return nil, err
+	}
+	log.WithFields(logrus.Fields{"node": m.name, "peer_urls": m.advertisePeer, "client_urls": m.advertiseClient}).Info("member started")
+	return s, nil
+}
+
+// removed is closed when the member is removed from the cluster (never
+// for a proxy).
+func (s *server) removed() <-chan struct{} {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.Removed()
+}
+
+// serveClients starts an HTTP server for h on every client URL.
+func (s *server) serveClients(urls []string, h http.Handler) error {
+	for _, u := range urls {
 		ln, err := listen(u)
 		if err != nil {
-			s.stop()
-			return nil, err
+			return err
 		}
-		hs := &http.Server{Handler: s.api, ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog: nil}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 		s.servers = append(s.servers, hs)
 		s.wg.Add(1)
 		go func() {
@@ -252,10 +273,65 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 				}
 			}
 		}()
-		log.WithField("url", u).Info("listening for client requests")
+		s.log.WithField("url", u).Info("listening for client requests")
 	}
-	log.WithFields(logrus.Fields{"node": m.name, "peer_urls": m.advertisePeer, "client_urls": m.advertiseClient}).Info("member started")
+	return nil
+}
+
+// startProxy runs etcd 2.x proxy mode: no data, no raft; client requests
+// go to the members found through the --initial-cluster (or -peers) peer
+// URLs, refreshed every few seconds.
+func startProxy(cfg *config, m *member, log *logrus.Entry) (*server, error) {
+	if cfg.proxy != "on" && cfg.proxy != "readonly" {
+		return nil, fmt.Errorf("--proxy must be off, on or readonly, not %q", cfg.proxy)
+	}
+	peers := m.joinPeers
+	for _, name := range m.initialOrder {
+		for _, u := range m.initialCluster[name] {
+			if !contains(m.advertisePeer, u) {
+				peers = append(peers, machines.HostPort(u))
+			}
+		}
+	}
+	if len(peers) == 0 {
+		return nil, errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
+	}
+	var peerTLS *tls.Config // peer TLS lands with the TLS work
+	fetch := func() ([]string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, members, err := raftfsm.ListMembers(ctx, peers, peerTLS)
+		if err != nil {
+			return nil, err
+		}
+		var urls []string
+		for _, mb := range members {
+			urls = append(urls, mb.ClientURLs...)
+		}
+		return urls, nil
+	}
+	initial, err := fetch()
+	if err != nil {
+		log.WithField("err", err).Warn("proxy: cluster not reachable yet; will keep trying")
+	}
+	refresher := httpapi.NewEndpointsRefresher(initial, 5*time.Second, fetch, log)
+	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.proxy == "readonly", Log: log})
+	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}}
+	if err := s.serveClients(m.listenClient, proxy); err != nil {
+		s.stop()
+		return nil, err
+	}
+	log.WithFields(logrus.Fields{"mode": cfg.proxy, "peers": peers, "endpoints": initial}).Info("proxy started")
 	return s, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 func writeIdentity(path string, id identity) error {
@@ -294,8 +370,13 @@ func (s *server) stop() {
 		_ = hs.Shutdown(ctx)
 	}
 	s.wg.Wait()
-	if err := s.node.Close(); err != nil {
-		s.log.WithField("err", err).Warn("raft shutdown")
+	for _, c := range s.closers {
+		c()
+	}
+	if s.node != nil {
+		if err := s.node.Close(); err != nil {
+			s.log.WithField("err", err).Warn("raft shutdown")
+		}
 	}
 }
 

@@ -394,6 +394,12 @@ func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
+	if req.Op == "list" {
+		// Any member answers with its view of the membership (proxies
+		// use it to find the members' client URLs).
+		c := n.fsm.Cluster()
+		return json.Marshal(memberReply{ClusterID: c.ID, Members: c.Sorted()})
+	}
 	if !n.IsLeader() {
 		if op != opJoin {
 			return nil, errNotLeader
@@ -448,6 +454,32 @@ func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
 			return nil, fmt.Errorf("raftfsm: joined, but the cluster's log did not arrive: %w", ctx.Err())
 		}
 	}
+}
+
+// ListMembers asks the members at peers (peer host:port addresses) for
+// the cluster's membership, trying each until one answers or ctx ends.
+func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint64, []*machines.Member, error) {
+	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
+	defer pool.Close()
+	payload, _ := json.Marshal(&memberRequest{Op: "list"})
+	var lastErr error
+	for _, p := range peers {
+		b, err := pool.call(ctx, p, opJoin, payload)
+		if err != nil {
+			lastErr = fmt.Errorf("%s: %w", p, err)
+			continue
+		}
+		var rep memberReply
+		if err := json.Unmarshal(b, &rep); err != nil {
+			lastErr = err
+			continue
+		}
+		return rep.ClusterID, rep.Members, nil
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no peers given")
+	}
+	return 0, nil, lastErr
 }
 
 func joinRPC(ctx context.Context, peers []string, req *memberRequest, peerTLS *tls.Config) (*JoinResult, error) {

@@ -230,7 +230,14 @@ func New(cfg Config) (*Node, error) {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
 	}
 	n.logs = &countingLogStore{LogStore: bolt}
-	r, err := raft.NewRaft(rc, n.fsm, n.logs, bolt, snaps, trans)
+	// Keep the newest entries in memory: replication to followers reads
+	// them back right after they are written.
+	cached, err := raft.NewLogCache(4096, n.logs)
+	if err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	r, err := raft.NewRaft(rc, n.fsm, cached, bolt, snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)

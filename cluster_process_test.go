@@ -1,0 +1,492 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// procCluster is a cluster of real etcd-classic processes on loopback.
+type procCluster struct {
+	t       *testing.T
+	members []*proc
+	names   []string
+}
+
+// startProcCluster bootstraps n members with the etcd 2.x flags.
+func startProcCluster(t *testing.T, n int, extra ...string) *procCluster {
+	t.Helper()
+	c := &procCluster{t: t}
+	var ic []string
+	var clients, peers []string
+	for i := 0; i < n; i++ {
+		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		peers = append(peers, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		c.names = append(c.names, fmt.Sprintf("m%d", i))
+		ic = append(ic, c.names[i]+"="+peers[i])
+	}
+	var wg sync.WaitGroup
+	c.members = make([]*proc, n)
+	for i := 0; i < n; i++ {
+		dir := t.TempDir()
+		args := append([]string{"--name", c.names[i], "--data-dir", dir,
+			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
+			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+			"--initial-cluster", strings.Join(ic, ",")}, extra...)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c.members[i] = startProcAsync(t, clients[i], dir, args...)
+		}(i)
+	}
+	wg.Wait()
+	for _, p := range c.members {
+		p.waitUp()
+	}
+	c.waitHealthy()
+	return c
+}
+
+// startProcAsync starts a process without waiting for it to answer.
+func startProcAsync(t *testing.T, client, dataDir string, args ...string) *proc {
+	p := &proc{t: t, args: args, client: client, dataDir: dataDir, log: &lockedBuf{}}
+	p.cmd = exec.Command(binPath, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Error(err)
+		return p
+	}
+	p.done = make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("member log (%s):\n%s", client, p.log.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) waitUp() {
+	waitFor(p.t, "member "+p.client+" answers", func() bool {
+		r, err := http.Get(p.client + "/version")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return true
+	})
+}
+
+// restart starts a killed member again with the same command line.
+func (p *proc) restart() {
+	p.cmd = exec.Command(binPath, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.done = make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+}
+
+func (p *proc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *procCluster) waitHealthy() {
+	waitFor(c.t, "a healthy cluster", func() bool {
+		for _, p := range c.members {
+			if !p.alive() {
+				continue
+			}
+			r, err := http.Get(p.client + "/health")
+			if err != nil {
+				return false
+			}
+			r.Body.Close()
+			if r.StatusCode != 200 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// leader returns the member that leads, as the members say.
+func (c *procCluster) leader() *proc {
+	var found *proc
+	waitFor(c.t, "a leader", func() bool {
+		for _, p := range c.members {
+			if !p.alive() {
+				continue
+			}
+			r, err := http.Get(p.client + "/v2/members/leader")
+			if err != nil {
+				continue
+			}
+			var m struct{ ClientURLs []string }
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			r.Body.Close()
+			for _, q := range c.members {
+				if q.alive() && len(m.ClientURLs) > 0 && m.ClientURLs[0] == q.client {
+					found = q
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return found
+}
+
+type ackLog struct {
+	mu  sync.Mutex
+	acks map[string]uint64 // key → index
+	vals map[string]string
+}
+
+// writeLoad writes unique keys through the given members until stop is
+// closed, recording every acknowledged write and the longest stretch
+// without one.
+func writeLoad(c *procCluster, stop chan struct{}, acks *ackLog, gap *time.Duration) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	var lastMu sync.Mutex
+	last := time.Now()
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := c.members[(w+i)%len(c.members)]
+				if !p.alive() {
+					continue
+				}
+				key := fmt.Sprintf("/load/w%d/k%d", w, i)
+				val := fmt.Sprintf("%d-%d", w, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				st, r, err := v2do(ctx, "PUT", p.client+"/v2/keys"+key, url.Values{"value": {val}})
+				cancel()
+				if err != nil || st != 201 {
+					continue
+				}
+				acks.mu.Lock()
+				acks.acks[key], acks.vals[key] = r.Node.ModifiedIndex, val
+				acks.mu.Unlock()
+				lastMu.Lock()
+				if d := time.Since(last); d > *gap {
+					*gap = d
+				}
+				last = time.Now()
+				lastMu.Unlock()
+			}
+		}(w)
+	}
+	return &wg
+}
+
+func (c *procCluster) verify(acks *ackLog) {
+	c.t.Helper()
+	acks.mu.Lock()
+	defer acks.mu.Unlock()
+	for _, p := range c.members {
+		if !p.alive() {
+			continue
+		}
+		for k, idx := range acks.acks {
+			// A quorum read on every member: linearizable, so it must see
+			// every acknowledged write.
+			st, r, err := v2do(context.Background(), "GET", p.client+"/v2/keys"+k+"?quorum=true", nil)
+			if err != nil || st != 200 || r.Node.Value != acks.vals[k] || r.Node.ModifiedIndex != idx {
+				c.t.Fatalf("%s on %s: status %d %+v %v; acknowledged %s@%d", k, p.client, st, r, err, acks.vals[k], idx)
+			}
+		}
+	}
+}
+
+// Kill -9 the leader under a write load: writes keep succeeding through
+// the other members within a few election timeouts; every acknowledged
+// write is there. Then kill every member, restart them all, and check
+// again.
+func TestClusterKillLeaderAndRestartAll(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	acks := &ackLog{acks: map[string]uint64{}, vals: map[string]string{}}
+	stop := make(chan struct{})
+	var gap time.Duration
+	wg := writeLoad(c, stop, acks, &gap)
+	waitFor(t, "writes before the kill", func() bool { acks.mu.Lock(); defer acks.mu.Unlock(); return len(acks.acks) > 200 })
+	ld := c.leader()
+	ld.kill()
+	killedAt := time.Now()
+	n0 := func() int { acks.mu.Lock(); defer acks.mu.Unlock(); return len(acks.acks) }()
+	waitFor(t, "writes after the kill", func() bool { acks.mu.Lock(); defer acks.mu.Unlock(); return len(acks.acks) > n0+200 })
+	close(stop)
+	wg.Wait()
+	t.Logf("longest write gap %v (leader killed %v before the load stopped); %d acknowledged writes", gap, time.Since(killedAt).Round(time.Millisecond), len(acks.acks))
+	if gap > 8*time.Second {
+		t.Errorf("writes stopped for %v around the leader kill; want a few election timeouts", gap)
+	}
+	c.verify(acks)
+
+	for _, p := range c.members {
+		p.kill()
+	}
+	for _, p := range c.members {
+		p.restart()
+	}
+	for _, p := range c.members {
+		p.waitUp()
+	}
+	c.waitHealthy()
+	c.verify(acks)
+}
+
+// A key whose TTL a client keeps refreshing survives the leader's death:
+// the new leader waits out a grace period before expiring inherited keys.
+func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ld := c.leader()
+	var other []*proc
+	for _, p := range c.members {
+		if p != ld {
+			other = append(other, p)
+		}
+	}
+	if st, _, err := v2do(context.Background(), "PUT", other[0].client+"/v2/keys/session", url.Values{"value": {"alive"}, "ttl": {"3"}}); err != nil || st != 201 {
+		t.Fatalf("create: %d %v", st, err)
+	}
+	// The client refreshes every second, trying each member in turn.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for j := range c.members {
+				p := c.members[(i+j)%len(c.members)]
+				if !p.alive() {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				st, _, err := v2do(ctx, "PUT", p.client+"/v2/keys/session?refresh=true&prevExist=true", url.Values{"ttl": {"3"}})
+				cancel()
+				if err == nil && st == 200 {
+					break
+				}
+			}
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond) // a refresh or two before the kill (the gap is the test's subject)
+	ld.kill()
+	// Watch the key through a whole TTL period after the new election.
+	nl := c.leader()
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) {
+		st, _, err := v2do(context.Background(), "GET", nl.client+"/v2/keys/session", nil)
+		if err == nil && st == 404 {
+			t.Fatal("the refreshed key expired across the leader change")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	// Once refreshing stops, it does expire.
+	waitFor(t, "expiry after refreshes stop", func() bool {
+		st, _, err := v2do(context.Background(), "GET", nl.client+"/v2/keys/session", nil)
+		return err == nil && st == 404
+	})
+}
+
+// The seed walkthrough's cluster: three members started with etcd 0.1's
+// flags, the second and third joining the first with -C; kill the leader,
+// the others elect a new one; kill all, restart with the same commands,
+// the data is there.
+func TestLegacyJoinedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	var ps []*proc
+	var cports, sports []int
+	for i := 0; i < 3; i++ {
+		cports, sports = append(cports, freePort(t)), append(sports, freePort(t))
+	}
+	for i := 0; i < 3; i++ {
+		args := []string{"-c", fmt.Sprint(cports[i]), "-s", fmt.Sprint(sports[i]), "-d", filepath.Join(dir, "nodes", fmt.Sprintf("node%d", i+1))}
+		if i > 0 {
+			args = append(args, "-C", fmt.Sprintf("127.0.0.1:%d", sports[0]))
+		}
+		ps = append(ps, startProcAsync(t, fmt.Sprintf("http://127.0.0.1:%d", cports[i]), "", args...))
+		ps[i].waitUp()
+	}
+	c := &procCluster{t: t, members: ps}
+	waitFor(t, "three members", func() bool {
+		r, err := http.Get(ps[0].client + "/v2/machines")
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		var b strings.Builder
+		_, _ = fmt.Fprint(&b)
+		buf := make([]byte, 1024)
+		n, _ := r.Body.Read(buf)
+		return strings.Count(string(buf[:n]), "http://") == 3
+	})
+	c.waitHealthy()
+	if st, _, err := v2do(context.Background(), "PUT", ps[1].client+"/v2/keys/foo", url.Values{"value": {"bar"}}); err != nil || st != 201 {
+		t.Fatalf("set: %d %v", st, err)
+	}
+	ld := c.leader()
+	ld.kill()
+	killed := time.Now()
+	nl := c.leader()
+	t.Logf("new leader after %v", time.Since(killed))
+	if nl == ld {
+		t.Fatal("no new leader")
+	}
+	t.Logf("leader %s killed, new leader %s", ld.client, nl.client)
+	if st, r, err := v2do(context.Background(), "GET", nl.client+"/v2/keys/foo?quorum=true", nil); err != nil || st != 200 || r.Node.Value != "bar" {
+		t.Fatalf("read after leader kill: %d %+v %v", st, r, err)
+	}
+	for _, p := range ps {
+		p.kill()
+	}
+	for _, p := range ps {
+		p.restart()
+	}
+	for _, p := range ps {
+		p.waitUp()
+	}
+	c.waitHealthy()
+	for _, p := range ps {
+		if st, r, err := v2do(context.Background(), "GET", p.client+"/v2/keys/foo?quorum=true", nil); err != nil || st != 200 || r.Node.Value != "bar" {
+			t.Fatalf("read after restart on %s: %d %+v %v", p.client, st, r, err)
+		}
+	}
+}
+
+// Procfile and scripts/cluster.sh bring up working clusters. The
+// Procfile's fixed ports are replaced by free ones in a copy.
+func TestProcfileWithForeman(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	foreman, err := exec.LookPath("foreman")
+	if err != nil {
+		t.Skip("foreman (Debian's ruby-foreman) is not installed")
+	}
+	dir := t.TempDir()
+	b, err := os.ReadFile("Procfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	ports := map[string]int{}
+	text = regexp.MustCompile(`127\.0\.0\.1:(\d+)`).ReplaceAllStringFunc(text, func(m string) string {
+		p := strings.TrimPrefix(m, "127.0.0.1:")
+		if _, ok := ports[p]; !ok {
+			ports[p] = freePort(t)
+		}
+		return fmt.Sprintf("127.0.0.1:%d", ports[p])
+	})
+	text = strings.ReplaceAll(text, "./etcd-classic", binPath)
+	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(foreman, "start", "-f", filepath.Join(dir, "Procfile"), "-d", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("foreman output:\n%s", out.String())
+		}
+	})
+	proxy := fmt.Sprintf("http://127.0.0.1:%d", ports["23790"])
+	waitFor(t, "write through the proxy", func() bool {
+		st, _, err := v2do(context.Background(), "PUT", proxy+"/v2/keys/procfile", url.Values{"value": {"ok"}})
+		return err == nil && st < 300
+	})
+	for _, p := range []string{"2379", "22379", "32379"} {
+		u := fmt.Sprintf("http://127.0.0.1:%d/v2/keys/procfile?quorum=true", ports[p])
+		if st, r, err := v2do(context.Background(), "GET", u, nil); err != nil || st != 200 || r.Node.Value != "ok" {
+			t.Errorf("read on %s: %d %+v %v", p, st, r, err)
+		}
+	}
+}
+
+func TestClusterScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	// The script uses fixed ports (i2379/i2380); skip if they are taken.
+	for _, p := range []int{12379, 22379, 32379, 12380, 22380, 32380} {
+		if r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/version", p)); err == nil {
+			r.Body.Close()
+			t.Skipf("port %d is in use", p)
+		}
+	}
+	data := t.TempDir()
+	run := func(args ...string) string {
+		cmd := exec.Command("bash", append([]string{"scripts/cluster.sh"}, args...)...)
+		cmd.Env = append(os.Environ(), "BIN="+binPath, "DATA="+data)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("cluster.sh %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { run("stop") })
+	run("start")
+	st := run("status")
+	if strings.Count(st, "running") != 3 || !strings.Contains(st, `"name":"infra1"`) {
+		t.Errorf("status:\n%s", st)
+	}
+	if s, _, err := v2do(context.Background(), "PUT", "http://127.0.0.1:22379/v2/keys/script", url.Values{"value": {"ok"}}); err != nil || s != 201 {
+		t.Errorf("write: %d %v", s, err)
+	}
+	run("stop")
+	if st := run("status"); strings.Contains(st, "running") {
+		t.Errorf("after stop:\n%s", st)
+	}
+}

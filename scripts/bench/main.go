@@ -1,0 +1,140 @@
+// Command bench is etcd-classic's load tool: it drives the v2 keys API of
+// one or more members with many concurrent clients and reports
+// throughput and latency. It works against any v2 server, so the same
+// run can be made against etcd --enable-v2 for comparison.
+//
+//	go run ./scripts/bench -endpoints http://127.0.0.1:2379 -clients 256 -n 100000 -op put
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	endpoints := flag.String("endpoints", "http://127.0.0.1:2379", "comma-separated client URLs; clients are spread over them")
+	clients := flag.Int("clients", 256, "concurrent clients")
+	conns := flag.Int("conns", 0, "HTTP connections per endpoint (default: one per client)")
+	total := flag.Int("n", 100000, "total requests")
+	op := flag.String("op", "put", "put, get or qget (quorum=true get)")
+	keys := flag.Int("keys", 100000, "key space size")
+	valSize := flag.Int("val-size", 8, "value size in bytes")
+	prefix := flag.String("prefix", "/bench", "key prefix")
+	flag.Parse()
+
+	eps := strings.Split(*endpoints, ",")
+	nconns := *conns
+	if nconns == 0 {
+		nconns = *clients
+	}
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: nconns, MaxConnsPerHost: nconns,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	value := strings.Repeat("v", *valSize)
+
+	if *op == "get" || *op == "qget" {
+		// Make sure the keys read exist.
+		fill := *keys
+		if fill > 1000 {
+			fill = 1000
+		}
+		*keys = fill
+		for i := 0; i < fill; i++ {
+			if err := do(client, "PUT", eps[0]+"/v2/keys"+*prefix+"/"+fmt.Sprint(i), url.Values{"value": {value}}); err != nil {
+				fmt.Fprintln(os.Stderr, "fill:", err)
+				os.Exit(1)
+			}
+		}
+	}
+
+	var next, failed atomic.Int64
+	lat := make([][]time.Duration, *clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < *clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(c)))
+			ep := eps[c%len(eps)]
+			for next.Add(1) <= int64(*total) {
+				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(r.Intn(*keys))
+				t0 := time.Now()
+				var err error
+				switch *op {
+				case "put":
+					err = do(client, "PUT", key, url.Values{"value": {value}})
+				case "get":
+					err = do(client, "GET", key, nil)
+				case "qget":
+					err = do(client, "GET", key+"?quorum=true", nil)
+				default:
+					fmt.Fprintln(os.Stderr, "unknown -op", *op)
+					os.Exit(2)
+				}
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		}(c)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[int(p*float64(len(all)-1))]
+	}
+	fmt.Printf("op=%s clients=%d endpoints=%d requests=%d failed=%d\n", *op, *clients, len(eps), len(all), failed.Load())
+	fmt.Printf("elapsed=%.2fs throughput=%.0f req/s\n", elapsed.Seconds(), float64(len(all))/elapsed.Seconds())
+	fmt.Printf("latency p50=%v p90=%v p99=%v max=%v\n", pct(0.5).Round(time.Microsecond), pct(0.9).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
+	if failed.Load() > 0 {
+		os.Exit(1)
+	}
+}
+
+func do(c *http.Client, method, u string, form url.Values) error {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, u, body)
+	if err != nil {
+		return err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s", method, u, resp.Status)
+	}
+	return nil
+}
