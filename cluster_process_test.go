@@ -156,7 +156,7 @@ func (c *procCluster) leader() *proc {
 }
 
 type ackLog struct {
-	mu  sync.Mutex
+	mu   sync.Mutex
 	acks map[string]uint64 // key → index
 	vals map[string]string
 }
