@@ -139,12 +139,20 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", m.dataDir, err)
 	}
+	clientInfo, peerInfo := cfg.tlsSides(m)
+	clientServerTLS, _, err := tlsConfigs("client", &clientInfo)
+	if err != nil {
+		return nil, err
+	}
+	peerServerTLS, peerTLS, err := tlsConfigs("peer", &peerInfo)
+	if err != nil {
+		return nil, err
+	}
 	idFile := filepath.Join(m.dataDir, "member", "identity.json")
 	var id identity
 	var memberID, clusterID uint64
 	var initial []*machines.Member
 	var joinMode string
-	var peerTLS *tls.Config // peer TLS lands with the TLS work
 	if b, err := os.ReadFile(idFile); err == nil {
 		if err := json.Unmarshal(b, &id); err != nil {
 			return nil, fmt.Errorf("%s: %w", idFile, err)
@@ -204,6 +212,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	peerLn = tlsListener(peerLn, peerServerTLS)
 	st := store.New()
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
@@ -237,7 +246,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 	})
-	if err := s.serveClients(m.listenClient, s.api); err != nil {
+	if err := s.serveClients(m.listenClient, s.api, clientServerTLS); err != nil {
 		s.stop()
 		return nil, err
 	}
@@ -255,12 +264,13 @@ func (s *server) removed() <-chan struct{} {
 }
 
 // serveClients starts an HTTP server for h on every client URL.
-func (s *server) serveClients(urls []string, h http.Handler) error {
+func (s *server) serveClients(urls []string, h http.Handler, tlsCfg *tls.Config) error {
 	for _, u := range urls {
 		ln, err := listen(u)
 		if err != nil {
 			return err
 		}
+		ln = tlsListener(ln, tlsCfg)
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
 		s.servers = append(s.servers, hs)
 		s.wg.Add(1)
@@ -296,7 +306,15 @@ func startProxy(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	if len(peers) == 0 {
 		return nil, errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
 	}
-	var peerTLS *tls.Config // peer TLS lands with the TLS work
+	clientInfo, peerInfo := cfg.tlsSides(m)
+	clientServerTLS, clientTLS, err := tlsConfigs("client", &clientInfo)
+	if err != nil {
+		return nil, err
+	}
+	_, peerTLS, err := tlsConfigs("peer", &peerInfo)
+	if err != nil {
+		return nil, err
+	}
 	fetch := func() ([]string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -315,9 +333,12 @@ func startProxy(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		log.WithField("err", err).Warn("proxy: cluster not reachable yet; will keep trying")
 	}
 	refresher := httpapi.NewEndpointsRefresher(initial, 5*time.Second, fetch, log)
-	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.proxy == "readonly", Log: log})
+	// Members with client TLS are reached with this side's certificate.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = clientTLS
+	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.proxy == "readonly", Log: log, Transport: tr})
 	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}}
-	if err := s.serveClients(m.listenClient, proxy); err != nil {
+	if err := s.serveClients(m.listenClient, proxy, clientServerTLS); err != nil {
 		s.stop()
 		return nil, err
 	}

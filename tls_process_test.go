@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/certs/certstest"
+)
+
+// httpsClient trusts ca and presents cert/key when given.
+func httpsClient(t *testing.T, ca *x509.CertPool, cert, key string) *http.Client {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS12}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+}
+
+func waitHTTPS(t *testing.T, c *http.Client, u string) {
+	t.Helper()
+	waitFor(t, u+" answers", func() bool {
+		r, err := c.Get(u + "/version")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return true
+	})
+}
+
+func putWith(c *http.Client, u, key, val string) (int, error) {
+	r, err := c.PostForm(u+"/v2/keys"+key+"?prevExist=false", url.Values{"value": {val}})
+	if err != nil {
+		return 0, err
+	}
+	r.Body.Close()
+	return r.StatusCode, nil
+}
+
+// Client TLS in each generation of flags: etcd 0.1's -clientCert
+// -clientKey -clientCAFile and 0.4's -cert-file -key-file -ca-file demand a
+// verified client certificate; etcd 2.x's --cert-file --key-file alone
+// serve HTTPS to anyone, and --client-cert-auth with --trusted-ca-file
+// demands one. A client without a certificate, with one from another CA,
+// or with an expired one fails in the handshake.
+func TestClientTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	set := certstest.NewSet(t)
+	cases := []struct {
+		name       string
+		flags      []string
+		clientAuth bool
+	}{
+		{"0.1 flags", []string{"-clientCert", set.ServerCert, "-clientKey", set.ServerKey, "-clientCAFile", set.CA.CertFile}, true},
+		{"0.4 flags", []string{"-cert-file=" + set.ServerCert, "-key-file=" + set.ServerKey, "-ca-file=" + set.CA.CertFile}, true},
+		{"2.x flags without client auth", []string{"--cert-file", set.ServerCert, "--key-file", set.ServerKey, "--trusted-ca-file", set.CA.CertFile}, false},
+		{"2.x flags with client auth", []string{"--cert-file", set.ServerCert, "--key-file", set.ServerKey, "--trusted-ca-file", set.CA.CertFile, "--client-cert-auth"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cp, pp := freePort(t), freePort(t)
+			client := fmt.Sprintf("https://127.0.0.1:%d", cp)
+			args := append([]string{"--name", "tls", "--data-dir", t.TempDir(),
+				"--listen-client-urls", client, "--advertise-client-urls", client,
+				"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", pp),
+				"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", pp),
+				"--initial-cluster", fmt.Sprintf("tls=http://127.0.0.1:%d", pp)}, tc.flags...)
+			startProcAsync(t, client, "", args...)
+			good := httpsClient(t, set.CA.Pool(), set.ClientCert, set.ClientKey)
+			waitHTTPS(t, good, client)
+			waitFor(t, "a write with a good certificate", func() bool {
+				st, err := putWith(good, client, "/k", "v")
+				return err == nil && (st == 201 || st == 412)
+			})
+			r, err := good.Get(client + "/v2/machines")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			buf := make([]byte, 256)
+			n, _ := r.Body.Read(buf)
+			b.Write(buf[:n])
+			r.Body.Close()
+			if b.String() != client {
+				t.Errorf("advertised client URL %q, want %q", b.String(), client)
+			}
+			for _, bad := range []struct {
+				what      string
+				cert, key string
+			}{
+				{"no certificate", "", ""},
+				{"another CA's certificate", set.OtherCert, set.OtherKey},
+				{"an expired certificate", set.ExpiredCert, set.ExpiredKey},
+			} {
+				_, err := putWith(httpsClient(t, set.CA.Pool(), bad.cert, bad.key), client, "/bad", "v")
+				if tc.clientAuth && err == nil {
+					t.Errorf("a client with %s got in", bad.what)
+				}
+				if !tc.clientAuth && bad.cert == "" && err != nil {
+					t.Errorf("without client auth, a client with no certificate failed: %v", err)
+				}
+			}
+			// Plain HTTP to the TLS port is no use either.
+			if r, err := http.Get(strings.Replace(client, "https", "http", 1) + "/v2/keys/k"); err == nil {
+				if r.StatusCode == 200 {
+					t.Error("plain HTTP was served on the TLS port")
+				}
+				r.Body.Close()
+			}
+		})
+	}
+}
+
+// Start-up fails with a message naming the file, not a stack trace.
+func TestTLSStartupErrors(t *testing.T) {
+	set := certstest.NewSet(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cert-file", "/nonexistent/server.crt", "--key-file", set.ServerKey}, "/nonexistent/server.crt"},
+		{[]string{"--cert-file", set.ServerCert, "--key-file", set.ClientKey}, "do not match"},
+		{[]string{"--cert-file", set.ServerCert}, "key"},
+		{[]string{"--peer-cert-file", set.ServerCert, "--peer-key-file", set.ServerKey, "--peer-trusted-ca-file", "/nonexistent/ca.pem", "--peer-client-cert-auth"}, "/nonexistent/ca.pem"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(binPath, append([]string{"--data-dir", t.TempDir(), "--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}, tc.args...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("%v: started", tc.args)
+			continue
+		}
+		if !strings.Contains(string(out), tc.want) || strings.Contains(string(out), "goroutine ") {
+			t.Errorf("%v: output does not name %q cleanly:\n%s", tc.args, tc.want, out)
+		}
+	}
+}
+
+// A three-member cluster over mutually authenticated peer TLS elects,
+// replicates and survives a leader kill; a member whose certificate comes
+// from another CA cannot join, and neither can a plaintext one.
+func TestPeerTLSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	set := certstest.NewSet(t)
+	peerFlags := []string{"--peer-cert-file", set.PeerCert, "--peer-key-file", set.PeerKey,
+		"--peer-trusted-ca-file", set.CA.CertFile, "--peer-client-cert-auth"}
+	c := startTLSCluster(t, 3, peerFlags)
+	if st, _, err := v2do(context.Background(), "PUT", c.members[1].client+"/v2/keys/tls", url.Values{"value": {"1"}}); err != nil || st != 201 {
+		t.Fatalf("write: %d %v", st, err)
+	}
+	ld := c.leader()
+	ld.kill()
+	nl := c.leader()
+	if st, r, err := v2do(context.Background(), "GET", nl.client+"/v2/keys/tls?quorum=true", nil); err != nil || st != 200 || r.Node.Value != "1" {
+		t.Fatalf("after the leader kill: %d %+v %v", st, r, err)
+	}
+	// Intruders: another CA's certificate, and no TLS at all.
+	for _, intruder := range []struct {
+		name  string
+		flags []string
+	}{
+		{"another CA", []string{"--peer-cert-file", set.OtherCert, "--peer-key-file", set.OtherKey, "--peer-trusted-ca-file", set.OtherCA.CertFile}},
+		{"plaintext", nil},
+	} {
+		cp, pp := freePort(t), freePort(t)
+		client := fmt.Sprintf("http://127.0.0.1:%d", cp)
+		scheme := "https"
+		if intruder.flags == nil {
+			scheme = "http"
+		}
+		peerURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, pp)
+		args := append([]string{"-name", "intruder", "-data-dir", t.TempDir(), "-listen-client-urls", client,
+			"-advertise-client-urls", client, "-listen-peer-urls", peerURL, "-initial-advertise-peer-urls", peerURL,
+			"-peers", strings.TrimPrefix(nl.args[peerArg(nl.args)], "https://")}, intruder.flags...)
+		cmd := exec.Command(binPath, args...)
+		done := make(chan []byte, 1)
+		go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+		// It keeps trying (and failing) to reach the cluster; the cluster
+		// must not list it.
+		time.Sleep(3 * time.Second)
+		r, err := http.Get(nl.client + "/v2/members")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [4096]byte
+		n, _ := r.Body.Read(b[:])
+		r.Body.Close()
+		if strings.Contains(string(b[:n]), "intruder") || strings.Count(string(b[:n]), `"id"`) != 3 {
+			t.Errorf("%s: the cluster let it in: %s", intruder.name, b[:n])
+		}
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// peerArg finds the index of the advertised peer URL in a member's args.
+func peerArg(args []string) int {
+	for i, a := range args {
+		if a == "--initial-advertise-peer-urls" {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func startTLSCluster(t *testing.T, n int, peerFlags []string) *procCluster {
+	t.Helper()
+	c := &procCluster{t: t}
+	var ic, clients, peers []string
+	for i := 0; i < n; i++ {
+		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		peers = append(peers, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
+		c.names = append(c.names, fmt.Sprintf("t%d", i))
+		ic = append(ic, c.names[i]+"="+peers[i])
+	}
+	for i := 0; i < n; i++ {
+		args := append([]string{"--name", c.names[i], "--data-dir", t.TempDir(),
+			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
+			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+			"--initial-cluster", strings.Join(ic, ",")}, peerFlags...)
+		c.members = append(c.members, startProcAsync(t, clients[i], "", args...))
+	}
+	for _, p := range c.members {
+		p.waitUp()
+	}
+	c.waitHealthy()
+	return c
+}
+
+// Automatic TLS on both sides: certificates are generated in the data
+// dir; clients use HTTPS, peers talk TLS.
+func TestAutoTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := &procCluster{t: t}
+	var ic, clients, peers []string
+	for i := 0; i < 3; i++ {
+		clients = append(clients, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
+		peers = append(peers, fmt.Sprintf("https://127.0.0.1:%d", freePort(t)))
+		ic = append(ic, fmt.Sprintf("a%d=%s", i, peers[i]))
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	for i := 0; i < 3; i++ {
+		c.members = append(c.members, startProcAsync(t, clients[i], dirs[i], "--name", fmt.Sprintf("a%d", i), "--data-dir", dirs[i],
+			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
+			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
+			"--initial-cluster", strings.Join(ic, ","), "--auto-tls", "--peer-auto-tls"))
+	}
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for _, u := range clients {
+		waitHTTPS(t, insecure, u)
+	}
+	waitFor(t, "a write over auto TLS", func() bool {
+		st, err := putWith(insecure, clients[2], "/auto", "v")
+		return err == nil && (st == 201 || st == 412)
+	})
+	waitFor(t, "replicated", func() bool {
+		r, err := insecure.Get(clients[0] + "/v2/keys/auto?quorum=true")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+	for _, d := range dirs {
+		for _, f := range []string{"fixtures/client/cert.pem", "fixtures/peer/cert.pem"} {
+			if _, err := os.Stat(d + "/" + f); err != nil {
+				t.Errorf("auto TLS material: %v", err)
+			}
+		}
+	}
+}
