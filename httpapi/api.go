@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -86,6 +87,8 @@ type API struct {
 
 	readyOnce sync.Once
 	ready     chan struct{} // closed once the member caught up (or gave up waiting)
+
+	cidCache atomic.Value // cidEntry: the cluster ID as text
 
 	leaderMu sync.Mutex // guards leaderID and leaderAt
 	leaderID uint64

@@ -18,7 +18,7 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "HEAD", "GET", "PUT", "POST", "DELETE") {
 		return
 	}
-	w.Header().Set("X-Etcd-Cluster-Id", machines.IDString(a.cfg.Node.ClusterID()))
+	w.Header()["X-Etcd-Cluster-Id"] = []string{a.clusterIDString()}
 	kr, err := parseKeyRequest(r, strings.TrimPrefix(r.URL.Path, keysPrefix))
 	if err != nil {
 		writeError(w, err)
@@ -78,12 +78,33 @@ func (a *API) writeEvent(w http.ResponseWriter, ev *store.Event, noValueOnSucces
 	_, _ = w.Write(appendEvent(make([]byte, 0, 256), ev))
 }
 
+// jsonContentType is shared by every JSON answer (header values are
+// never modified once set).
+var jsonContentType = []string{"application/json"}
+
 func (a *API) setIndexHeaders(w http.ResponseWriter, etcdIndex uint64) {
+	// Canonical keys assigned directly: this runs on every keys request.
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Etcd-Index", strconv.FormatUint(etcdIndex, 10))
-	h.Set("X-Raft-Index", strconv.FormatUint(a.cfg.Node.RaftIndex(), 10))
-	h.Set("X-Raft-Term", strconv.FormatUint(a.cfg.Node.RaftTerm(), 10))
+	h["Content-Type"] = jsonContentType
+	h["X-Etcd-Index"] = []string{strconv.FormatUint(etcdIndex, 10)}
+	h["X-Raft-Index"] = []string{strconv.FormatUint(a.cfg.Node.RaftIndex(), 10)}
+	h["X-Raft-Term"] = []string{strconv.FormatUint(a.cfg.Node.RaftTerm(), 10)}
+}
+
+// clusterIDString is the cluster ID in hex, formatted once per ID.
+func (a *API) clusterIDString() string {
+	id := a.cfg.Node.ClusterID()
+	if c, ok := a.cidCache.Load().(cidEntry); ok && c.id == id {
+		return c.s
+	}
+	s := machines.IDString(id)
+	a.cidCache.Store(cidEntry{id, s})
+	return s
+}
+
+type cidEntry struct {
+	id uint64
+	s  string
 }
 
 // watchV2 serves ?wait=true: headers are flushed as soon as the watch is

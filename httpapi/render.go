@@ -117,8 +117,8 @@ func writeError(w http.ResponseWriter, err error) {
 		se = store.NewError(store.EcodeRaftInternal, err.Error(), 0)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Etcd-Index", strconv.FormatUint(se.Index, 10))
+	h["Content-Type"] = jsonContentType
+	h["X-Etcd-Index"] = []string{strconv.FormatUint(se.Index, 10)}
 	w.WriteHeader(se.StatusCode())
 	_, _ = w.Write(append(se.JSON(), '\n'))
 }

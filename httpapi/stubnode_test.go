@@ -133,7 +133,7 @@ type stubServer struct {
 	st   *store.Store
 }
 
-func newStubServer(t *testing.T) *stubServer {
+func newStubServer(t testing.TB) *stubServer {
 	t.Helper()
 	st := store.New()
 	node := newStubNode(st, stubTime)

@@ -126,7 +126,8 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		}
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 		defer cancel()
-		idx, err := n.leaderReadIndex(ctx)
+		// Requests from followers share rounds with local ones.
+		idx, err := n.reads.get(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -136,6 +136,7 @@ type Node struct {
 	monitor    monitor       // leader's probes of the other members
 	removed    chan struct{} // closed when this member is removed
 	removeOnce sync.Once
+	reads      readBatcher   // coalesced read-index rounds
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -255,6 +256,7 @@ func New(cfg Config) (*Node, error) {
 		}
 		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
 	}
+	n.reads.fetch = n.readIndexRound
 	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
 	n.wg.Add(2)
@@ -565,8 +567,27 @@ func translate(err error) error {
 // ReadBarrier makes the next local read linearizable: it learns the
 // leader's commit index (the leader confirms its leadership with a quorum
 // of heartbeats; nothing is appended to the log) and waits until this
-// member has applied up to it.
+// member has applied up to it. Concurrent callers share rounds.
 func (n *Node) ReadBarrier(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	idx, err := n.reads.get(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return apiError(ErrTimeout)
+		}
+		return err
+	}
+	if err := n.fsm.applied.wait(ctx, idx); err != nil {
+		return apiError(ErrTimeout)
+	}
+	return nil
+}
+
+// readIndexRound is one read-index round: on the leader a leadership
+// confirmation, elsewhere one request to the leader. It retries across
+// leader changes until ctx ends.
+func (n *Node) readIndexRound(ctx context.Context) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 	defer cancel()
 	for {
@@ -586,17 +607,11 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		}
 		if errors.Is(err, errNotLeader) {
 			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
-				return apiError(ErrTimeout)
+				return 0, apiError(ErrTimeout)
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		if err := n.fsm.applied.wait(ctx, idx); err != nil {
-			return apiError(ErrTimeout)
-		}
-		return nil
+		return idx, err
 	}
 }
 

@@ -14,14 +14,14 @@ import (
 )
 
 // testLogger routes node logs to t.Log (shown only for failing tests).
-func testLogger(t *testing.T) *logrus.Entry {
+func testLogger(t testing.TB) *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(tWriter{t})
 	l.SetLevel(logrus.InfoLevel)
 	return logrus.NewEntry(l)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
@@ -34,7 +34,7 @@ type testMember struct {
 }
 
 // newTestCluster prepares n members on loopback listeners.
-func newTestCluster(t *testing.T, n int) []*testMember {
+func newTestCluster(t testing.TB, n int) []*testMember {
 	t.Helper()
 	var ms []*testMember
 	for i := 0; i < n; i++ {
@@ -50,7 +50,7 @@ func newTestCluster(t *testing.T, n int) []*testMember {
 	return ms
 }
 
-func startMember(t *testing.T, tm *testMember, initial []*machines.Member, cid uint64) {
+func startMember(t testing.TB, tm *testMember, initial []*machines.Member, cid uint64) {
 	t.Helper()
 	if tm.ln == nil {
 		ln, err := net.Listen("tcp", machines.HostPort(tm.m.PeerURLs[0]))
@@ -74,7 +74,7 @@ func startMember(t *testing.T, tm *testMember, initial []*machines.Member, cid u
 	t.Cleanup(func() { _ = node.Close() })
 }
 
-func startCluster(t *testing.T, n int) []*testMember {
+func startCluster(t testing.TB, n int) []*testMember {
 	ms := newTestCluster(t, n)
 	var initial []*machines.Member
 	var ids []uint64
@@ -90,7 +90,7 @@ func startCluster(t *testing.T, n int) []*testMember {
 }
 
 // eventually polls cond until it holds or the generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# scripts/bench-cluster.sh [etcd-classic|etcd] [clients] [requests]
+#
+# Starts a fresh 3-member cluster of etcd-classic (default) or of the real
+# etcd (Debian's etcd-server, run with --enable-v2) on loopback, then runs
+# the project's load tool (scripts/bench) against it: PUTs to the leader,
+# PUTs spread over all members, and quorum=true GETs spread over all
+# members. The figures in docs/benchmarks.md come from this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+which=${1:-etcd-classic}
+clients=${2:-256}
+n=${3:-100000}
+tmp=$(mktemp -d)
+trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; sleep 0.5; rm -rf "$tmp"' EXIT
+
+go build -o "$tmp/bench" ./scripts/bench
+case "$which" in
+etcd-classic) go build -o "$tmp/server" . ; extra="" ;;
+etcd) cp "$(command -v etcd)" "$tmp/server"; extra="--enable-v2" ;;
+*) echo "usage: $0 [etcd-classic|etcd] [clients] [requests]" >&2; exit 2 ;;
+esac
+
+ic="m1=http://127.0.0.1:31380,m2=http://127.0.0.1:32380,m3=http://127.0.0.1:33380"
+for i in 1 2 3; do
+	"$tmp/server" $extra --name "m$i" --data-dir "$tmp/m$i" \
+		--listen-client-urls "http://127.0.0.1:3${i}379" --advertise-client-urls "http://127.0.0.1:3${i}379" \
+		--listen-peer-urls "http://127.0.0.1:3${i}380" --initial-advertise-peer-urls "http://127.0.0.1:3${i}380" \
+		--initial-cluster "$ic" --initial-cluster-state new >"$tmp/m$i.log" 2>&1 &
+	echo $! >"$tmp/m$i.pid"
+done
+for _ in $(seq 1 100); do
+	curl -s -m 2 http://127.0.0.1:31379/health | grep -q true && break
+	sleep 0.2
+done
+leader=$(curl -s http://127.0.0.1:31379/v2/members/leader | sed 's/.*"clientURLs":\["\([^"]*\)".*/\1/')
+all=http://127.0.0.1:31379,http://127.0.0.1:32379,http://127.0.0.1:33379
+echo "== $which: $("$tmp/server" --version 2>/dev/null | head -1), $(nproc) cores, $(uname -r)"
+echo "-- PUT to the leader ($leader)"
+"$tmp/bench" -endpoints "$leader" -clients "$clients" -n "$n" -op put
+echo "-- PUT spread over the three members"
+"$tmp/bench" -endpoints "$all" -clients "$clients" -n "$n" -op put
+echo "-- quorum=true GET spread over the three members"
+"$tmp/bench" -endpoints "$all" -clients "$clients" -n "$n" -op qget
