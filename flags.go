@@ -52,6 +52,12 @@ type config struct {
 	enableV2          bool
 	httpReadTimeout   float64
 	httpWriteTimeout  float64
+	removeDelay       float64
+	syncInterval      float64
+	trace             string
+	graphiteHost      string
+	webAddr           string
+	configFile        string
 
 	// TLS, all generations.
 	certFile, keyFile, caFile             string
@@ -75,8 +81,11 @@ type flagSpec struct {
 	names      []string
 	deprecated []string // names that warn "[deprecated] use -<canonical>"
 	legacy     bool     // using it selects the 0.x defaults
-	usage      string
-	value      func(c *config) flag.Value
+	// ignored, when set, says why the flag is accepted (so old command
+	// lines keep working) but changes nothing; using it prints a warning.
+	ignored string
+	usage   string
+	value   func(c *config) flag.Value
 }
 
 func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
@@ -103,10 +112,10 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"heartbeat-interval", "peer-heartbeat-interval", "peer-heartbeat-timeout"}, usage: "time (ms) of a heartbeat interval", value: func(c *config) flag.Value { return (*uintValue)(&c.heartbeatMS) }},
 		{names: []string{"election-timeout", "peer-election-timeout"}, usage: "time (ms) for an election to time out", value: func(c *config) flag.Value { return (*uintValue)(&c.electionMS) }},
 		{names: []string{"cluster-active-size", "maxsize", "max-cluster-size"}, deprecated: []string{"maxsize"}, usage: "etcd 0.x: maximum number of voting members", value: func(c *config) flag.Value { return (*intValue)(&c.maxClusterSize) }},
-		{names: []string{"max-result-buffer", "m"}, deprecated: []string{"m"}, usage: "etcd 0.x: parsed and ignored (the history keeps 1000 events)", value: func(c *config) flag.Value { return (*intValue)(&c.maxResultBuffer) }},
+		{names: []string{"max-result-buffer", "m"}, deprecated: []string{"m"}, ignored: "the watch history keeps the last 1000 events (as in etcd 0.2 and later)", usage: "etcd 0.x: parsed and ignored (the history keeps 1000 events)", value: func(c *config) flag.Value { return (*intValue)(&c.maxResultBuffer) }},
 		{names: []string{"max-retry-attempts", "r"}, deprecated: []string{"r"}, usage: "etcd 0.x: join attempts through the peer list", value: func(c *config) flag.Value { return (*intValue)(&c.maxRetryAttempts) }},
 		{names: []string{"retry-interval"}, usage: "etcd 0.x: seconds between join rounds", value: func(c *config) flag.Value { return (*floatValue)(&c.retryInterval) }},
-		{names: []string{"discovery"}, usage: "discovery URL (not supported: use -peers or --initial-cluster)", value: func(c *config) flag.Value { return (*stringValue)(&c.discovery) }},
+		{names: []string{"discovery"}, usage: "etcd 0.4: discovery URL (not supported: use -peers or --initial-cluster)", value: func(c *config) flag.Value { return (*stringValue)(&c.discovery) }},
 		{names: []string{"proxy"}, usage: "proxy mode: off, readonly or on", value: func(c *config) flag.Value { return (*stringValue)(&c.proxy) }},
 		{names: []string{"redirect"}, usage: "followers answer writes with a 307 to the leader (etcd 0.x) instead of forwarding them", value: func(c *config) flag.Value { return (*boolValue)(&c.redirect) }},
 		{names: []string{"strict-reconfig-check"}, usage: "refuse membership changes that could leave the cluster without a quorum", value: func(c *config) flag.Value { return (*boolValue)(&c.strictReconfig) }},
@@ -117,9 +126,15 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"log-level"}, usage: "log level: debug, info, warn, error", value: func(c *config) flag.Value { return (*stringValue)(&c.logLevel) }},
 		{names: []string{"version"}, usage: "print the version and exit", value: func(c *config) flag.Value { return (*boolValue)(&c.printVersion) }},
 		{names: []string{"cpuprofile"}, usage: "write a CPU profile to this file", value: func(c *config) flag.Value { return (*stringValue)(&c.cpuProfile) }},
+		{names: []string{"cluster-remove-delay"}, ignored: "etcd 0.4 standby members are not implemented", usage: "etcd 0.4: seconds before the leader removes a silent member (accepted, no effect)", value: func(c *config) flag.Value { return (*floatValue)(&c.removeDelay) }},
+		{names: []string{"cluster-sync-interval"}, ignored: "etcd 0.4 standby members are not implemented", usage: "etcd 0.4: standby sync period in seconds (accepted, no effect)", value: func(c *config) flag.Value { return (*floatValue)(&c.syncInterval) }},
+		{names: []string{"trace"}, ignored: "no debug endpoints are served", usage: "etcd 0.4: debug endpoints (accepted, no effect)", value: func(c *config) flag.Value { return (*stringValue)(&c.trace) }},
+		{names: []string{"graphite-host"}, ignored: "metrics are not exported", usage: "etcd 0.4: Graphite metrics host (accepted, no effect)", value: func(c *config) flag.Value { return (*stringValue)(&c.graphiteHost) }},
+		{names: []string{"w"}, ignored: "the etcd 0.1 web UI was removed in etcd 0.2", usage: "etcd 0.1: host:port of the web UI (accepted, no effect)", value: func(c *config) flag.Value { return (*stringValue)(&c.webAddr) }},
+		{names: []string{"config"}, usage: "etcd 0.4: TOML configuration file (not supported: pass flags)", value: func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
 		{names: []string{"enable-v2"}, usage: "accepted for etcd 3.x compatibility (the v2 API is always on)", value: func(c *config) flag.Value { return (*boolValue)(&c.enableV2) }},
-		{names: []string{"http-read-timeout"}, usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
-		{names: []string{"http-write-timeout"}, usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
+		{names: []string{"http-read-timeout"}, ignored: "request headers must arrive within 30s; bodies are bounded by their size", usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
+		{names: []string{"http-write-timeout"}, ignored: "watches never time out", usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
 		{names: []string{"cert-file", "clientCert"}, deprecated: []string{"clientCert"}, usage: "client server TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.certFile) }},
 		{names: []string{"key-file", "clientKey"}, deprecated: []string{"clientKey"}, usage: "client server TLS key file", value: func(c *config) flag.Value { return (*stringValue)(&c.keyFile) }},
 		{names: []string{"ca-file", "clientCAFile"}, deprecated: []string{"clientCAFile"}, usage: "etcd 0.x: client CA; makes a verified client certificate mandatory", value: func(c *config) flag.Value { return (*stringValue)(&c.caFile) }},
@@ -257,7 +272,22 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 				fmt.Fprintf(warn, "[deprecated] use -%s, not -%s\n", s.names[0], d)
 			}
 		}
+		if s.ignored != "" {
+			fmt.Fprintf(warn, "[ignored] -%s: %s\n", f.Name, s.ignored)
+		}
 	})
+	if c.set["config"] {
+		return nil, errors.New("-config: configuration files are not supported; pass the settings as flags")
+	}
+	if c.set["discovery"] {
+		// Starting alone instead of joining would split the cluster.
+		return nil, errors.New("-discovery is not supported; list the members with -peers or --initial-cluster")
+	}
+	if c.legacy && !c.set["heartbeat-interval"] && !c.set["election-timeout"] {
+		// etcd 0.x timing defaults (every 0.x release): 50 ms heartbeats,
+		// 200 ms election timeout.
+		c.heartbeatMS, c.electionMS = 50, 200
+	}
 	return c, nil
 }
 
@@ -379,7 +409,7 @@ func (c *config) resolve() (*member, error) {
 			}
 			m.initialCluster[name] = append(m.initialCluster[name], u)
 		}
-		if _, ok := m.initialCluster[m.name]; !ok {
+		if _, ok := m.initialCluster[m.name]; !ok && c.proxy == "off" {
 			return nil, fmt.Errorf("--initial-cluster has no member named %q (this member's --name)", m.name)
 		}
 	} else {
@@ -431,15 +461,17 @@ func legacyHostPort(s, def string) string {
 	return s
 }
 
-// bindHostPort reads -bind-addr: a host alone takes the advertised port.
+// bindHostPort reads -bind-addr: a host alone takes the advertised port,
+// a bare port the advertised host (etcd 0.1 listened on the advertised
+// host by default).
 func bindHostPort(s, adv string) string {
 	if _, _, err := net.SplitHostPort(s); err == nil {
 		return s
 	}
+	host, port, _ := net.SplitHostPort(adv)
 	if _, err := strconv.Atoi(s); err == nil {
-		return "0.0.0.0:" + s
+		return net.JoinHostPort(host, s)
 	}
-	_, port, _ := net.SplitHostPort(adv)
 	return net.JoinHostPort(s, port)
 }
 

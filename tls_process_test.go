@@ -192,8 +192,13 @@ func TestPeerTLSCluster(t *testing.T) {
 			"-advertise-client-urls", client, "-listen-peer-urls", peerURL, "-initial-advertise-peer-urls", peerURL,
 			"-peers", strings.TrimPrefix(nl.args[peerArg(nl.args)], "https://")}, intruder.flags...)
 		cmd := exec.Command(binPath, args...)
-		done := make(chan []byte, 1)
-		go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+		out := &lockedBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
 		// It keeps trying (and failing) to reach the cluster; the cluster
 		// must not list it.
 		time.Sleep(3 * time.Second)

@@ -1,6 +1,9 @@
 // Package httpapi serves etcd's client HTTP API: the v2 keys API with its
 // watches, /v2/members, /v2/machines, /v2/stats, /version and /health, and
 // the v1 keys API and 0.x info endpoints beside it, all from one store.
+// /v1 speaks etcd 0.4.6's dialect, or etcd v0.1.0's with
+// Config.V1Dialect "0.1" (render_v1.go says what differs); /v2 is the
+// same in both.
 //
 // Handlers are thin: parse and validate the request, call the store (for
 // local reads and watches) or the Node interface (for writes, quorum reads

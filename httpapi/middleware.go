@@ -12,7 +12,7 @@ import (
 func (a *API) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.cors(w, r)
-		if r.Method == http.MethodOptions {
+		if r.Method == http.MethodOptions && !a.optionsRouted01(r.URL.Path) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -22,6 +22,20 @@ func (a *API) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// optionsRouted01 reports whether OPTIONS on p goes to the handler: etcd
+// v0.1.0 had no CORS wrapper, so its /v1 handlers answered 405 and its
+// root endpoints ignored the method.
+func (a *API) optionsRouted01(p string) bool {
+	if !a.v01() {
+		return false
+	}
+	switch p {
+	case "/", "/machines", "/leader", "/stats":
+		return true
+	}
+	return strings.HasPrefix(p, v1KeysPrefix) || strings.HasPrefix(p, v1WatchPrefix)
 }
 
 // cors adds etcd's CORS headers when the origin is allowed.

@@ -26,5 +26,23 @@ func (a *API) routes() http.Handler {
 	r.Path("/v2/stats/store").HandlerFunc(a.statsStore)
 	r.Path("/version").HandlerFunc(a.version)
 	r.Path("/health").HandlerFunc(a.health)
+
+	// v1 keys API and the etcd 0.x info endpoints, in the dialect of
+	// --v1-dialect (keys_v1.go, watch_v1.go, info_v1.go). "/v1/keys" and
+	// "/v1/watch" without the slash are not routed (404), as in 0.4.6.
+	r.PathPrefix(v1KeysPrefix).HandlerFunc(a.keysV1)
+	r.PathPrefix(v1WatchPrefix).HandlerFunc(a.watchV1)
+	r.Path("/v1/machines").HandlerFunc(a.machinesV1)
+	r.Path("/v1/peers").HandlerFunc(a.machinesV1)
+	r.Path("/v1/leader").HandlerFunc(a.leaderV1)
+	r.Path("/v1/stats/self").HandlerFunc(a.statsSelfV1)
+	r.Path("/v1/stats/leader").HandlerFunc(a.statsLeaderV1)
+	r.Path("/v1/stats/store").HandlerFunc(a.statsStoreV1)
+	// etcd v0.1.0's root endpoints: /machines and /leader in every
+	// dialect (old scripts use them); "/" and /stats only with 0.1.
+	r.Path("/machines").HandlerFunc(a.machinesRoot)
+	r.Path("/leader").HandlerFunc(a.leaderRoot)
+	r.Path("/").HandlerFunc(a.rootV01)
+	r.Path("/stats").HandlerFunc(a.statsV01)
 	return r
 }

@@ -75,6 +75,9 @@ const (
 	flagPrevExistSet
 	flagPrevExist
 	flagHasTTL
+	// flagV01 marks a /v1 write in etcd v0.1.0's dialect (store.Request.V01).
+	// Entries written before it existed simply lack the bit.
+	flagV01
 )
 
 func encodeCommand(c *command) ([]byte, error) {
@@ -125,6 +128,9 @@ func appendRequest(b []byte, r *store.Request) ([]byte, error) {
 	}
 	if r.HasTTL {
 		f |= flagHasTTL
+	}
+	if r.V01 {
+		f |= flagV01
 	}
 	b = binary.AppendUvarint(b, f)
 	b = appendString(b, r.Path)
@@ -245,6 +251,7 @@ func (d *reader) request() *store.Request {
 		r.PrevExist = &v
 	}
 	r.HasTTL = f&flagHasTTL != 0
+	r.V01 = f&flagV01 != 0
 	r.Path = d.string()
 	r.Value = d.string()
 	r.PrevValue = d.string()

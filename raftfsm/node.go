@@ -131,12 +131,13 @@ type Node struct {
 	startIndex uint64        // last FSM-visible log index found at start
 	ready      progress      // highest term whose leader no-op is applied here
 	leader     atomic.Bool   // this node is leader (from LeaderCh)
+	sawLeader  atomic.Bool   // a leader has been known since start
 	memberCh   chan struct{} // membership table changed
 	memberMu   sync.Mutex    // serialises membership changes on the leader
 	monitor    monitor       // leader's probes of the other members
 	removed    chan struct{} // closed when this member is removed
 	removeOnce sync.Once
-	reads      readBatcher   // coalesced read-index rounds
+	reads      readBatcher // coalesced read-index rounds
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -485,12 +486,21 @@ func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
 // randomised timeouts, plus a margin) before failing fast with
 // ErrNoLeader instead of hanging for the whole request timeout.
 func (n *Node) waitLeader(ctx context.Context) (string, error) {
-	deadline := time.Now().Add(3 * n.cfg.ElectionTimeout)
+	wait := 3 * n.cfg.ElectionTimeout
+	if !n.sawLeader.Load() {
+		// A member that has not seen a leader since it started is still
+		// in its first election: worth waiting for, up to the request
+		// timeout.
+		wait = n.cfg.RequestTimeout
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		if n.raft.State() == raft.Leader {
+			n.sawLeader.Store(true)
 			return "", nil
 		}
 		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			n.sawLeader.Store(true)
 			return string(addr), nil
 		}
 		if n.ctx.Err() != nil {

@@ -11,6 +11,11 @@
 // a mutation receives the time stamped on its raft command, a read receives
 // the time at which its answer is rendered.
 //
+// Two rule sets share the tree and the index: etcd 0.4/2.x's for every
+// request, and etcd v0.1.0's for requests marked Request.V01 (v01.go),
+// which the /v1 API of a member started with --v1-dialect=0.1 sends. The
+// mark travels in the raft log, so the choice is the same on every replica.
+//
 // Concurrency: a Store is safe for concurrent use. Mutations are expected
 // to be serialised by the caller (the raft FSM applies one entry at a
 // time), but reads and watch registrations may run at any time.

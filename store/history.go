@@ -11,8 +11,10 @@ const HistoryCapacity = 1000
 
 // history is a ring of the most recent events, oldest first. Every
 // mutation of the store adds exactly one event (refreshes included), so the
-// events carry consecutive indexes; scan still uses a binary search so that
-// it stays correct if that ever stops being true.
+// indexes never decrease, but they are not always consecutive: a failed
+// write of the etcd 0.1 dialect takes an index and records nothing, and
+// the expiry of a 0.1 key records an event at the index before it. scan
+// therefore uses a binary search.
 type history struct {
 	events []*Event // ring buffer, len == capacity once full
 	front  int      // position of the oldest event

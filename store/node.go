@@ -24,6 +24,9 @@ type node struct {
 	children      map[string]*node
 	parent        *node
 	heapIndex     int
+	// v01 marks a key last written by an etcd 0.1 dialect request
+	// (Request.V01): its expiry takes no index.
+	v01 bool
 }
 
 func newFile(p, value string, index uint64, parent *node, expire time.Time) *node {

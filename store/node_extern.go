@@ -45,10 +45,23 @@ type Event struct {
 	PrevNode  *NodeExtern `json:"prevNode,omitempty"`
 	EtcdIndex uint64      `json:"-"`
 	Refresh   bool        `json:"-"`
+	// noIndex marks the expiry of a 0.1-dialect key, which took no index
+	// of its own: its Index is the index current when it happened, and it
+	// is ordered just after that index for live watchers.
+	noIndex bool
 }
 
 // Index is the index of the event itself: the modifiedIndex of its node.
 func (e *Event) Index() uint64 { return e.Node.ModifiedIndex }
+
+// watchIndex is the index a live watcher compares with its sinceIndex: an
+// event that took no index comes after the index it shows.
+func (e *Event) watchIndex() uint64 {
+	if e.noIndex {
+		return e.Index() + 1
+	}
+	return e.Index()
+}
 
 // IsCreated reports whether the operation brought a node into existence
 // (create, or set where nothing existed): etcd answers those with 201.

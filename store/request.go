@@ -31,6 +31,13 @@ type Request struct {
 	// in wrapping int64 arithmetic. Huge TTLs therefore produce the same
 	// odd expirations they produce in etcd.
 	TTL time.Duration
+	// V01 marks a /v1 write made through a member that speaks etcd
+	// v0.1.0's dialect. It travels in the log, so every replica applies
+	// v0.1.0's rules to it (applyV01): PUT or POST is a set, or a
+	// TestAndSet when PrevValue is not empty; DELETE deletes a key. Path
+	// is then the key as the client wrote it (v0.1.0 echoed it in one
+	// error cause).
+	V01 bool
 }
 
 // TTLDuration converts TTL seconds into the wrapped duration etcd uses.
@@ -60,8 +67,12 @@ func (r *Request) ExpireTime(now time.Time) time.Time {
 //	DELETE prevValue or prevIndex given   → compareAndDelete
 //	DELETE otherwise                      → delete
 //
-// "Given" means a non-empty prevValue or a non-zero prevIndex.
+// "Given" means a non-empty prevValue or a non-zero prevIndex. Requests
+// marked V01 follow etcd v0.1.0's rules instead (applyV01).
 func (s *Store) Apply(r *Request, now time.Time) (*Event, error) {
+	if r.V01 {
+		return s.applyV01(r, now)
+	}
 	expire := r.ExpireTime(now)
 	compare := r.PrevValue != "" || r.PrevIndex != 0
 	switch r.Method {

@@ -28,8 +28,10 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //	index
 //	node*      root first, pre-order, children sorted by name
 //	count, event*   history, oldest first
+//	lastWrite  (absent in snapshots written before the v0.1 dialect:
+//	           Restore then takes index)
 //
-// node:  name, flags (1=dir, 2=ttl), created, modified,
+// node:  name, flags (1=dir, 2=ttl, 4=v01), created, modified,
 //
 //	[expire sec (zigzag), nsec] if ttl, value if file, child count if dir
 //
@@ -52,6 +54,7 @@ func (s *Store) Save(w io.Writer) error {
 	for _, ev := range events {
 		e.event(ev)
 	}
+	e.uvarint(s.lastWrite)
 	if e.err != nil {
 		return e.err
 	}
@@ -102,6 +105,9 @@ func (e *encoder) node(n *node) {
 	}
 	if !n.isPermanent() {
 		flags |= 2
+	}
+	if n.v01 {
+		flags |= 4
 	}
 	e.uvarint(flags)
 	e.uvarint(n.createdIndex)
@@ -181,6 +187,17 @@ func (s *Store) Restore(r io.Reader) error {
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		hist.add(d.event())
 	}
+	lastWrite := index
+	if d.err == nil {
+		// An optional trailer: older snapshots end after the history.
+		v, err := binary.ReadUvarint(d.r)
+		switch {
+		case err == nil:
+			lastWrite = v
+		case !errors.Is(err, io.EOF):
+			d.fail("truncated trailer")
+		}
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -189,7 +206,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.root, s.index, s.ttl = root, index, heap
+	s.root, s.index, s.lastWrite, s.ttl = root, index, lastWrite, heap
 	s.hub.dropAll()
 	s.hub.mu.Lock()
 	s.hub.history = hist
@@ -284,6 +301,7 @@ func (d *decoder) node(parent *node, p string, heap *ttlHeap) *node {
 		}
 	}
 	n.modifiedIndex = modified
+	n.v01 = flags&4 != 0
 	if !n.isPermanent() {
 		heap.add(n)
 	}

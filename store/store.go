@@ -10,12 +10,17 @@ import (
 // Store is the key tree with its index, TTL heap, history and watchers.
 // The zero value is not usable; call New.
 type Store struct {
-	mu    sync.RWMutex // guards root, index, ttl; lock before hub.mu
+	mu    sync.RWMutex // guards root, index, lastWrite, ttl; lock before hub.mu
 	root  *node
 	index uint64
-	ttl   ttlHeap
-	hub   *watcherHub
-	stats Stats
+	// lastWrite is the index etcd v0.1.0 showed on a GET: the index of
+	// the last write, failed sets and deletes of the 0.1 dialect included
+	// but failed 0.1 TestAndSets excluded (see v01.go). It equals index
+	// unless 0.1 TestAndSets failed since the last other write.
+	lastWrite uint64
+	ttl       ttlHeap
+	hub       *watcherHub
+	stats     Stats
 }
 
 // New returns an empty store at index 0.
@@ -28,6 +33,13 @@ func (s *Store) Index() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.index
+}
+
+// advance makes next, the index of a mutation that just took place, the
+// current index. Caller holds mu for writing.
+func (s *Store) advance(next uint64) {
+	s.index = next
+	s.lastWrite = next
 }
 
 // Stats returns the store's operation counters.
@@ -236,7 +248,7 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 		s.ttl.add(n)
 		e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
 	}
-	s.index = next
+	s.advance(next)
 	e.EtcdIndex = next
 	return e, nil
 }
@@ -293,9 +305,10 @@ func (s *Store) update(p, value string, expire time.Time, refresh bool, now time
 		v := value
 		e.Node.Value = &v
 	}
+	n.v01 = false // the TTL is now a v2 one
 	s.updateTTL(n, expire)
 	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
-	s.index = next
+	s.advance(next)
 	e.EtcdIndex = next
 	return e, nil
 }
@@ -351,9 +364,10 @@ func (s *Store) compareAndSwap(p, prevValue string, prevIndex uint64, value stri
 	n.modifiedIndex = next
 	v := value
 	e.Node.Value = &v
+	n.v01 = false // the TTL is now a v2 one
 	s.updateTTL(n, expire)
 	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
-	s.index = next
+	s.advance(next)
 	e.EtcdIndex = next
 	return e, nil
 }
@@ -395,7 +409,7 @@ func (s *Store) delete(p string, dir, recursive bool, now time.Time) (*Event, *E
 	next := s.index + 1
 	e := &Event{Action: ActionDelete, Node: &NodeExtern{Key: p, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 	e.PrevNode = n.repr(false, false, now)
-	s.index = next
+	s.advance(next)
 	e.EtcdIndex = next
 	s.removeNode(n, e)
 	s.hub.notify(e)
@@ -436,7 +450,7 @@ func (s *Store) compareAndDelete(p, prevValue string, prevIndex uint64, now time
 	next := s.index + 1
 	e := &Event{Action: ActionCompareAndDelete, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 	e.PrevNode = n.repr(false, false, now)
-	s.index = next
+	s.advance(next)
 	e.EtcdIndex = next
 	s.removeNode(n, e)
 	s.hub.notify(e)
@@ -456,11 +470,19 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 			break
 		}
 		next := s.index + 1
+		if n.v01 {
+			// etcd v0.1.0 expired keys with timers outside its log: the
+			// expiry of a key written in that dialect takes no index.
+			next = s.index
+		}
 		// etcd 3.4 marks the expired node as a directory when it is one
 		// (v2.3.8 did not); the goldens come from 3.4.
 		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 		e.PrevNode = n.repr(false, false, cutoff)
-		s.index = next
+		e.noIndex = n.v01
+		if !n.v01 {
+			s.advance(next)
+		}
 		e.EtcdIndex = next
 		s.removeNode(n, e)
 		s.stats.inc(&s.stats.ExpireCount)

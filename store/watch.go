@@ -167,7 +167,7 @@ func (h *watcherHub) notifyLocked(e *Event, watchPath string, deleted bool) {
 	for el := l.Front(); el != nil; el = next {
 		next = el.Next()
 		w := el.Value.(*Watcher)
-		if !(w.recursive || exact || deleted) || e.Index() < w.sinceIndex {
+		if !(w.recursive || exact || deleted) || e.watchIndex() < w.sinceIndex {
 			continue
 		}
 		select {
