@@ -47,6 +47,11 @@ type config struct {
 	v1Dialect         string
 	verbose, veryVerb bool
 	logLevel          string
+	logOutput         string
+	logFormat         string
+	enablePprof       bool
+	listenMetricsURLs string
+	ignoredValue      string // sink for etcd 3.x flags that change nothing here
 	printVersion      bool
 	cpuProfile        string
 	enableV2          bool
@@ -84,6 +89,8 @@ type flagSpec struct {
 	// ignored, when set, says why the flag is accepted (so old command
 	// lines keep working) but changes nothing; using it prints a warning.
 	ignored string
+	// refused, when set, says why using the flag is an error.
+	refused string
 	usage   string
 	value   func(c *config) flag.Value
 }
@@ -133,6 +140,10 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"w"}, ignored: "the etcd 0.1 web UI was removed in etcd 0.2", usage: "etcd 0.1: host:port of the web UI (accepted, no effect)", value: func(c *config) flag.Value { return (*stringValue)(&c.webAddr) }},
 		{names: []string{"config"}, usage: "etcd 0.4: TOML configuration file (not supported: pass flags)", value: func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
 		{names: []string{"enable-v2"}, usage: "accepted for etcd 3.x compatibility (the v2 API is always on)", value: func(c *config) flag.Value { return (*boolValue)(&c.enableV2) }},
+		{names: []string{"log-output", "log-outputs"}, usage: "where logs go: stderr (default), stdout, or a file path", value: func(c *config) flag.Value { return (*stringValue)(&c.logOutput) }},
+		{names: []string{"log-format"}, usage: "log format: text (default) or json", value: func(c *config) flag.Value { return (*stringValue)(&c.logFormat) }},
+		{names: []string{"enable-pprof"}, usage: "serve runtime profiling data at /debug/pprof on the client URLs", value: func(c *config) flag.Value { return (*boolValue)(&c.enablePprof) }},
+		{names: []string{"listen-metrics-urls"}, usage: "extra URLs serving only /metrics and /health", value: func(c *config) flag.Value { return (*stringValue)(&c.listenMetricsURLs) }},
 		{names: []string{"http-read-timeout"}, ignored: "request headers must arrive within 30s; bodies are bounded by their size", usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
 		{names: []string{"http-write-timeout"}, ignored: "watches never time out", usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
 		{names: []string{"cert-file", "clientCert"}, deprecated: []string{"clientCert"}, usage: "client server TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.certFile) }},
@@ -147,6 +158,61 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-trusted-ca-file"}, usage: "peer CA bundle (with --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*peerTrustedCA)(c) }},
 		{names: []string{"peer-client-cert-auth"}, usage: "require peer certificates signed by --peer-trusted-ca-file", value: func(c *config) flag.Value { return (*boolValue)(&c.peerClientCertAuth) }},
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
+	}
+	// etcd 3.x flags that existing unit files and scripts pass: accepted
+	// so the member starts, with a warning saying they change nothing.
+	for _, x := range []struct{ name, why string }{
+		{"logger", "logs always go through logrus (see --log-format)"},
+		{"quota-backend-bytes", "there is no v3 backend"},
+		{"auto-compaction-retention", "there is no v3 history to compact"},
+		{"auto-compaction-mode", "there is no v3 history to compact"},
+		{"max-request-bytes", "v2 bodies are limited to 10 MiB, as in etcd"},
+		{"grpc-keepalive-min-time", "there is no gRPC API"},
+		{"grpc-keepalive-interval", "there is no gRPC API"},
+		{"grpc-keepalive-timeout", "there is no gRPC API"},
+		{"enable-grpc-gateway", "there is no gRPC API"},
+		{"max-snapshots", "raft keeps the two newest snapshots"},
+		{"max-wals", "the raft log is compacted after each snapshot"},
+		{"wal-dir", "the raft log lives in the data directory"},
+		{"metrics", "/metrics always serves the same set"},
+		{"auth-token", "v2 auth is not implemented"},
+		{"client-crl-file", "certificate revocation lists are not checked"},
+		{"peer-crl-file", "certificate revocation lists are not checked"},
+		{"cipher-suites", "TLS uses Go's modern suites"},
+		{"peer-cert-allowed-cn", "any certificate of the peer CA is accepted"},
+		{"host-whitelist", "any Host header is accepted"},
+		{"pre-vote", "raft always pre-votes"},
+		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
+		{"backend-batch-interval", "there is no v3 backend"},
+		{"backend-batch-limit", "there is no v3 backend"},
+		{"proxy-failure-wait", "the proxy tries the next member at once"},
+		{"proxy-refresh-interval", "the proxy refreshes its member list every 5s"},
+		{"proxy-dial-timeout", "the proxy uses Go's default dialer"},
+		{"proxy-write-timeout", "proxied watches never time out"},
+		{"proxy-read-timeout", "proxied watches never time out"},
+		{"experimental-initial-corrupt-check", "not applicable"},
+		{"experimental-corrupt-check-time", "not applicable"},
+		{"experimental-enable-v2v3", "the v2 API is served from the v2 store"},
+		{"experimental-backend-bbolt-freelist-type", "there is no v3 backend"},
+		{"experimental-enable-lease-checkpoint", "there are no v3 leases"},
+		{"experimental-compaction-batch-limit", "there is no v3 history to compact"},
+		{"experimental-peer-skip-client-san-verification", "peer certificates are verified as usual"},
+		{"experimental-watch-progress-notify-interval", "there are no v3 watches"},
+	} {
+		x := x
+		specs = append(specs, flagSpec{names: []string{x.name}, ignored: x.why, usage: "etcd 3.x: accepted, no effect (" + x.why + ")",
+			value: func(c *config) flag.Value { return (*stringValue)(&c.ignoredValue) }})
+	}
+	for _, x := range []struct{ name, why string }{
+		{"force-new-cluster", "rebuilding a cluster from one member's data is not supported"},
+		{"discovery-srv", "DNS discovery is not supported; list the members with --initial-cluster"},
+		{"discovery-fallback", "discovery is not supported"},
+		{"discovery-proxy", "discovery is not supported"},
+		{"unsafe-no-fsync", "acknowledged writes are always on disk"},
+	} {
+		x := x
+		specs = append(specs, flagSpec{names: []string{x.name}, refused: x.why, usage: "refused: " + x.why,
+			value: func(c *config) flag.Value { return (*stringValue)(&c.ignoredValue) }})
 	}
 	for _, s := range specs {
 		for _, n := range s.names {
@@ -261,6 +327,10 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 			byName[n] = s
 		}
 	}
+	if err := applyEnv(fs, specs, warn, os.Environ()); err != nil {
+		return nil, err
+	}
+	var refused error
 	fs.Visit(func(f *flag.Flag) {
 		s := byName[f.Name]
 		c.set[s.names[0]] = true
@@ -275,7 +345,13 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		if s.ignored != "" {
 			fmt.Fprintf(warn, "[ignored] -%s: %s\n", f.Name, s.ignored)
 		}
+		if s.refused != "" && refused == nil {
+			refused = fmt.Errorf("-%s: %s", f.Name, s.refused)
+		}
 	})
+	if refused != nil {
+		return nil, refused
+	}
 	if c.set["config"] {
 		return nil, errors.New("-config: configuration files are not supported; pass the settings as flags")
 	}
@@ -513,4 +589,90 @@ func checkURL(s string) (string, error) {
 		return "", fmt.Errorf("URL %q: address must be host:port", s)
 	}
 	return strings.TrimRight(s, "/"), nil
+}
+
+// envName is the environment variable of a flag: ETCD_ and the name in
+// upper case with dashes as underscores (--initial-cluster →
+// ETCD_INITIAL_CLUSTER), as etcd 2.x and 3.x read them.
+func envName(flagName string) string {
+	return "ETCD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// envAliases are etcd 0.4 variable names that do not follow the rule.
+var envAliases = map[string]string{
+	"ETCD_SNAPSHOTCOUNT": "snapshot-count",
+}
+
+// applyEnv sets every flag not given on the command line from its ETCD_*
+// variable, if present: a flag beats its variable. Variables that match
+// no flag are reported as warnings (etcd does the same), not errors.
+func applyEnv(fs *flag.FlagSet, specs []flagSpec, warn io.Writer, environ []string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	known := map[string]string{}
+	for _, s := range specs {
+		for _, n := range s.names {
+			if len(n) > 2 && !isDeprecated(s, n) {
+				known[envName(n)] = n
+			}
+		}
+	}
+	for k, v := range envAliases {
+		known[k] = v
+	}
+	setBy := map[string]string{} // canonical flag → variable used
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "ETCD_") {
+			continue
+		}
+		name, ok := known[k]
+		if !ok {
+			if k != "ETCD_UNSUPPORTED_ARCH" {
+				fmt.Fprintf(warn, "[warning] unrecognized environment variable %s=%s\n", k, v)
+			}
+			continue
+		}
+		spec := specFor(specs, name)
+		if anyGiven(spec, given) {
+			continue // the flag wins
+		}
+		if prev, dup := setBy[spec.names[0]]; dup {
+			return fmt.Errorf("environment variables %s and %s set the same flag", prev, k)
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("%s=%q: %w", k, v, err)
+		}
+		setBy[spec.names[0]] = k
+	}
+	return nil
+}
+
+func isDeprecated(s flagSpec, n string) bool {
+	for _, d := range s.deprecated {
+		if d == n {
+			return true
+		}
+	}
+	return false
+}
+
+func specFor(specs []flagSpec, name string) flagSpec {
+	for _, s := range specs {
+		for _, n := range s.names {
+			if n == name {
+				return s
+			}
+		}
+	}
+	return flagSpec{names: []string{name}}
+}
+
+func anyGiven(s flagSpec, given map[string]bool) bool {
+	for _, n := range s.names {
+		if given[n] {
+			return true
+		}
+	}
+	return false
 }

@@ -61,7 +61,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "etcd-classic Version: %s\netcd API version: %s\n", Version, ServerVersion)
 		return 0
 	}
-	log := newLogger(cfg, stderr)
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		return 2
+	}
 	m, err := cfg.resolve()
 	if err != nil {
 		log.WithField("err", err).Error("bad configuration")
@@ -97,17 +101,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg *config, out io.Writer) *logrus.Entry {
+// newLogger configures the process logger from --log-output,
+// --log-format and the level flags.
+func newLogger(cfg *config, stderr io.Writer) (*logrus.Entry, error) {
 	l := logrus.New()
-	l.SetOutput(out)
+	switch cfg.logOutput {
+	case "", "default", "stderr":
+		l.SetOutput(stderr)
+	case "stdout":
+		l.SetOutput(os.Stdout)
+	default:
+		f, err := os.OpenFile(cfg.logOutput, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("--log-output: %w", err)
+		}
+		l.SetOutput(f)
+	}
+	switch cfg.logFormat {
+	case "", "text":
+	case "json":
+		l.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", cfg.logFormat)
+	}
 	l.SetLevel(logrus.InfoLevel)
 	if cfg.verbose || cfg.veryVerb {
 		l.SetLevel(logrus.DebugLevel)
 	}
-	if lvl, err := logrus.ParseLevel(cfg.logLevel); err == nil && cfg.logLevel != "" {
+	if cfg.logLevel != "" {
+		lvl, err := logrus.ParseLevel(cfg.logLevel)
+		if err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
 		l.SetLevel(lvl)
 	}
-	return logrus.NewEntry(l)
+	return logrus.NewEntry(l), nil
 }
 
 // server is a running member.
@@ -252,10 +280,34 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	s.api = httpapi.New(httpapi.Config{
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
+		EnablePprof: cfg.enablePprof,
+		RaftStats: func() httpapi.RaftStats {
+			m := node.Metrics()
+			return httpapi.RaftStats{HasLeader: m.HasLeader, IsLeader: m.IsLeader, LeaderChanges: m.LeaderChanges,
+				Term: m.Term, CommittedIndex: m.CommitIndex, Applied: m.AppliedIndex, ProposalsFailed: m.ProposalsFailed,
+				LogAppends: m.LogAppends, LogEntries: m.LogEntries, RecvAppends: m.RecvAppends, SentAppends: m.SentAppends}
+		},
 	})
 	if err := s.serveClients(m.listenClient, s.api, clientServerTLS); err != nil {
 		s.stop()
 		return nil, err
+	}
+	if cfg.listenMetricsURLs != "" {
+		murls, err := urlList(cfg.listenMetricsURLs, "", "http")
+		if err != nil {
+			s.stop()
+			return nil, fmt.Errorf("--listen-metrics-urls: %w", err)
+		}
+		var mtls *tls.Config
+		for _, u := range murls {
+			if strings.HasPrefix(u, "https://") {
+				mtls = clientServerTLS
+			}
+		}
+		if err := s.serveClients(murls, s.api.MetricsHandler(), mtls); err != nil {
+			s.stop()
+			return nil, err
+		}
 	}
 	log.WithFields(logrus.Fields{"node": m.name, "peer_urls": m.advertisePeer, "client_urls": m.advertiseClient}).Info("member started")
 	return s, nil

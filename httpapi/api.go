@@ -74,6 +74,10 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// StartTime is when the member started (stats).
 	StartTime time.Time
+	// RaftStats feeds the replication series of /metrics (optional).
+	RaftStats func() RaftStats
+	// EnablePprof serves /debug/pprof (etcd's --enable-pprof).
+	EnablePprof bool
 }
 
 // API is the client HTTP API of one member.
@@ -81,6 +85,7 @@ type API struct {
 	cfg     Config
 	log     *logrus.Entry
 	handler http.Handler
+	metrics *metrics
 
 	stop     chan struct{} // closed by Close: ends long-polls
 	stopOnce sync.Once
@@ -114,6 +119,7 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
 		stop: make(chan struct{}), ready: make(chan struct{})}
+	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
 	a.handler = a.wrap(a.routes())
 	go a.awaitReady()
 	return a

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 )
 
 // wrap adds what etcd does before routing: answer OPTIONS on any path,
@@ -20,9 +21,43 @@ func (a *API) wrap(next http.Handler) http.Handler {
 			redirectClean(w, r, cp)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if !isKeysPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		a.metrics.observe(r.Method, rec.status, start, strings.Contains(r.URL.RawQuery, "wait=") || strings.HasPrefix(r.URL.Path, "/v1/watch/"))
 	})
 }
+
+// isKeysPath reports whether p is served by a keys API (the requests
+// etcd's HTTP metrics count).
+func isKeysPath(p string) bool {
+	return strings.HasPrefix(p, "/v2/keys") || strings.HasPrefix(p, "/v1/keys/") || strings.HasPrefix(p, "/v1/watch/")
+}
+
+// statusRecorder remembers the status a handler wrote; it keeps the
+// Flusher that watches need.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // optionsRouted01 reports whether OPTIONS on p goes to the handler: etcd
 // v0.1.0 had no CORS wrapper, so its /v1 handlers answered 405 and its

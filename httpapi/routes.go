@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/gorilla/mux"
 )
@@ -26,6 +27,14 @@ func (a *API) routes() http.Handler {
 	r.Path("/v2/stats/store").HandlerFunc(a.statsStore)
 	r.Path("/version").HandlerFunc(a.version)
 	r.Path("/health").HandlerFunc(a.health)
+	r.Path("/metrics").Handler(a.metrics.handler())
+	if a.cfg.EnablePprof {
+		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
+		r.Path("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)
+		r.Path("/debug/pprof/profile").HandlerFunc(pprof.Profile)
+		r.Path("/debug/pprof/symbol").HandlerFunc(pprof.Symbol)
+		r.Path("/debug/pprof/trace").HandlerFunc(pprof.Trace)
+	}
 
 	// v1 keys API and the etcd 0.x info endpoints, in the dialect of
 	// --v1-dialect (keys_v1.go, watch_v1.go, info_v1.go). "/v1/keys" and
@@ -45,4 +54,15 @@ func (a *API) routes() http.Handler {
 	r.Path("/").HandlerFunc(a.rootV01)
 	r.Path("/stats").HandlerFunc(a.statsV01)
 	return r
+}
+
+// pprofIndex serves /debug/pprof/ and the named profiles under it.
+func pprofIndex(w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) }
+
+// MetricsHandler serves only /metrics and /health (--listen-metrics-urls).
+func (a *API) MetricsHandler() http.Handler {
+	m := http.NewServeMux()
+	m.Handle("/metrics", a.metrics.handler())
+	m.HandleFunc("/health", a.health)
+	return m
 }

@@ -128,16 +128,20 @@ type Node struct {
 	rpc   *rpcServer
 	peers *rpcPool
 
-	startIndex uint64        // last FSM-visible log index found at start
-	ready      progress      // highest term whose leader no-op is applied here
-	leader     atomic.Bool   // this node is leader (from LeaderCh)
-	sawLeader  atomic.Bool   // a leader has been known since start
-	memberCh   chan struct{} // membership table changed
-	memberMu   sync.Mutex    // serialises membership changes on the leader
-	monitor    monitor       // leader's probes of the other members
-	removed    chan struct{} // closed when this member is removed
-	removeOnce sync.Once
-	reads      readBatcher // coalesced read-index rounds
+	startIndex      uint64        // last FSM-visible log index found at start
+	ready           progress      // highest term whose leader no-op is applied here
+	leader          atomic.Bool   // this node is leader (from LeaderCh)
+	sawLeader       atomic.Bool   // a leader has been known since start
+	leaderChanges   atomic.Uint64 // leader changes observed
+	proposalsFailed atomic.Uint64 // proposals that did not commit
+	memberCh        chan struct{} // membership table changed
+	memberMu        sync.Mutex    // serialises membership changes on the leader
+	monitor         monitor       // leader's probes of the other members
+	removed         chan struct{} // closed when this member is removed
+	removeOnce      sync.Once
+	reads           readBatcher // coalesced read-index rounds
+
+	observer *raft.Observer
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -260,9 +264,16 @@ func New(cfg Config) (*Node, error) {
 	n.reads.fetch = n.readIndexRound
 	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
-	n.wg.Add(2)
+	obs := make(chan raft.Observation, 16)
+	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(n.observer)
+	n.wg.Add(3)
 	go n.leaderLoop()
 	go n.publishLoop()
+	go n.observeLeaders(obs)
 	log.WithFields(logrus.Fields{"node": cfg.Name, "id": machines.IDString(cfg.ID), "restarted": hasState}).Info("raft node started")
 	return n, nil
 }
@@ -364,6 +375,44 @@ func (n *Node) Close() error {
 		n.log.Info("raft node stopped")
 	})
 	return n.closeErr
+}
+
+// observeLeaders counts leader changes (for metrics).
+func (n *Node) observeLeaders(ch <-chan raft.Observation) {
+	defer n.wg.Done()
+	var last raft.ServerID
+	for {
+		select {
+		case o := <-ch:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && lo.LeaderID != last {
+				last = lo.LeaderID
+				n.leaderChanges.Add(1)
+			}
+		case <-n.ctx.Done():
+			n.raft.DeregisterObserver(n.observer)
+			return
+		}
+	}
+}
+
+// Metrics are the replication figures of this member.
+type Metrics struct {
+	HasLeader, IsLeader       bool
+	LeaderChanges, Term       uint64
+	CommitIndex, AppliedIndex uint64
+	ProposalsFailed           uint64
+	LogAppends, LogEntries    uint64
+	RecvAppends, SentAppends  uint64
+}
+
+// Metrics returns this member's replication figures.
+func (n *Node) Metrics() Metrics {
+	_, has := n.LeaderID()
+	ls := n.LogStats()
+	return Metrics{HasLeader: has, IsLeader: n.IsLeader(), LeaderChanges: n.leaderChanges.Load(),
+		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(),
+		ProposalsFailed: n.proposalsFailed.Load(), LogAppends: ls.Batches, LogEntries: ls.Entries,
+		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load()}
 }
 
 // Removed is closed once this member has been removed from the cluster;
@@ -547,6 +596,7 @@ func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 		return nil, apiError(ErrTimeout)
 	}
 	if err != nil {
+		n.proposalsFailed.Add(1)
 		return nil, translate(err)
 	}
 	res := &Result{RaftIndex: f.Index(), RaftTerm: n.raft.CurrentTerm()}

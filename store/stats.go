@@ -24,6 +24,9 @@ type Stats struct {
 	CompareAndDeleteSuccess atomic.Uint64
 	CompareAndDeleteFail    atomic.Uint64
 	ExpireCount             atomic.Uint64
+	// WatchRequests counts watch registrations (not part of the stats
+	// JSON; exported as a metric).
+	WatchRequests atomic.Uint64
 }
 
 func (st *Stats) inc(c *atomic.Uint64) { c.Add(1) }

@@ -529,6 +529,7 @@ func (s *Store) publish(e *Event, refresh bool) {
 // older than the history fails with 401.
 func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Watcher, error) {
 	p = cleanPath(p)
+	s.stats.inc(&s.stats.WatchRequests)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if sinceIndex == 0 {
