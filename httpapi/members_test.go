@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 )
 
 func (s *stubServer) doJSON(t *testing.T, method, path, ct, body string) resp {
@@ -123,4 +125,29 @@ func TestStatsSelfAndLeader(t *testing.T) {
 	if r.status != 403 || r.body != `{"message":"not current leader"}` {
 		t.Errorf("stats/leader on a follower: %d %s", r.status, r.body)
 	}
+}
+
+func TestAuthLogAndVars(t *testing.T) {
+	t.Parallel()
+	s := newStubServer(t)
+	steps := []struct {
+		method, path, ct, body string
+		status                 int
+		want                   string
+	}{
+		{"GET", "/v2/auth/enable", "", "", 200, `{"enabled":false}`},
+		{"PUT", "/v2/auth/enable", "", "", 501, `{"message":"v2 authentication is not supported by this server"}`},
+		{"PUT", "/config/local/log", "application/json", `{"Level":"DEBUG"}`, 204, ``},
+		{"PUT", "/config/local/log", "application/json", `{"Level":"LOUD"}`, 400, `{"message":`},
+		{"PUT", "/config/local/log", "application/json", `nope`, 400, `{"message":`},
+		{"GET", "/config/local/log", "", "", 405, "Method Not Allowed\n"},
+		{"GET", "/debug/vars", "", "", 200, `{`},
+	}
+	for i, st := range steps {
+		r := s.doJSON(t, st.method, st.path, st.ct, st.body)
+		if r.status != st.status || !strings.HasPrefix(r.body, st.want) {
+			t.Errorf("step %d %s %s: got %d %s, want %d %s", i, st.method, st.path, r.status, r.body, st.status, st.want)
+		}
+	}
+	s.api.log.Logger.SetLevel(logrus.InfoLevel)
 }

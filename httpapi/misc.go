@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/etcd-classic/etcd-classic/machines"
 )
 
@@ -148,4 +150,39 @@ func (a *API) statsLeader(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := json.Marshal(out)
 	writeJSON(w, http.StatusOK, b)
+}
+
+// authEnable serves GET /v2/auth/enable: v2 authentication is never on
+// here ({"enabled":false}, what etcd answers until auth is enabled);
+// enabling it is refused.
+func (a *API) authEnable(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r.Method, "GET", "PUT", "DELETE") {
+		return
+	}
+	if r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, []byte(`{"enabled":false}`))
+		return
+	}
+	writeMembersError(w, http.StatusNotImplemented, "v2 authentication is not supported by this server")
+}
+
+// configLocalLog serves PUT /config/local/log {"Level":"DEBUG"}: change
+// this member's log level at run time (etcd 2.x).
+func (a *API) configLocalLog(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r.Method, "PUT") {
+		return
+	}
+	var body struct{ Level string }
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+		writeMembersError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	lvl, err := logrus.ParseLevel(strings.ToLower(body.Level))
+	if err != nil {
+		writeMembersError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	a.log.Logger.SetLevel(lvl)
+	a.log.WithField("level", lvl.String()).Info("log level changed")
+	w.WriteHeader(http.StatusNoContent)
 }

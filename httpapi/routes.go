@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"expvar"
 	"net/http"
 	"net/http/pprof"
 
@@ -28,6 +29,9 @@ func (a *API) routes() http.Handler {
 	r.Path("/version").HandlerFunc(a.version)
 	r.Path("/health").HandlerFunc(a.health)
 	r.Path("/metrics").Handler(a.metrics.handler())
+	r.Path("/debug/vars").Handler(expvar.Handler())
+	r.Path("/config/local/log").HandlerFunc(a.configLocalLog)
+	r.Path("/v2/auth/enable").HandlerFunc(a.authEnable)
 	if a.cfg.EnablePprof {
 		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
 		r.Path("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)
