@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +34,9 @@ func main() {
 	keys := flag.Int("keys", 100000, "key space size")
 	valSize := flag.Int("val-size", 8, "value size in bytes")
 	prefix := flag.String("prefix", "/bench", "key prefix")
+	caFile := flag.String("cacert", "", "CA bundle to verify https endpoints")
+	certFile := flag.String("cert", "", "client certificate for https endpoints")
+	keyFile := flag.String("key", "", "client key for https endpoints")
 	flag.Parse()
 
 	eps := strings.Split(*endpoints, ",")
@@ -42,6 +47,27 @@ func main() {
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: nconns, MaxConnsPerHost: nconns,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
+	if *caFile != "" || *certFile != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if *caFile != "" {
+			pem, err := os.ReadFile(*caFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			cfg.RootCAs.AppendCertsFromPEM(pem)
+		}
+		if *certFile != "" {
+			pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		tr.TLSClientConfig = cfg
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	value := strings.Repeat("v", *valSize)
