@@ -170,7 +170,14 @@ func TestStrictReconfigCheck(t *testing.T) {
 		t.Fatalf("6th: got %v, want a strict reconfiguration refusal", err)
 	}
 	t.Logf("refusal: %v", err)
-	// The cluster still works with 5 voters, 3 running.
+	// The two unstarted members are in the table, not yet in raft's
+	// configuration: they cannot take the quorum away.
+	if got := len(ld.node.voters()); got != 3 {
+		t.Errorf("raft voters after adding two unstarted members: %d, want 3", got)
+	}
+	if got := len(ld.node.Cluster().Members); got != 5 {
+		t.Errorf("table members: %d, want 5", got)
+	}
 	put(t, f.node, "/still", "ok")
 	if err := f.node.RemoveMember(ctx, f.m.ID); !errors.Is(err, machines.ErrStrictReconfig) {
 		t.Fatalf("removing a running member from 3-of-5: got %v", err)
@@ -272,4 +279,40 @@ func TestSnapshotCatchUp(t *testing.T) {
 	})
 	startWith(t, lag, mod)
 	sameState(t, ms)
+}
+
+// As in etcd, a one-member cluster may always grow: the added member
+// enters raft's configuration when it starts, so the single member keeps
+// its quorum meanwhile and even an added member that never starts can be
+// removed again.
+func TestGrowOneMemberCluster(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 1)
+	n := ms[0].node
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	ghost, err := n.AddMember(context.Background(), []string{"http://127.0.0.1:1"}, false)
+	if err != nil {
+		t.Fatalf("adding to a one-member cluster: %v", err)
+	}
+	put(t, n, "/still/writable", "yes")
+	if err := n.RemoveMember(context.Background(), ghost.ID); err != nil {
+		t.Fatalf("removing the member that never started: %v", err)
+	}
+	// Now a real second member.
+	extra := newTestCluster(t, 1)[0]
+	m, err := n.AddMember(context.Background(), extra.m.PeerURLs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := LookupMember(ctx, []string{ms[0].m.PeerAddr()}, extra.m.PeerURLs, nil)
+	if err != nil || res.Member.ID != m.ID {
+		t.Fatalf("lookup: %+v %v", res, err)
+	}
+	extra.m.ID = m.ID
+	startWith(t, extra, nil)
+	eventually(t, "two voters", func() bool { return len(n.voters()) == 2 })
+	put(t, extra.node, "/from/second", "ok")
+	sameState(t, []*testMember{ms[0], extra})
 }

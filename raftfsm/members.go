@@ -3,9 +3,11 @@ package raftfsm
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -91,6 +93,9 @@ func (n *Node) memberOp(ctx context.Context, req *memberRequest) (*machines.Memb
 		var rep *memberReply
 		if addr == "" {
 			rep, err = n.leaderMemberOp(ctx, req)
+			if err == nil {
+				n.settleMembership(ctx)
+			}
 		} else {
 			payload, _ := json.Marshal(req)
 			var b []byte
@@ -142,6 +147,14 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 	n.memberMu.Lock()
 	defer n.memberMu.Unlock()
 	cluster := n.fsm.Cluster()
+	// A brand-new cluster records its members in its first entries;
+	// membership changes wait for that.
+	for cluster.ID == 0 && len(n.cfg.InitialMembers) > 0 {
+		if !n.pause(ctx, 10*time.Millisecond) {
+			return nil, apiError(ErrTimeout)
+		}
+		cluster = n.fsm.Cluster()
+	}
 	switch req.Op {
 	case "add", "join":
 		m := req.Member
@@ -168,15 +181,22 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 		}
 		if !m.IsLearner {
 			// A joining member is running: it is the one asking.
-			if err := n.strictAddCheck(cluster, req.Op == "join"); err != nil {
+			if err := n.strictAddCheck(cluster, req.Op == "join", 0); err != nil {
 				return nil, err
 			}
 		}
 		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberAdd, Cluster: &clusterCmd{Member: m}}); err != nil {
 			return nil, err
 		}
-		if err := n.ensureServer(m); err != nil {
-			return nil, err
+		// A member added through /v2/members enters raft's configuration
+		// when it starts and looks itself up ("lookup"), not now: until
+		// then it cannot take the quorum away, so adding members that never
+		// start (wrong peer URLs) cannot deadlock the cluster. A joining
+		// member (etcd 0.x -peers) is running: it enters at once.
+		if req.Op == "join" {
+			if err := n.ensureServer(m); err != nil {
+				return nil, err
+			}
 		}
 		n.log.WithFields(logrus.Fields{"id": machines.IDString(m.ID), "peer_urls": m.PeerURLs, "learner": m.IsLearner}).Info("member added")
 		c := n.fsm.Cluster()
@@ -202,6 +222,9 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 			return nil, err
 		}
 		n.log.WithField("id", machines.IDString(req.ID)).Info("member removed")
+		if !n.inRaftConfig(req.ID) {
+			return &memberReply{Member: m}, nil // it never started
+		}
 		return &memberReply{Member: m}, n.removeServer(req.ID)
 	case "update":
 		m, ok := cluster.Members[req.ID]
@@ -223,6 +246,9 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 			return nil, err
 		}
 		m = n.fsm.Cluster().Members[req.ID]
+		if !n.inRaftConfig(req.ID) {
+			return &memberReply{Member: m}, nil // it has not started yet
+		}
 		return &memberReply{Member: m}, n.ensureServer(m)
 	case "promote":
 		m, ok := cluster.Members[req.ID]
@@ -235,7 +261,7 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 		if !n.caughtUp(ctx, m) {
 			return nil, machines.ErrNotCaughtUp
 		}
-		if err := n.strictAddCheck(cluster, true); err != nil {
+		if err := n.strictAddCheck(cluster, true, 0); err != nil {
 			return nil, err
 		}
 		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberPromote, Cluster: &clusterCmd{ID: req.ID}}); err != nil {
@@ -247,12 +273,60 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 	case "lookup":
 		for _, u := range req.PeerURLs {
 			if m := cluster.ByPeerURL(u); m != nil {
+				// The added member is starting: now it enters raft's
+				// configuration (it is running, so it counts for the
+				// strict check).
+				if !n.inRaftConfig(m.ID) {
+					if !m.IsLearner {
+						if err := n.strictAddCheck(cluster, true, m.ID); err != nil {
+							return nil, err
+						}
+					}
+					if err := n.ensureServer(m); err != nil {
+						return nil, err
+					}
+					n.log.WithField("id", machines.IDString(m.ID)).Info("added member started")
+				}
 				return &memberReply{Member: m, ClusterID: cluster.ID, Members: cluster.Sorted()}, nil
 			}
 		}
 		return nil, fmt.Errorf("%w: no member has peer URLs %v; add it first (POST /v2/members)", machines.ErrIDNotFound, req.PeerURLs)
 	}
 	return nil, fmt.Errorf("raftfsm: unknown membership operation %q", req.Op)
+}
+
+// settleMembership waits (briefly) until every running member has applied
+// the latest membership change, so that a client that changes the
+// membership through one member and then lists it through another — as
+// etcdctl member add does — sees the change. Members that do not answer
+// within a second are not waited for.
+func (n *Node) settleMembership(ctx context.Context) {
+	target := n.fsm.AppliedIndex()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for id, m := range n.fsm.Cluster().Members {
+		if id == n.cfg.ID || !m.Started() || m.PeerAddr() == "" {
+			continue
+		}
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				b, err := n.peers.call(ctx, addr, opStatus, nil)
+				if err != nil {
+					return
+				}
+				if applied, k := binary.Uvarint(b); k > 0 && applied >= target {
+					return
+				}
+				if !n.pause(ctx, 2*time.Millisecond) {
+					return
+				}
+			}
+		}(m.PeerAddr())
+	}
+	wg.Wait()
 }
 
 // ensureServer makes raft's configuration match the member: voter or
@@ -314,18 +388,28 @@ func (n *Node) voters() []uint64 {
 // (etcd issue #3477: adding members that never start must not be able to
 // deadlock the cluster).
 //
-// newRunning says whether the new voter is itself running (a join, or a
-// caught-up learner's promotion) and so counts towards the quorum.
-func (n *Node) strictAddCheck(c *machines.Cluster, newRunning bool) error {
+// newRunning says whether the new voter is itself running (a join, a
+// started member, or a caught-up learner's promotion) and so counts
+// towards the quorum; self names it when it is already in the table.
+//
+// The arithmetic is over the membership table's voting members, started
+// or not (an added member that has not started yet counts: it will be a
+// voter). As in etcd, growing a one-member cluster is always allowed —
+// otherwise it could never grow — and is safe here because an added member
+// enters raft's configuration only when it starts.
+func (n *Node) strictAddCheck(c *machines.Cluster, newRunning bool, self uint64) error {
 	if !n.cfg.StrictReconfigCheck {
 		return nil
 	}
-	voters := n.voters()
+	voters := tableVoters(c, self)
 	size := len(voters) + 1
 	quorum := size/2 + 1
 	running := n.activeCount(voters)
 	if newRunning {
 		running++
+	}
+	if size == 2 && running >= 1 {
+		return nil
 	}
 	if quorum > running {
 		return fmt.Errorf("%w: the quorum of the enlarged cluster would be %d members, but only %d of the %d voting members are running", machines.ErrStrictReconfig, quorum, running, len(voters))
@@ -339,12 +423,7 @@ func (n *Node) strictRemoveCheck(c *machines.Cluster, id uint64) error {
 	if !n.cfg.StrictReconfigCheck {
 		return nil
 	}
-	var rest []uint64
-	for _, v := range n.voters() {
-		if v != id {
-			rest = append(rest, v)
-		}
-	}
+	rest := tableVoters(c, id)
 	if len(rest) == 0 {
 		return fmt.Errorf("%w: cannot remove the last voting member", machines.ErrStrictReconfig)
 	}
@@ -354,6 +433,17 @@ func (n *Node) strictRemoveCheck(c *machines.Cluster, id uint64) error {
 		return fmt.Errorf("%w: after the removal the quorum would be %d members, but only %d of the remaining %d are running", machines.ErrStrictReconfig, quorum, running, len(rest))
 	}
 	return nil
+}
+
+// tableVoters lists the voting members of the table, except one.
+func tableVoters(c *machines.Cluster, except uint64) []uint64 {
+	var out []uint64
+	for _, m := range c.Sorted() {
+		if !m.IsLearner && m.ID != except {
+			out = append(out, m.ID)
+		}
+	}
+	return out
 }
 
 // activeCount counts the members among ids that are running and
@@ -417,6 +507,7 @@ func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]
 	if err != nil {
 		return memberErrReply(err)
 	}
+	n.settleMembership(ctx)
 	return json.Marshal(rep)
 }
 

@@ -202,10 +202,16 @@ func New(cfg Config) (*Node, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(machines.IDString(cfg.ID))
 	rc.Logger = raftLog
-	rc.HeartbeatTimeout = cfg.ElectionTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
+	// hashicorp/raft notices a lost leader between one and (nearly) three
+	// follower timeouts after its last contact, etcd between one and two
+	// election timeouts; two thirds of the election timeout brings the
+	// two in line.
+	rc.HeartbeatTimeout = followerTimeout(cfg.ElectionTimeout)
+	rc.ElectionTimeout = followerTimeout(cfg.ElectionTimeout)
 	rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
-	rc.CommitTimeout = cfg.HeartbeatInterval / 10
+	// How long an idle leader waits before telling followers about new
+	// commits: followers serve acknowledged writes within a few ms.
+	rc.CommitTimeout = cfg.HeartbeatInterval / 20
 	if rc.CommitTimeout < time.Millisecond {
 		rc.CommitTimeout = time.Millisecond
 	}
@@ -318,13 +324,24 @@ func (n *Node) soleVoter(rc *raft.Config, hasState bool, snaps raft.SnapshotStor
 	return voters == 1 && self
 }
 
+// followerTimeout is raft's follower (and candidate) timeout for an etcd
+// election timeout (see New).
+func followerTimeout(election time.Duration) time.Duration {
+	t := election * 2 / 3
+	if t < election/2 {
+		t = election / 2 // never below the leader lease
+	}
+	return t
+}
+
 // restoreTimeouts puts back the configured follower timeouts (see New).
 func (n *Node) restoreTimeouts() {
 	rc := n.raft.ReloadableConfig()
-	if rc.HeartbeatTimeout == n.cfg.ElectionTimeout {
+	want := followerTimeout(n.cfg.ElectionTimeout)
+	if rc.HeartbeatTimeout == want {
 		return
 	}
-	rc.HeartbeatTimeout, rc.ElectionTimeout = n.cfg.ElectionTimeout, n.cfg.ElectionTimeout
+	rc.HeartbeatTimeout, rc.ElectionTimeout = want, want
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.log.WithField("err", err).Warn("could not restore raft timeouts")
 	}
