@@ -6,6 +6,8 @@
 # the project's load tool (scripts/bench) against it: PUTs to the leader,
 # PUTs spread over all members, and quorum=true GETs spread over all
 # members. The figures in docs/benchmarks.md come from this script.
+# With TLS=1 the client URLs are HTTPS (certificates from gen-certs.sh)
+# and the load tool verifies them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,24 +24,34 @@ etcd) cp "$(command -v etcd)" "$tmp/server"; extra="--enable-v2" ;;
 *) echo "usage: $0 [etcd-classic|etcd] [clients] [requests]" >&2; exit 2 ;;
 esac
 
+scheme=http
+tlsflags=""
+benchtls=""
+if [ "${TLS:-0}" = 1 ]; then
+	scripts/gen-certs.sh "$tmp/certs" >/dev/null
+	scheme=https
+	tlsflags="--cert-file $tmp/certs/server.crt --key-file $tmp/certs/server.key"
+	benchtls="-cacert $tmp/certs/ca.crt"
+fi
 ic="m1=http://127.0.0.1:31380,m2=http://127.0.0.1:32380,m3=http://127.0.0.1:33380"
 for i in 1 2 3; do
-	"$tmp/server" $extra --name "m$i" --data-dir "$tmp/m$i" \
-		--listen-client-urls "http://127.0.0.1:3${i}379" --advertise-client-urls "http://127.0.0.1:3${i}379" \
+	# shellcheck disable=SC2086
+	"$tmp/server" $extra $tlsflags --name "m$i" --data-dir "$tmp/m$i" \
+		--listen-client-urls "$scheme://127.0.0.1:3${i}379" --advertise-client-urls "$scheme://127.0.0.1:3${i}379" \
 		--listen-peer-urls "http://127.0.0.1:3${i}380" --initial-advertise-peer-urls "http://127.0.0.1:3${i}380" \
 		--initial-cluster "$ic" --initial-cluster-state new >"$tmp/m$i.log" 2>&1 &
 	echo $! >"$tmp/m$i.pid"
 done
 for _ in $(seq 1 100); do
-	curl -s -m 2 http://127.0.0.1:31379/health | grep -q true && break
+	curl -sk -m 2 "$scheme://127.0.0.1:31379/health" | grep -q true && break
 	sleep 0.2
 done
-leader=$(curl -s http://127.0.0.1:31379/v2/members/leader | sed 's/.*"clientURLs":\["\([^"]*\)".*/\1/')
-all=http://127.0.0.1:31379,http://127.0.0.1:32379,http://127.0.0.1:33379
-echo "== $which: $("$tmp/server" --version 2>/dev/null | head -1), $(nproc) cores, $(uname -r)"
+leader=$(curl -sk "$scheme://127.0.0.1:31379/v2/members/leader" | sed 's/.*"clientURLs":\["\([^"]*\)".*/\1/')
+all=$scheme://127.0.0.1:31379,$scheme://127.0.0.1:32379,$scheme://127.0.0.1:33379
+echo "== $which ($scheme): $("$tmp/server" --version 2>/dev/null | head -1), $(nproc) cores, $(uname -r)"
 echo "-- PUT to the leader ($leader)"
-"$tmp/bench" -endpoints "$leader" -clients "$clients" -n "$n" -op put
+"$tmp/bench" $benchtls -endpoints "$leader" -clients "$clients" -n "$n" -op put
 echo "-- PUT spread over the three members"
-"$tmp/bench" -endpoints "$all" -clients "$clients" -n "$n" -op put
+"$tmp/bench" $benchtls -endpoints "$all" -clients "$clients" -n "$n" -op put
 echo "-- quorum=true GET spread over the three members"
-"$tmp/bench" -endpoints "$all" -clients "$clients" -n "$n" -op qget
+"$tmp/bench" $benchtls -endpoints "$all" -clients "$clients" -n "$n" -op qget
