@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"net/url"
+	netURL "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,7 +186,7 @@ func writeLoad(c *procCluster, stop chan struct{}, acks *ackLog, gap *time.Durat
 				key := fmt.Sprintf("/load/w%d/k%d", w, i)
 				val := fmt.Sprintf("%d-%d", w, i)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				st, r, err := v2do(ctx, "PUT", p.client+"/v2/keys"+key, url.Values{"value": {val}})
+				st, r, err := v2do(ctx, "PUT", p.client+"/v2/keys"+key, netURL.Values{"value": {val}})
 				cancel()
 				if err != nil || st != 201 {
 					continue
@@ -278,7 +279,7 @@ func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
 			other = append(other, p)
 		}
 	}
-	if st, _, err := v2do(context.Background(), "PUT", other[0].client+"/v2/keys/session", url.Values{"value": {"alive"}, "ttl": {"3"}}); err != nil || st != 201 {
+	if st, _, err := v2do(context.Background(), "PUT", other[0].client+"/v2/keys/session", netURL.Values{"value": {"alive"}, "ttl": {"3"}}); err != nil || st != 201 {
 		t.Fatalf("create: %d %v", st, err)
 	}
 	// The client refreshes every second, trying each member in turn.
@@ -300,7 +301,7 @@ func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
 					continue
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				st, _, err := v2do(ctx, "PUT", p.client+"/v2/keys/session?refresh=true&prevExist=true", url.Values{"ttl": {"3"}})
+				st, _, err := v2do(ctx, "PUT", p.client+"/v2/keys/session?refresh=true&prevExist=true", netURL.Values{"ttl": {"3"}})
 				cancel()
 				if err == nil && st == 200 {
 					break
@@ -365,7 +366,7 @@ func TestLegacyJoinedCluster(t *testing.T) {
 		return strings.Count(string(buf[:n]), "http://") == 3
 	})
 	c.waitHealthy()
-	if st, _, err := v2do(context.Background(), "PUT", ps[1].client+"/v2/keys/foo", url.Values{"value": {"bar"}}); err != nil || st != 201 {
+	if st, _, err := v2do(context.Background(), "PUT", ps[1].client+"/v2/keys/foo", netURL.Values{"value": {"bar"}}); err != nil || st != 201 {
 		t.Fatalf("set: %d %v", st, err)
 	}
 	ld := c.leader()
@@ -397,8 +398,9 @@ func TestLegacyJoinedCluster(t *testing.T) {
 	}
 }
 
-// Procfile and scripts/cluster.sh bring up working clusters. The
-// Procfile's fixed ports are replaced by free ones in a copy.
+// Procfile and scripts/cluster.sh bring up working clusters; the
+// learner walkthrough of Procfile.learner works on the Procfile's cluster.
+// The Procfiles' fixed ports are replaced by free ones in copies.
 func TestProcfileWithForeman(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -408,47 +410,94 @@ func TestProcfileWithForeman(t *testing.T) {
 		t.Skip("foreman (Debian's ruby-foreman) is not installed")
 	}
 	dir := t.TempDir()
-	b, err := os.ReadFile("Procfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(b)
 	ports := map[string]int{}
-	text = regexp.MustCompile(`127\.0\.0\.1:(\d+)`).ReplaceAllStringFunc(text, func(m string) string {
-		p := strings.TrimPrefix(m, "127.0.0.1:")
-		if _, ok := ports[p]; !ok {
-			ports[p] = freePort(t)
+	rewrite := func(name string) string {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return fmt.Sprintf("127.0.0.1:%d", ports[p])
-	})
-	text = strings.ReplaceAll(text, "./etcd-classic", binPath)
-	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(foreman, "start", "-f", filepath.Join(dir, "Procfile"), "-d", dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &lockedBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("foreman output:\n%s", out.String())
+		text := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).ReplaceAllStringFunc(string(b), func(m string) string {
+			p := strings.TrimPrefix(m, "127.0.0.1:")
+			if _, ok := ports[p]; !ok {
+				ports[p] = freePort(t)
+			}
+			return fmt.Sprintf("127.0.0.1:%d", ports[p])
+		})
+		text = strings.ReplaceAll(text, "./etcd-classic", binPath)
+		out := filepath.Join(dir, name)
+		if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	})
-	proxy := fmt.Sprintf("http://127.0.0.1:%d", ports["23790"])
+		return out
+	}
+	runForeman := func(procfile string) {
+		cmd := exec.Command(foreman, "start", "-f", procfile, "-d", dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out := &lockedBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("foreman %s output:\n%s", filepath.Base(procfile), out.String())
+			}
+		})
+	}
+	runForeman(rewrite("Procfile"))
+	url := func(p string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[p]) }
+	proxy := url("23790")
 	waitFor(t, "write through the proxy", func() bool {
-		st, _, err := v2do(context.Background(), "PUT", proxy+"/v2/keys/procfile", url.Values{"value": {"ok"}})
+		st, _, err := v2do(context.Background(), "PUT", proxy+"/v2/keys/procfile", netURL.Values{"value": {"ok"}})
 		return err == nil && st < 300
 	})
 	for _, p := range []string{"2379", "22379", "32379"} {
-		u := fmt.Sprintf("http://127.0.0.1:%d/v2/keys/procfile?quorum=true", ports[p])
-		if st, r, err := v2do(context.Background(), "GET", u, nil); err != nil || st != 200 || r.Node.Value != "ok" {
+		if st, r, err := v2do(context.Background(), "GET", url(p)+"/v2/keys/procfile?quorum=true", nil); err != nil || st != 200 || r.Node.Value != "ok" {
 			t.Errorf("read on %s: %d %+v %v", p, st, r, err)
 		}
+	}
+
+	// Procfile.learner, step by step as its comments say.
+	learnerFile := rewrite("Procfile.learner") // assigns the learner's ports
+	learnerPeer := url("42380")
+	req, _ := http.NewRequest("POST", url("2379")+"/v2/members", strings.NewReader(`{"peerURLs":["`+learnerPeer+`"],"isLearner":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		ID        string `json:"id"`
+		IsLearner bool   `json:"isLearner"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&added)
+	r.Body.Close()
+	if r.StatusCode != 201 || !added.IsLearner {
+		t.Fatalf("adding the learner: %d %+v", r.StatusCode, added)
+	}
+	runForeman(learnerFile)
+	waitFor(t, "the learner started and caught up", func() bool {
+		st, rr, err := v2do(context.Background(), "GET", url("42379")+"/v2/keys/procfile", nil)
+		return err == nil && st == 200 && rr.Node.Value == "ok"
+	})
+	waitFor(t, "promotion", func() bool {
+		r, err := http.Post(url("2379")+"/v2/members/"+added.ID+"/promote", "", nil)
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+	r, err = http.Get(url("2379") + "/v2/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if strings.Contains(string(b), "isLearner") || strings.Count(string(b), `"id"`) != 4 || !strings.Contains(string(b), `"name":"infra4"`) {
+		t.Errorf("members after promotion: %s", b)
 	}
 }
 
@@ -482,11 +531,82 @@ func TestClusterScript(t *testing.T) {
 	if strings.Count(st, "running") != 3 || !strings.Contains(st, `"name":"infra1"`) {
 		t.Errorf("status:\n%s", st)
 	}
-	if s, _, err := v2do(context.Background(), "PUT", "http://127.0.0.1:22379/v2/keys/script", url.Values{"value": {"ok"}}); err != nil || s != 201 {
+	if s, _, err := v2do(context.Background(), "PUT", "http://127.0.0.1:22379/v2/keys/script", netURL.Values{"value": {"ok"}}); err != nil || s != 201 {
 		t.Errorf("write: %d %v", s, err)
 	}
 	run("stop")
 	if st := run("status"); strings.Contains(st, "running") {
 		t.Errorf("after stop:\n%s", st)
 	}
+}
+
+// Every member answers with the same X-Etcd-Cluster-Id. Without a quorum
+// a write fails quickly with error 300 (never hangs), plain reads still
+// answer (stale), /health is 503 and /v2/members/leader is 503.
+func TestNoQuorumFailsFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ids := map[string]bool{}
+	for _, p := range c.members {
+		r, err := http.Get(p.client + "/v2/keys/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		ids[r.Header.Get("X-Etcd-Cluster-Id")] = true
+	}
+	if len(ids) != 1 || ids[""] {
+		t.Fatalf("cluster IDs across members: %v", ids)
+	}
+	if st, _, err := v2do(context.Background(), "PUT", c.members[0].client+"/v2/keys/before", netURL.Values{"value": {"1"}}); err != nil || st != 201 {
+		t.Fatalf("put: %d %v", st, err)
+	}
+	survivor := c.members[0]
+	waitFor(t, "the survivor has the write", func() bool {
+		st, _, err := v2do(context.Background(), "GET", survivor.client+"/v2/keys/before", nil)
+		return err == nil && st == 200
+	})
+	c.members[1].kill()
+	c.members[2].kill()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "PUT", survivor.client+"/v2/keys/after", strings.NewReader("value=2"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		ErrorCode int    `json:"errorCode"`
+		Cause     string `json:"cause"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&e)
+	r.Body.Close()
+	took := time.Since(start)
+	t.Logf("write without quorum: %d, error %d %q after %v", r.StatusCode, e.ErrorCode, e.Cause, took.Round(time.Millisecond))
+	if r.StatusCode != 500 || e.ErrorCode != 300 {
+		t.Errorf("write without quorum: status %d error %d, want 500 / 300", r.StatusCode, e.ErrorCode)
+	}
+	if took > 9*time.Second {
+		t.Errorf("write without quorum took %v; want a fast failure", took)
+	}
+	if st, _, err := v2do(context.Background(), "GET", survivor.client+"/v2/keys/before", nil); err != nil || st != 200 {
+		t.Errorf("stale read without quorum: %d %v", st, err)
+	}
+	waitFor(t, "health and leader report the lost quorum", func() bool {
+		h, err := http.Get(survivor.client + "/health")
+		if err != nil {
+			return false
+		}
+		h.Body.Close()
+		l, err := http.Get(survivor.client + "/v2/members/leader")
+		if err != nil {
+			return false
+		}
+		l.Body.Close()
+		return h.StatusCode == 503 && l.StatusCode == 503
+	})
 }
