@@ -120,41 +120,21 @@ func (a *API) statsV01(w http.ResponseWriter, r *http.Request) {
 	a.writeV1OK(w, r, b)
 }
 
-// selfStatsV1 is etcd 0.4.6's /v1/stats/self (server/raft_server_stats.go):
-// names, not IDs, and no id field.
-type selfStatsV1 struct {
-	Name       string `json:"name"`
-	State      string `json:"state"`
-	StartTime  string `json:"startTime"`
-	LeaderInfo struct {
-		Leader    string `json:"leader"`
-		Uptime    string `json:"uptime"`
-		StartTime string `json:"startTime"`
-	} `json:"leaderInfo"`
-	RecvAppendRequestCnt uint64  `json:"recvAppendRequestCnt"`
-	RecvPkgRate          float64 `json:"recvPkgRate,omitempty"`
-	RecvBandwidthRate    float64 `json:"recvBandwidthRate,omitempty"`
-	SendAppendRequestCnt uint64  `json:"sendAppendRequestCnt"`
-	SendPkgRate          float64 `json:"sendPkgRate,omitempty"`
-	SendBandwidthRate    float64 `json:"sendBandwidthRate,omitempty"`
-}
-
 // statsSelfV1 serves /v1/stats/self.
 func (a *API) statsSelfV1(w http.ResponseWriter, r *http.Request) {
 	if !a.v1Method(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
 	n := a.cfg.Node
-	s := selfStatsV1{Name: n.Name(), State: state04(n.State()), StartTime: a.cfg.StartTime.Format(time.RFC3339Nano)}
+	// etcd 0.4.6's version (server/raft_server_stats.go): names, not IDs,
+	// and no id field.
+	s := selfStats{Name: n.Name(), State: state04(n.State()), StartTime: a.cfg.StartTime.Format(time.RFC3339Nano)}
 	if lid, ok := n.LeaderID(); ok {
 		s.LeaderInfo.Leader = a.memberName(lid)
 	}
 	s.LeaderInfo.StartTime = s.StartTime
 	s.LeaderInfo.Uptime = a.cfg.Now().Sub(a.cfg.StartTime).String()
-	as := n.AppendStats()
-	s.RecvAppendRequestCnt, s.SendAppendRequestCnt = as.RecvCount, as.SendCount
-	s.RecvPkgRate, s.RecvBandwidthRate = as.RecvPkgRate, as.RecvBytesRate
-	s.SendPkgRate, s.SendBandwidthRate = as.SendPkgRate, as.SendBytesRate
+	s.fillAppends(n.AppendStats())
 	b, _ := json.Marshal(s)
 	writeJSON(w, http.StatusOK, b)
 }

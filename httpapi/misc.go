@@ -60,10 +60,11 @@ func (a *API) statsStore(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.cfg.Store.Stats().JSON(a.cfg.Store.WatcherCount()))
 }
 
-// selfStats is /v2/stats/self.
+// selfStats is /v2/stats/self and, without the ID, etcd 0.4.6's
+// /v1/stats/self.
 type selfStats struct {
 	Name       string `json:"name"`
-	ID         string `json:"id"`
+	ID         string `json:"id,omitempty"`
 	State      string `json:"state"`
 	StartTime  string `json:"startTime"`
 	LeaderInfo struct {
@@ -92,12 +93,16 @@ func (a *API) statsSelf(w http.ResponseWriter, r *http.Request) {
 	since := a.leaderSince()
 	s.LeaderInfo.StartTime = since.Format(time.RFC3339Nano)
 	s.LeaderInfo.Uptime = a.cfg.Now().Sub(since).String()
-	as := n.AppendStats()
+	s.fillAppends(n.AppendStats())
+	b, _ := json.Marshal(s)
+	writeJSON(w, http.StatusOK, b)
+}
+
+// fillAppends copies the member's append traffic into the stats.
+func (s *selfStats) fillAppends(as machines.AppendStats) {
 	s.RecvAppendRequestCnt, s.SendAppendRequestCnt = as.RecvCount, as.SendCount
 	s.RecvPkgRate, s.RecvBandwidthRate = as.RecvPkgRate, as.RecvBytesRate
 	s.SendPkgRate, s.SendBandwidthRate = as.SendPkgRate, as.SendBytesRate
-	b, _ := json.Marshal(s)
-	writeJSON(w, http.StatusOK, b)
 }
 
 // leaderSince is when this member first saw the current leader.

@@ -294,8 +294,17 @@ func (s *Store) update(p, value string, expire time.Time, refresh bool, now time
 	if refresh {
 		value = n.value
 	}
+	return s.rewrite(n, ActionUpdate, value, expire, now), nil
+}
+
+// rewrite is the common end of update and compareAndSwap: the node keeps
+// its createdIndex and takes value and expire at the next index. A
+// directory (update only) keeps its value-less self and, quirk kept from
+// etcd, its stored modifiedIndex, although the event shows the new one.
+// Caller holds mu.
+func (s *Store) rewrite(n *node, action, value string, expire time.Time, now time.Time) *Event {
 	next := s.index + 1
-	e := &Event{Action: ActionUpdate, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
+	e := &Event{Action: action, Node: &NodeExtern{Key: n.path, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 	e.PrevNode = n.repr(false, false, now)
 	if n.isDir() {
 		e.Node.Dir = true
@@ -310,7 +319,7 @@ func (s *Store) update(p, value string, expire time.Time, refresh bool, now time
 	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
 	s.advance(next)
 	e.EtcdIndex = next
-	return e, nil
+	return e
 }
 
 // updateTTL gives n a new expiration (zero = permanent) and keeps the heap
@@ -357,19 +366,7 @@ func (s *Store) compareAndSwap(p, prevValue string, prevIndex uint64, value stri
 	if refresh {
 		value = n.value
 	}
-	next := s.index + 1
-	e := &Event{Action: ActionCompareAndSwap, Node: &NodeExtern{Key: p, ModifiedIndex: next, CreatedIndex: n.createdIndex}}
-	e.PrevNode = n.repr(false, false, now)
-	n.value = value
-	n.modifiedIndex = next
-	v := value
-	e.Node.Value = &v
-	n.v01 = false // the TTL is now a v2 one
-	s.updateTTL(n, expire)
-	e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
-	s.advance(next)
-	e.EtcdIndex = next
-	return e, nil
+	return s.rewrite(n, ActionCompareAndSwap, value, expire, now), nil
 }
 
 // Delete removes the node at p. A directory needs dir (empty directories)
