@@ -49,6 +49,9 @@ type Node interface {
 	// follower); AppendStats is this member's append traffic.
 	LeaderStats() (map[uint64]machines.FollowerStats, bool)
 	AppendStats() machines.AppendStats
+	// LeaderSince is when this member first saw the current leader (zero
+	// if none).
+	LeaderSince() time.Time
 }
 
 // Config configures the client API.
@@ -94,10 +97,6 @@ type API struct {
 	ready     chan struct{} // closed once the member caught up (or gave up waiting)
 
 	cidCache atomic.Value // cidEntry: the cluster ID as text
-
-	leaderMu sync.Mutex // guards leaderID and leaderAt
-	leaderID uint64
-	leaderAt time.Time // when this member first saw leaderID lead
 }
 
 // New builds the API.

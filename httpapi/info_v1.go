@@ -132,8 +132,9 @@ func (a *API) statsSelfV1(w http.ResponseWriter, r *http.Request) {
 	if lid, ok := n.LeaderID(); ok {
 		s.LeaderInfo.Leader = a.memberName(lid)
 	}
-	s.LeaderInfo.StartTime = s.StartTime
-	s.LeaderInfo.Uptime = a.cfg.Now().Sub(a.cfg.StartTime).String()
+	since := a.leaderSince()
+	s.LeaderInfo.StartTime = since.Format(time.RFC3339Nano)
+	s.LeaderInfo.Uptime = a.cfg.Now().Sub(since).String()
 	s.fillAppends(n.AppendStats())
 	b, _ := json.Marshal(s)
 	writeJSON(w, http.StatusOK, b)

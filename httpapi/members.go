@@ -88,8 +88,13 @@ type memberRequestBody struct {
 // readMemberBody enforces etcd's content type and parses the body; it
 // answers the error itself and returns nil on failure.
 func readMemberBody(w http.ResponseWriter, r *http.Request) *memberRequestBody {
+	// etcd 3.4 compares the media type alone, trimmed and lower-cased
+	// when parameters follow it, and names only that in its 415.
 	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/json" {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.ToLower(strings.TrimSpace(ct[:i]))
+	}
+	if ct != "application/json" {
 		writeMembersError(w, http.StatusUnsupportedMediaType, "Bad Content-Type "+ct+", accept application/json")
 		return nil
 	}
@@ -99,6 +104,7 @@ func readMemberBody(w http.ResponseWriter, r *http.Request) *memberRequestBody {
 		writeMembersError(w, http.StatusBadRequest, err.Error())
 		return nil
 	}
+	body.PeerURLs = machines.TrimURLs(body.PeerURLs)
 	if err := machines.ValidateURLs(body.PeerURLs); err != nil {
 		writeMembersError(w, http.StatusBadRequest, err.Error())
 		return nil
@@ -110,6 +116,11 @@ func readMemberBody(w http.ResponseWriter, r *http.Request) *memberRequestBody {
 // URLs) and DELETE (remove).
 func (a *API) changeMembers(w http.ResponseWriter, r *http.Request, rest string) {
 	idStr, action, _ := strings.Cut(rest, "/")
+	if action != "promote" {
+		// Only POST /v2/members/<id>/promote has a suffix; anything else
+		// after an ID names no member ("No such member: a/b").
+		idStr = rest
+	}
 	switch {
 	case r.Method == http.MethodPost && action == "promote":
 		id, ok := a.memberID(w, idStr)
@@ -138,10 +149,7 @@ func (a *API) changeMembers(w http.ResponseWriter, r *http.Request, rest string)
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(toMemberJSON(m))
 	case idStr == "":
-		if r.Method == http.MethodPut {
-			w.Header().Set("Allow", "GET,POST,DELETE,PUT")
-		}
-		writeMembersError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 	case r.Method == http.MethodPut:
 		id, ok := a.memberID(w, idStr)
 		if !ok {
@@ -173,7 +181,7 @@ func (a *API) changeMembers(w http.ResponseWriter, r *http.Request, rest string)
 // echoing the raw text as etcd does.
 func (a *API) memberID(w http.ResponseWriter, s string) (uint64, bool) {
 	id, err := machines.ParseID(s)
-	if err != nil {
+	if err != nil || strings.Contains(s, "/") {
 		writeMembersError(w, http.StatusNotFound, "No such member: "+s)
 		return 0, false
 	}

@@ -151,3 +151,44 @@ func TestAuthLogAndVars(t *testing.T) {
 	}
 	s.api.log.Logger.SetLevel(logrus.InfoLevel)
 }
+
+// Found by differential testing against etcd 3.4 (each case is etcd's
+// answer).
+func TestMembersEdgeCasesLikeEtcd(t *testing.T) {
+	t.Parallel()
+	s := newStubServer(t)
+	const js = "application/json"
+	steps := []struct {
+		method, path, ct, body string
+		status                 int
+		want                   string
+		header                 map[string]string
+	}{
+		{"POST", "/v2/members", js, `{"peerURLs":["http://127.0.0.1:2380/"]}`, 400, `{"message":"URL must not contain a path: http://127.0.0.1:2380/"}`, nil},
+		{"POST", "/v2/members", js, `{"peerURLs":[" http://127.0.0.1:2380 "]}`, 409, `{"message":"membership: peerURL exists"}`, nil},
+		{"POST", "/v2/members", "APPLICATION/JSON; charset=utf-8", `{"peerURLs":["foo"]}`, 400, `{"message":"URL scheme must be http, https, unix, or unixs: foo"}`, nil},
+		{"POST", "/v2/members", "text/plain; charset=utf-8", `{}`, 415, `{"message":"Bad Content-Type text/plain, accept application/json"}`, nil},
+		{"POST", "/v2/members", "TEXT/PLAIN; x", `{}`, 415, `{"message":"Bad Content-Type text/plain, accept application/json"}`, nil},
+		{"DELETE", "/v2/members/1234/x", "", "", 404, `{"message":"No such member: 1234/x"}`, nil},
+		{"PUT", "/v2/members/1234/x", js, `{"peerURLs":["http://127.0.0.1:2380"]}`, 404, `{"message":"No such member: 1234/x"}`, nil},
+		{"DELETE", "/v2/members/a/b", "", "", 404, `{"message":"No such member: a/b"}`, nil},
+		{"DELETE", "/v2/members", "", "", 405, "Method Not Allowed\n", map[string]string{"Allow": "", "Content-Type": "text/plain; charset=utf-8"}},
+		{"PUT", "/v2/members/", js, `{}`, 405, "Method Not Allowed\n", map[string]string{"Allow": ""}},
+		{"GET", "/v2/auth/enable", "", "", 200, "{\"enabled\":false}\n", map[string]string{"X-Etcd-Cluster-Id": "dc50b8daae93b3e0"}},
+		{"PUT", "/config/local/log", js, `{"Level":"BOGUS"}`, 400, `{"message":"Invalid log level BOGUS"}`, nil},
+	}
+	for i, st := range steps {
+		r := s.doJSON(t, st.method, st.path, st.ct, st.body)
+		if r.status != st.status || r.body != st.want {
+			t.Errorf("step %d %s %s: got %d %q, want %d %q", i, st.method, st.path, r.status, r.body, st.status, st.want)
+		}
+		for k, v := range st.header {
+			if got := r.header.Get(k); got != v {
+				t.Errorf("step %d: header %s = %q, want %q", i, k, got, v)
+			}
+		}
+	}
+	if n := len(s.node.Cluster().Members); n != 1 {
+		t.Errorf("members after the refused requests: %d, want 1", n)
+	}
+}

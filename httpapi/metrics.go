@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -49,9 +49,23 @@ func newMetrics(st *store.Store, raftStats func() RaftStats) *metrics {
 	return m
 }
 
-// handler serves the registry in the Prometheus text format.
+// handler serves the registry in the Prometheus text format, with the
+// content type etcd sends ("text/plain; version=0.0.4; charset=utf-8").
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fams, err := m.reg.Gather()
+		if err != nil && len(fams) == 0 {
+			http.Error(w, "metrics: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, f := range fams {
+			if err := enc.Encode(f); err != nil {
+				return
+			}
+		}
+	})
 }
 
 // observe records one finished keys request; watches are not timed.

@@ -25,7 +25,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Body.Close()
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+	if ct := r.Header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
 		t.Errorf("content type %q", ct)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)

@@ -105,15 +105,13 @@ func (s *selfStats) fillAppends(as machines.AppendStats) {
 	s.SendPkgRate, s.SendBandwidthRate = as.SendPkgRate, as.SendBytesRate
 }
 
-// leaderSince is when this member first saw the current leader.
+// leaderSince is when this member first saw the current leader (its
+// start time until it has seen one).
 func (a *API) leaderSince() time.Time {
-	lid, _ := a.cfg.Node.LeaderID()
-	a.leaderMu.Lock()
-	defer a.leaderMu.Unlock()
-	if lid != a.leaderID || a.leaderAt.IsZero() {
-		a.leaderID, a.leaderAt = lid, a.cfg.Now()
+	if t := a.cfg.Node.LeaderSince(); !t.IsZero() {
+		return t
 	}
-	return a.leaderAt
+	return a.cfg.StartTime
 }
 
 type latencyJSON struct {
@@ -164,8 +162,9 @@ func (a *API) authEnable(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "GET", "PUT", "DELETE") {
 		return
 	}
+	w.Header().Set("X-Etcd-Cluster-Id", a.clusterIDString())
 	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, []byte(`{"enabled":false}`))
+		writeJSON(w, http.StatusOK, []byte(`{"enabled":false}`+"\n"))
 		return
 	}
 	writeMembersError(w, http.StatusNotImplemented, "v2 authentication is not supported by this server")
@@ -184,7 +183,7 @@ func (a *API) configLocalLog(w http.ResponseWriter, r *http.Request) {
 	}
 	lvl, err := logrus.ParseLevel(strings.ToLower(body.Level))
 	if err != nil {
-		writeMembersError(w, http.StatusBadRequest, err.Error())
+		writeMembersError(w, http.StatusBadRequest, "Invalid log level "+body.Level)
 		return
 	}
 	a.log.Logger.SetLevel(lvl)

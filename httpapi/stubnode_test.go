@@ -114,6 +114,8 @@ func (n *stubNode) LeaderStats() (map[uint64]machines.FollowerStats, bool) {
 	return out, true
 }
 
+func (n *stubNode) LeaderSince() time.Time { return stubTime }
+
 func (n *stubNode) AppendStats() machines.AppendStats {
 	return machines.AppendStats{RecvCount: 3, SendCount: 7, SendPkgRate: 2.5, SendBytesRate: 100}
 }

@@ -110,8 +110,19 @@ type urlError struct{ msg string }
 func (e *urlError) Error() string { return e.msg }
 func (e *urlError) Unwrap() error { return ErrBadURL }
 
+// TrimURLs removes the spaces around each URL, as etcd does before
+// parsing member URLs.
+func TrimURLs(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = strings.TrimSpace(u)
+	}
+	return out
+}
+
 // ValidateURLs checks peer or client URLs as etcd does: at least one, each
-// with scheme http, https, unix or unixs, a host:port and no path.
+// with scheme http, https, unix or unixs, a host:port and no path (not
+// even "/").
 func ValidateURLs(urls []string) error {
 	if len(urls) == 0 {
 		return &urlError{"no valid URLs given"}
@@ -129,7 +140,7 @@ func ValidateURLs(urls []string) error {
 		if _, _, err := net.SplitHostPort(u.Host); err != nil {
 			return &urlError{`URL address does not have the form "host:port": ` + s}
 		}
-		if u.Path != "" && u.Path != "/" {
+		if u.Path != "" {
 			return &urlError{"URL must not contain a path: " + s}
 		}
 	}

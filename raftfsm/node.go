@@ -133,6 +133,7 @@ type Node struct {
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
 	sawLeader       atomic.Bool   // a leader has been known since start
 	leaderChanges   atomic.Uint64 // leader changes observed
+	leaderSince     atomic.Int64  // Unix ns when the current leader was first seen
 	proposalsFailed atomic.Uint64 // proposals that did not commit
 	memberCh        chan struct{} // membership table changed
 	memberMu        sync.Mutex    // serialises membership changes on the leader
@@ -404,12 +405,23 @@ func (n *Node) observeLeaders(ch <-chan raft.Observation) {
 			if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && lo.LeaderID != last {
 				last = lo.LeaderID
 				n.leaderChanges.Add(1)
+				n.leaderSince.Store(n.cfg.Clock.Now().UnixNano())
 			}
 		case <-n.ctx.Done():
 			n.raft.DeregisterObserver(n.observer)
 			return
 		}
 	}
+}
+
+// LeaderSince is when this member first saw the current leader (zero if
+// it has seen none), for /v2/stats/self's leaderInfo.
+func (n *Node) LeaderSince() time.Time {
+	ns := n.leaderSince.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // Metrics are the replication figures of this member.
