@@ -1,0 +1,5 @@
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/v2/keys/bench/" .. (counter % 1000) .. "?quorum=true")
+end
