@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/etcd-classic/etcd-classic/store"
@@ -44,7 +45,7 @@ func newMetrics(st *store.Store, raftStats func() RaftStats) *metrics {
 		Help:    "Bucketed histogram of processing time (s) of successfully handled requests (non-watches), by method (GET/PUT etc.).",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 13)}, []string{"method"})
 	m.reg.MustRegister(m.received, m.failed, m.durations,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&storeCollector{st: st}, &raftCollector{stats: raftStats})
 	return m
 }

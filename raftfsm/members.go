@@ -227,8 +227,7 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 		}
 		return &memberReply{Member: m}, n.removeServer(req.ID)
 	case "update":
-		m, ok := cluster.Members[req.ID]
-		if !ok {
+		if _, ok := cluster.Members[req.ID]; !ok {
 			if cluster.Removed[req.ID] {
 				return nil, machines.ErrIDRemoved
 			}
@@ -245,7 +244,7 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 		if _, err := n.proposeLocal(ctx, &command{Type: cmdMemberUpdate, Cluster: &clusterCmd{ID: req.ID, PeerURLs: req.PeerURLs}}); err != nil {
 			return nil, err
 		}
-		m = n.fsm.Cluster().Members[req.ID]
+		m := n.fsm.Cluster().Members[req.ID]
 		if !n.inRaftConfig(req.ID) {
 			return &memberReply{Member: m}, nil // it has not started yet
 		}

@@ -36,10 +36,6 @@ func req(r Request) op {
 	return func(s *Store) (*Event, error) { return s.Apply(&r, t0) }
 }
 
-func reqAt(r Request, at time.Time) op {
-	return func(s *Store) (*Event, error) { return s.Apply(&r, at) }
-}
-
 func get(p string, recursive, sorted bool) op {
 	return func(s *Store) (*Event, error) { return s.Get(p, recursive, sorted, t0) }
 }
@@ -47,8 +43,6 @@ func get(p string, recursive, sorted bool) op {
 func getAt(p string, at time.Time) op {
 	return func(s *Store) (*Event, error) { return s.Get(p, false, false, at) }
 }
-
-func ttl(secs uint64) Request { return Request{HasTTL: true, TTL: TTLDuration(secs)} }
 
 func withTTL(r Request, secs uint64) Request {
 	r.HasTTL, r.TTL = true, TTLDuration(secs)
