@@ -1,38 +1,11 @@
 package httpapi
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
 )
-
-func (s *stubServer) doJSON(t *testing.T, method, path, ct, body string) resp {
-	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp{status: r.StatusCode, header: r.Header, body: sb.String()}
-}
 
 func TestMembersChanges(t *testing.T) {
 	t.Parallel()

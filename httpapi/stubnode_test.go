@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -155,20 +156,27 @@ type resp struct {
 // do sends a request like `curl -X method url -d body`.
 func (s *stubServer) do(t *testing.T, method, path, body string) resp {
 	t.Helper()
-	var rd *strings.Reader
+	ct := ""
+	if body != "" {
+		ct = "application/x-www-form-urlencoded"
+	}
+	return s.doJSON(t, method, path, ct, body)
+}
+
+// doJSON sends a request with the given content type ("" for none) and
+// reads the whole answer; redirects are not followed.
+func (s *stubServer) doJSON(t *testing.T, method, path, ct, body string) resp {
+	t.Helper()
+	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	var req *http.Request
-	var err error
-	if rd != nil {
-		req, err = http.NewRequest(method, s.URL+path, rd)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		req, err = http.NewRequest(method, s.URL+path, nil)
-	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	r, err := c.Do(req)
@@ -176,14 +184,6 @@ func (s *stubServer) do(t *testing.T, method, path, body string) resp {
 		t.Fatal(err)
 	}
 	defer r.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp{status: r.StatusCode, header: r.Header, body: sb.String()}
+	b, _ := io.ReadAll(r.Body)
+	return resp{status: r.StatusCode, header: r.Header, body: string(b)}
 }
