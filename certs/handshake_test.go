@@ -250,27 +250,7 @@ func TestClientConfigDialsServerConfigWithMutualAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			serverCfg, err := tt.server.ServerConfig()
-			if err != nil {
-				t.Fatalf("ServerConfig() error = %v, want nil", err)
-			}
-			clientCfg, err := tt.client.ClientConfig()
-			if err != nil {
-				t.Fatalf("ClientConfig() error = %v, want nil", err)
-			}
-			gotCN, err := roundTrip(t, serverCfg, clientCfg)
-			if tt.wantPeerCN == "" {
-				if err == nil {
-					t.Fatalf("round trip = %q, nil; want an error", gotCN)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("round trip error = %v, want nil", err)
-			}
-			if gotCN != tt.wantPeerCN {
-				t.Errorf("server saw client CN %q, want %q", gotCN, tt.wantPeerCN)
-			}
+			checkMutualTLS(t, tt.server, tt.client, tt.wantPeerCN)
 		})
 	}
 }
@@ -322,4 +302,32 @@ func roundTrip(t *testing.T, serverCfg, clientCfg *tls.Config) (string, error) {
 		return "", err
 	}
 	return strings.TrimSuffix(string(line), "\n"), nil
+}
+
+// checkMutualTLS builds both configurations, makes one TLS round trip and
+// checks that the server saw the client certificate's CN (wantCN), or
+// that the handshake failed (wantCN == "").
+func checkMutualTLS(t *testing.T, server, client Info, wantCN string) {
+	t.Helper()
+	serverCfg, err := server.ServerConfig()
+	if err != nil {
+		t.Fatalf("ServerConfig() error = %v, want nil", err)
+	}
+	clientCfg, err := client.ClientConfig()
+	if err != nil {
+		t.Fatalf("ClientConfig() error = %v, want nil", err)
+	}
+	got, err := roundTrip(t, serverCfg, clientCfg)
+	if wantCN == "" {
+		if err == nil {
+			t.Fatalf("round trip = %q, nil; want an error", got)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("round trip error = %v, want nil", err)
+	}
+	if got != wantCN {
+		t.Errorf("server saw client CN %q, want %q", got, wantCN)
+	}
 }

@@ -140,27 +140,7 @@ func TestGenCertsScript(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				serverCfg, err := tt.server.ServerConfig()
-				if err != nil {
-					t.Fatalf("ServerConfig() error = %v, want nil", err)
-				}
-				clientCfg, err := tt.client.ClientConfig()
-				if err != nil {
-					t.Fatalf("ClientConfig() error = %v, want nil", err)
-				}
-				got, err := roundTrip(t, serverCfg, clientCfg)
-				if tt.wantPeerCN == "" {
-					if err == nil {
-						t.Fatalf("round trip = %q, nil; want an error", got)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatalf("round trip error = %v, want nil", err)
-				}
-				if got != tt.wantPeerCN {
-					t.Errorf("server saw client CN %q, want %q", got, tt.wantPeerCN)
-				}
+				checkMutualTLS(t, tt.server, tt.client, tt.wantPeerCN)
 			})
 		}
 	})
