@@ -34,6 +34,10 @@ type Config struct {
 	PeerListener net.Listener
 	// PeerTLS, when not nil, is used to dial other members.
 	PeerTLS *tls.Config
+	// PeerDial, when set, opens every connection to another member's
+	// peer address instead of a TCP dial (TLS still runs over it). Tests
+	// use it to cut the links between members.
+	PeerDial func(addr string, timeout time.Duration) (net.Conn, error)
 	// PeerURLs and ClientURLs are the URLs this member advertises.
 	PeerURLs   []string
 	ClientURLs []string
@@ -181,7 +185,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
 	}
 	mux := newPeerMux(cfg.PeerListener)
-	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft}, advertise: advertise}
+	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial}, advertise: advertise}
 	trans := newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
 	}))
@@ -269,7 +273,7 @@ func New(cfg Config) (*Node, error) {
 		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
 	}
 	n.reads.fetch = n.readIndexRound
-	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster})
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
 	obs := make(chan raft.Observation, 16)
 	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {

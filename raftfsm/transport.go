@@ -133,15 +133,24 @@ func (l *subListener) Addr() net.Addr { return l.addr }
 type dialer struct {
 	tls   *tls.Config // nil: plain TCP
 	proto byte
+	// base, when set, opens the connection in place of a net.Dialer
+	// (Config.PeerDial); TLS, if any, runs over what it returns.
+	base func(addr string, timeout time.Duration) (net.Conn, error)
 }
 
 func (d dialer) dial(addr string, timeout time.Duration) (net.Conn, error) {
-	nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	var c net.Conn
 	var err error
-	if d.tls != nil {
+	nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	switch {
+	case d.base != nil:
+		c, err = d.base(addr, timeout)
+		if err == nil && d.tls != nil {
+			c, err = clientTLS(c, addr, timeout, d.tls)
+		}
+	case d.tls != nil:
 		c, err = tls.DialWithDialer(nd, "tcp", addr, d.tls)
-	} else {
+	default:
 		c, err = nd.Dial("tcp", addr)
 	}
 	if err != nil {
@@ -169,4 +178,25 @@ func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return s.d.dial(string(addr), timeout)
+}
+
+// clientTLS runs a TLS client handshake over c, naming the server as
+// tls.Dial would.
+func clientTLS(c net.Conn, addr string, timeout time.Duration, cfg *tls.Config) (net.Conn, error) {
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		} else {
+			cfg.ServerName = addr
+		}
+	}
+	tc := tls.Client(c, cfg)
+	_ = tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return tc, nil
 }

@@ -1,0 +1,358 @@
+package raftfsm
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/certs/certstest"
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// faultNet stands between the members' peer connections so that tests
+// can partition a cluster: every connection member A opens to member B's
+// peer address is made through it (Config.PeerDial), and cutting A|B
+// closes the open connections and refuses new ones, whichever side
+// dialled. The members are real: real raft over loopback TCP and real
+// disks; only the links fail.
+type faultNet struct {
+	mu    sync.Mutex
+	names map[string]string // peer host:port → member name
+	cut   map[[2]string]bool
+	conns map[*faultConn]bool
+}
+
+type faultConn struct {
+	net.Conn
+	f        *faultNet
+	from, to string
+}
+
+func (c *faultConn) Close() error {
+	c.f.mu.Lock()
+	delete(c.f.conns, c)
+	c.f.mu.Unlock()
+	return c.Conn.Close()
+}
+
+func newFaultNet(ms []*testMember) *faultNet {
+	f := &faultNet{names: map[string]string{}, cut: map[[2]string]bool{}, conns: map[*faultConn]bool{}}
+	for _, tm := range ms {
+		f.names[machines.HostPort(tm.m.PeerURLs[0])] = tm.m.Name
+	}
+	return f
+}
+
+func link(a, b string) [2]string {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
+// dialer is member from's PeerDial.
+func (f *faultNet) dialer(from string) func(string, time.Duration) (net.Conn, error) {
+	return func(addr string, timeout time.Duration) (net.Conn, error) {
+		to := f.names[addr]
+		refused := fmt.Errorf("faultnet: %s cannot reach %s (%s)", from, to, addr)
+		f.mu.Lock()
+		isCut := f.cut[link(from, to)]
+		f.mu.Unlock()
+		if isCut {
+			return nil, refused
+		}
+		c, err := net.DialTimeout("tcp", addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		fc := &faultConn{Conn: c, f: f, from: from, to: to}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.cut[link(from, to)] { // cut while dialling
+			_ = c.Close()
+			return nil, refused
+		}
+		f.conns[fc] = true
+		return fc, nil
+	}
+}
+
+// split cuts every link between members of different groups.
+func (f *faultNet) split(groups ...[]*testMember) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, g := range groups {
+		for _, h := range groups[i+1:] {
+			for _, a := range g {
+				for _, b := range h {
+					f.cut[link(a.m.Name, b.m.Name)] = true
+				}
+			}
+		}
+	}
+	for c := range f.conns {
+		if f.cut[link(c.from, c.to)] {
+			_ = c.Conn.Close()
+			delete(f.conns, c)
+		}
+	}
+}
+
+// heal restores every link.
+func (f *faultNet) heal() {
+	f.mu.Lock()
+	f.cut = map[[2]string]bool{}
+	f.mu.Unlock()
+}
+
+// startPartitionable starts n members bootstrapped together, every
+// peer connection made through one faultNet.
+func startPartitionable(t *testing.T, n int) ([]*testMember, *faultNet) {
+	ms := newTestCluster(t, n)
+	f := newFaultNet(ms)
+	var initial []*machines.Member
+	var ids []uint64
+	for _, tm := range ms {
+		initial = append(initial, tm.m)
+		ids = append(ids, tm.m.ID)
+	}
+	cid := machines.NewClusterID(ids)
+	for _, tm := range ms {
+		startWith(t, tm, func(c *Config) {
+			c.InitialMembers, c.ClusterID = initial, cid
+			c.PeerDial = f.dialer(tm.m.Name)
+		})
+	}
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	return ms, f
+}
+
+func without(ms []*testMember, drop ...*testMember) []*testMember {
+	var rest []*testMember
+	for _, tm := range ms {
+		keep := true
+		for _, d := range drop {
+			keep = keep && tm != d
+		}
+		if keep {
+			rest = append(rest, tm)
+		}
+	}
+	return rest
+}
+
+func valueOf(tm *testMember, key string) string {
+	ev, err := tm.st.Get(key, false, false, time.Now())
+	if err != nil || ev.Node.Value == nil {
+		return ""
+	}
+	return *ev.Node.Value
+}
+
+// proposeAsync starts a write and returns where its outcome arrives.
+func proposeAsync(n *Node, key, val string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := n.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: key, Value: val})
+		done <- err
+	}()
+	return done
+}
+
+// outcome waits (generously) for a write or read started in a minority.
+func outcome(t *testing.T, what string, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s in a minority neither succeeded nor failed: it hangs", what)
+		return nil
+	}
+}
+
+// A 5-member cluster split 2|3 with the leader on the small side: the
+// old leader acknowledges no write and answers no quorum read (it would
+// be stale), the majority elects a leader and goes on; once healed every
+// member converges on the majority's history, the minority's unacknowledged
+// write included or not but never half-applied.
+func TestPartitionLeaderInMinority(t *testing.T) {
+	t.Parallel()
+	ms, f := startPartitionable(t, 5)
+	put(t, leaderOf(ms).node, "/k", "before")
+	sameState(t, ms)
+
+	old := leaderOf(ms)
+	buddy := without(ms, old)[0]
+	minority := []*testMember{old, buddy}
+	majority := without(ms, minority...)
+	f.split(minority, majority)
+
+	lost := proposeAsync(old.node, "/k", "minority")
+	barrier := make(chan error, 1)
+	go func() { barrier <- old.node.ReadBarrier(context.Background()) }()
+
+	eventually(t, "a leader in the majority", func() bool { return leaderOf(majority) != nil })
+	put(t, leaderOf(majority).node, "/k", "majority")
+	put(t, majority[0].node, "/k2", "forwarded in the majority")
+
+	if err := outcome(t, "a write to the old leader", lost); err == nil {
+		t.Fatal("the old leader acknowledged a write it could not commit")
+	}
+	if err := outcome(t, "a quorum read on the old leader", barrier); err == nil {
+		t.Fatalf("quorum read on the isolated old leader succeeded; its value is %q", valueOf(old, "/k"))
+	}
+	// Later writes and reads in the minority fail too, also through the
+	// other minority member.
+	if err := outcome(t, "a forwarded write", proposeAsync(buddy.node, "/k3", "x")); err == nil {
+		t.Fatal("a minority member acknowledged a write")
+	}
+	if err := buddy.node.ReadBarrier(context.Background()); err == nil {
+		t.Fatal("quorum read in the minority succeeded")
+	}
+	for _, tm := range minority {
+		if v := valueOf(tm, "/k"); v == "majority" {
+			t.Fatalf("%s saw the majority's write while cut off", tm.m.Name)
+		}
+	}
+
+	f.heal()
+	sameState(t, ms)
+	for _, tm := range ms {
+		if err := tm.node.ReadBarrier(context.Background()); err != nil {
+			t.Fatalf("%s after heal: quorum read: %v", tm.m.Name, err)
+		}
+		if v := valueOf(tm, "/k"); v != "majority" {
+			t.Fatalf("%s after heal: /k = %q, want the majority's value", tm.m.Name, v)
+		}
+		if v := valueOf(tm, "/k2"); v != "forwarded in the majority" {
+			t.Fatalf("%s after heal: /k2 = %q", tm.m.Name, v)
+		}
+		if v := valueOf(tm, "/k3"); v != "" && v != "x" {
+			t.Fatalf("%s after heal: /k3 = %q", tm.m.Name, v)
+		}
+	}
+	// The healed cluster takes writes on every member again.
+	for i, tm := range ms {
+		put(t, tm.node, fmt.Sprintf("/after/%d", i), "ok")
+	}
+	sameState(t, ms)
+}
+
+// A follower cut off from both others: its quorum reads and the writes it
+// would forward fail within the request timeout instead of hanging or
+// answering stale data, the other two carry on, and after the heal it
+// catches up and serves quorum reads again.
+func TestPartitionIsolatedFollower(t *testing.T) {
+	t.Parallel()
+	ms, f := startPartitionable(t, 3)
+	leader := leaderOf(ms)
+	put(t, leader.node, "/k", "1")
+	sameState(t, ms)
+	follower := without(ms, leader)[0]
+	rest := without(ms, follower)
+	f.split([]*testMember{follower}, rest)
+
+	put(t, leaderOf(rest).node, "/k", "2")
+	if err := follower.node.ReadBarrier(context.Background()); err == nil {
+		t.Fatalf("quorum read on the isolated follower succeeded with /k = %q", valueOf(follower, "/k"))
+	}
+	err := outcome(t, "a forwarded write", proposeAsync(follower.node, "/f", "x"))
+	if err == nil {
+		t.Fatal("an isolated follower acknowledged a write")
+	}
+	if !errors.Is(err, ErrNoLeader) && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("isolated follower's write failed with %v, want one of etcd's cluster errors", err)
+	}
+	if v := valueOf(follower, "/k"); v != "1" {
+		t.Fatalf("isolated follower's local /k = %q, want the last value it saw, 1", v)
+	}
+
+	f.heal()
+	eventually(t, "the follower to rejoin", func() bool { return follower.node.ReadBarrier(context.Background()) == nil })
+	if v := valueOf(follower, "/k"); v != "2" {
+		t.Fatalf("after heal and a quorum read /k = %q, want 2", v)
+	}
+	put(t, follower.node, "/f", "y")
+	sameState(t, ms)
+}
+
+// A partial partition, the two followers cut from each other but not
+// from the leader, costs no availability: writes forwarded from either
+// follower and quorum reads on every member still succeed.
+func TestPartitionBetweenFollowers(t *testing.T) {
+	t.Parallel()
+	ms, f := startPartitionable(t, 3)
+	leader := leaderOf(ms)
+	fs := without(ms, leader)
+	f.split(fs[:1], fs[1:]) // only the followers' link is cut
+	for i := 0; i < 20; i++ {
+		put(t, fs[i%2].node, fmt.Sprintf("/p/%d", i), "v")
+	}
+	for _, tm := range ms {
+		if err := tm.node.ReadBarrier(context.Background()); err != nil {
+			t.Fatalf("%s: quorum read with only the followers' link cut: %v", tm.m.Name, err)
+		}
+	}
+	sameState(t, ms)
+}
+
+// PeerDial's connections still carry peer TLS: the handshake runs over
+// what the hook returns, verifying the server by the address dialled.
+func TestPeerDialRunsTLSOverTheHook(t *testing.T) {
+	set := certstest.NewSet(t)
+	cert, err := tls.LoadX509KeyPair(set.PeerCert, set.PeerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b := make([]byte, 1)
+				if _, err := io.ReadFull(c, b); err == nil {
+					_, _ = c.Write(b)
+				}
+			}()
+		}
+	}()
+	hooked := 0
+	base := func(addr string, timeout time.Duration) (net.Conn, error) {
+		hooked++
+		return net.DialTimeout("tcp", addr, timeout)
+	}
+	good := dialer{tls: &tls.Config{RootCAs: set.CA.Pool()}, proto: protoCluster, base: base}
+	c, err := good.dial(ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil || b[0] != protoCluster {
+		t.Fatalf("echoed protocol byte %v, %v", b, err)
+	}
+	c.Close()
+	bad := dialer{tls: &tls.Config{RootCAs: set.OtherCA.Pool()}, proto: protoCluster, base: base}
+	if c, err := bad.dial(ln.Addr().String(), 5*time.Second); err == nil {
+		c.Close()
+		t.Fatal("a server signed by another CA was accepted")
+	}
+	if hooked != 2 {
+		t.Fatalf("the hook opened %d connections, want 2", hooked)
+	}
+}
