@@ -130,8 +130,16 @@ func startPartitionable(t *testing.T, n int) ([]*testMember, *faultNet) {
 			c.PeerDial = f.dialer(tm.m.Name)
 		})
 	}
-	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	currentLeader(t, ms)
 	return ms, f
+}
+
+// currentLeader waits until one of ms leads and returns it.
+func currentLeader(t *testing.T, ms []*testMember) *testMember {
+	t.Helper()
+	var ld *testMember
+	eventually(t, "a leader", func() bool { ld = leaderOf(ms); return ld != nil })
+	return ld
 }
 
 func without(ms []*testMember, drop ...*testMember) []*testMember {
@@ -186,10 +194,10 @@ func outcome(t *testing.T, what string, ch <-chan error) error {
 func TestPartitionLeaderInMinority(t *testing.T) {
 	t.Parallel()
 	ms, f := startPartitionable(t, 5)
-	put(t, leaderOf(ms).node, "/k", "before")
+	put(t, currentLeader(t, ms).node, "/k", "before")
 	sameState(t, ms)
 
-	old := leaderOf(ms)
+	old := currentLeader(t, ms)
 	buddy := without(ms, old)[0]
 	minority := []*testMember{old, buddy}
 	majority := without(ms, minority...)
@@ -199,8 +207,7 @@ func TestPartitionLeaderInMinority(t *testing.T) {
 	barrier := make(chan error, 1)
 	go func() { barrier <- old.node.ReadBarrier(context.Background()) }()
 
-	eventually(t, "a leader in the majority", func() bool { return leaderOf(majority) != nil })
-	put(t, leaderOf(majority).node, "/k", "majority")
+	put(t, currentLeader(t, majority).node, "/k", "majority")
 	put(t, majority[0].node, "/k2", "forwarded in the majority")
 
 	if err := outcome(t, "a write to the old leader", lost); err == nil {
@@ -253,14 +260,14 @@ func TestPartitionLeaderInMinority(t *testing.T) {
 func TestPartitionIsolatedFollower(t *testing.T) {
 	t.Parallel()
 	ms, f := startPartitionable(t, 3)
-	leader := leaderOf(ms)
+	leader := currentLeader(t, ms)
 	put(t, leader.node, "/k", "1")
 	sameState(t, ms)
 	follower := without(ms, leader)[0]
 	rest := without(ms, follower)
 	f.split([]*testMember{follower}, rest)
 
-	put(t, leaderOf(rest).node, "/k", "2")
+	put(t, currentLeader(t, rest).node, "/k", "2")
 	if err := follower.node.ReadBarrier(context.Background()); err == nil {
 		t.Fatalf("quorum read on the isolated follower succeeded with /k = %q", valueOf(follower, "/k"))
 	}
@@ -290,7 +297,7 @@ func TestPartitionIsolatedFollower(t *testing.T) {
 func TestPartitionBetweenFollowers(t *testing.T) {
 	t.Parallel()
 	ms, f := startPartitionable(t, 3)
-	leader := leaderOf(ms)
+	leader := currentLeader(t, ms)
 	fs := without(ms, leader)
 	f.split(fs[:1], fs[1:]) // only the followers' link is cut
 	for i := 0; i < 20; i++ {
@@ -355,4 +362,79 @@ func TestPeerDialRunsTLSOverTheHook(t *testing.T) {
 	if hooked != 2 {
 		t.Fatalf("the hook opened %d connections, want 2", hooked)
 	}
+}
+
+// Writers on every member run through a sequence of partitions — the
+// leader cut off, then healed; a follower cut off, then healed — and
+// every write that was acknowledged, on whichever member, is on every
+// member afterwards with the value written. Writes that failed may or
+// may not have landed; none may have landed differently.
+func TestAcknowledgedWritesSurvivePartitions(t *testing.T) {
+	t.Parallel()
+	ms, f := startPartitionable(t, 3)
+
+	type ack struct{ key, val string }
+	var mu sync.Mutex
+	var acked []ack
+	failed := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w, tm := range ms {
+		for c := 0; c < 4; c++ {
+			wg.Add(1)
+			go func(n *Node, id string) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					key, val := fmt.Sprintf("/w/%s/%d", id, i), fmt.Sprintf("v%d", i)
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_, err := n.Propose(ctx, &store.Request{Method: store.MethodPut, Path: key, Value: val})
+					cancel()
+					mu.Lock()
+					if err == nil {
+						acked = append(acked, ack{key, val})
+					} else {
+						failed++
+					}
+					mu.Unlock()
+				}
+			}(tm.node, fmt.Sprintf("%d-%d", w, c))
+		}
+	}
+	ackedNow := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	progress := func(what string) {
+		t.Helper()
+		from := ackedNow()
+		eventually(t, what, func() bool { return ackedNow() >= from+20 })
+	}
+
+	progress("writes before any partition")
+	old := currentLeader(t, ms)
+	f.split([]*testMember{old}, without(ms, old))
+	progress("writes with the leader cut off")
+	f.heal()
+	progress("writes after healing")
+	follower := without(ms, currentLeader(t, ms))[0]
+	f.split([]*testMember{follower}, without(ms, follower))
+	progress("writes with a follower cut off")
+	f.heal()
+	progress("writes after the second heal")
+	close(stop)
+	wg.Wait()
+
+	sameState(t, ms)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tm := range ms {
+		for _, a := range acked {
+			if v := valueOf(tm, a.key); v != a.val {
+				t.Fatalf("%s: acknowledged %s=%s reads %q", tm.m.Name, a.key, a.val, v)
+			}
+		}
+	}
+	t.Logf("%d writes acknowledged and found on every member, %d failed during partitions", len(acked), failed)
 }
