@@ -33,6 +33,7 @@ const (
 	cmdMemberUpdate  cmdType = 7
 	cmdMemberPromote cmdType = 8
 	cmdNoop          cmdType = 9 | ignorableBit
+	cmdBatch         cmdType = 10 // several keys-API writes, applied in order
 )
 
 // command is the decoded form of one log entry.
@@ -42,7 +43,8 @@ type command struct {
 	// the larger of it and the last time it applied, so time never runs
 	// backwards across a leader change.
 	Time int64
-	Req  *store.Request // cmdRequest
+	Req  *store.Request   // cmdRequest
+	Reqs []*store.Request // cmdBatch
 	// Cluster is the payload of membership commands (JSON).
 	Cluster *clusterCmd
 }
@@ -87,6 +89,17 @@ func encodeCommand(c *command) ([]byte, error) {
 	switch c.Type {
 	case cmdRequest:
 		return appendRequest(b, c.Req)
+	case cmdBatch:
+		// A count, then the requests one after the other (each encoding
+		// is self-delimiting).
+		b = binary.AppendUvarint(b, uint64(len(c.Reqs)))
+		var err error
+		for _, r := range c.Reqs {
+			if b, err = appendRequest(b, r); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
 	case cmdSync, cmdNoop:
 		return b, nil
 	case cmdInit, cmdPublish, cmdMemberAdd, cmdMemberRemove, cmdMemberUpdate, cmdMemberPromote:
@@ -159,6 +172,18 @@ func decodeCommand(data []byte) (*command, error) {
 	switch c.Type {
 	case cmdRequest:
 		c.Req = d.request()
+	case cmdBatch:
+		// Every request takes at least 8 bytes, which bounds what a
+		// corrupt count can make us allocate.
+		count := d.uvarint()
+		if count > uint64(len(d.b))/8 {
+			d.fail()
+			break
+		}
+		c.Reqs = make([]*store.Request, count)
+		for i := range c.Reqs {
+			c.Reqs[i] = d.request()
+		}
 	case cmdSync, cmdNoop:
 	case cmdInit, cmdPublish, cmdMemberAdd, cmdMemberRemove, cmdMemberUpdate, cmdMemberPromote:
 		if d.err == nil {

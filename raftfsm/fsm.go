@@ -27,6 +27,10 @@ type applyResult struct {
 	Err   error
 }
 
+// batchResult is the outcome of a cmdBatch: one result per request, in
+// order.
+type batchResult struct{ results []applyResult }
+
 // FSM applies committed commands to the store and keeps the replicated
 // membership table. Apply, ApplyBatch, Snapshot and Restore are called by
 // raft one at a time; the read methods may run concurrently with them.
@@ -113,6 +117,12 @@ func (f *FSM) applyCommand(l *raft.Log) (any, bool) {
 	case cmdRequest:
 		ev, err := f.store.Apply(c.Req, now)
 		return &applyResult{Event: ev, Err: err}, false
+	case cmdBatch:
+		out := &batchResult{results: make([]applyResult, len(c.Reqs))}
+		for i, r := range c.Reqs {
+			out.results[i].Event, out.results[i].Err = f.store.Apply(r, now)
+		}
+		return out, false
 	case cmdSync:
 		f.store.DeleteExpiredKeys(now)
 		return &applyResult{}, false

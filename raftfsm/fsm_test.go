@@ -35,6 +35,11 @@ func entries(t *testing.T) []*raft.Log {
 		{Type: cmdRequest, Time: fsmT0 + 2, Req: &store.Request{Method: "POST", Path: "/q", Value: "job", Dir: false}},
 		{Type: cmdRequest, Time: fsmT0 + 3, Req: &store.Request{Method: "PUT", Path: "/a/b", Value: "2", PrevValue: "1", PrevExist: boolp(true)}},
 		{Type: cmdRequest, Time: fsmT0 + 4, Req: &store.Request{Method: "PUT", Path: "/a/b", Value: "3", PrevValue: "nope"}},
+		{Type: cmdBatch, Time: fsmT0 + 4, Reqs: []*store.Request{
+			{Method: "PUT", Path: "/batch/1", Value: "1"},
+			{Method: "PUT", Path: "/batch/1", Value: "2", PrevExist: boolp(false)}, // fails: exists
+			{Method: "POST", Path: "/batch/q", Value: "in order"},
+		}},
 		{Type: cmdPublish, Time: fsmT0 + 5, Cluster: &clusterCmd{Member: &machines.Member{ID: 2, Name: "b", ClientURLs: []string{"http://127.0.0.1:2382"}}}},
 		// Time going backwards (a new leader with a slower clock) is
 		// ignored: the FSM keeps the largest time seen.
@@ -183,5 +188,74 @@ func TestCommandRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeCommand([]byte{9, 1}); err == nil {
 		t.Error("a future command version was accepted")
+	}
+}
+
+// A batch entry applies its requests in order, each with its own result
+// and store index, and leaves the store exactly as the same requests
+// would as separate entries.
+func TestBatchCommand(t *testing.T) {
+	t.Parallel()
+	reqs := []*store.Request{
+		{Method: "PUT", Path: "/k", Value: "1"},
+		{Method: "PUT", Path: "/k", Value: "x", PrevExist: boolp(false)}, // 105: exists
+		{Method: "PUT", Path: "/k", Value: "2", PrevValue: "1"},
+		{Method: "POST", Path: "/q", Value: "a", HasTTL: true, TTL: 5 * time.Second},
+		{Method: "DELETE", Path: "/k", PrevIndex: 1}, // 101: index mismatch
+		{Method: "DELETE", Path: "/k"},
+	}
+	data, err := encodeCommand(&command{Type: cmdBatch, Time: fsmT0, Reqs: reqs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeCommand(data)
+	if err != nil || len(c.Reqs) != len(reqs) {
+		t.Fatalf("decode: %v, %d requests", err, len(c.Reqs))
+	}
+	for i := range reqs {
+		if c.Reqs[i].Path != reqs[i].Path || c.Reqs[i].Value != reqs[i].Value || c.Reqs[i].Method != reqs[i].Method {
+			t.Fatalf("request %d: got %+v, want %+v", i, c.Reqs[i], reqs[i])
+		}
+	}
+
+	batched := newFSM(store.New(), quietLog())
+	out := batched.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: data}).(*batchResult)
+	single := newFSM(store.New(), quietLog())
+	for i, r := range reqs {
+		one, _ := encodeCommand(&command{Type: cmdRequest, Time: fsmT0, Req: r})
+		want := single.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: one}).(*applyResult)
+		got := out.results[i]
+		if (got.Err == nil) != (want.Err == nil) {
+			t.Fatalf("request %d: batched error %v, single %v", i, got.Err, want.Err)
+		}
+		if got.Err != nil {
+			if got.Err.(*store.Error).Code != want.Err.(*store.Error).Code {
+				t.Fatalf("request %d: batched %v, single %v", i, got.Err, want.Err)
+			}
+			continue
+		}
+		if got.Event.EtcdIndex != want.Event.EtcdIndex || got.Event.Action != want.Event.Action || got.Event.Node.Key != want.Event.Node.Key {
+			t.Fatalf("request %d: batched %+v, single %+v", i, got.Event, want.Event)
+		}
+	}
+	var a, b bytes.Buffer
+	if err := batched.store.Save(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := single.store.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("a batch left the store different from the same requests one by one")
+	}
+
+	// Corrupt batches are refused, never half-read: a count larger than
+	// the bytes could hold, and a truncated last request.
+	huge := append([]byte{commandVersion, byte(cmdBatch), 0}, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	if _, err := decodeCommand(huge); err == nil {
+		t.Error("a batch claiming 4 billion requests was accepted")
+	}
+	if _, err := decodeCommand(data[:len(data)-3]); err == nil {
+		t.Error("a truncated batch was accepted")
 	}
 }

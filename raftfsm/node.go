@@ -144,7 +144,8 @@ type Node struct {
 	monitor         monitor       // leader's probes of the other members
 	removed         chan struct{} // closed when this member is removed
 	removeOnce      sync.Once
-	reads           readBatcher // coalesced read-index rounds
+	reads           readBatcher   // coalesced read-index rounds
+	writes          *writeBatcher // keys-API writes gathered into entries
 
 	observer *raft.Observer
 
@@ -281,7 +282,9 @@ func New(cfg Config) (*Node, error) {
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(3)
+	n.writes = newWriteBatcher(n)
+	n.wg.Add(4)
+	go n.writes.run()
 	go n.leaderLoop()
 	go n.publishLoop()
 	go n.observeLeaders(obs)
@@ -615,6 +618,9 @@ func (n *Node) pause(ctx context.Context, d time.Duration) bool {
 // proposeLocal appends c on this member, which must be the leader, and
 // waits for it to be applied here.
 func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
+	if c.Type == cmdRequest {
+		return n.writes.submit(ctx, c.Req)
+	}
 	c.Time = n.cfg.Clock.Now().UnixNano()
 	data, err := encodeCommand(c)
 	if err != nil {
