@@ -110,6 +110,21 @@ func requestSize(r *store.Request) int {
 // arranges for every write in it to get its outcome.
 func (b *writeBatcher) propose(batch []*pendingWrite) {
 	n := b.n
+	// A request that cannot be encoded fails alone rather than taking
+	// the rest of the batch with it.
+	kept := batch[:0]
+	for _, w := range batch {
+		if _, err := appendRequest(nil, w.req); err != nil {
+			w.done <- writeOutcome{err: err}
+			continue
+		}
+		kept = append(kept, w)
+	}
+	batch = kept
+	if len(batch) == 0 {
+		<-b.inflight
+		return
+	}
 	c := &command{Type: cmdRequest, Time: n.cfg.Clock.Now().UnixNano()}
 	if len(batch) == 1 {
 		c.Req = batch[0].req

@@ -46,6 +46,15 @@ type FSM struct {
 	// onMembership, when set, is called (outside any lock, on the apply
 	// goroutine) after a membership command changed the table.
 	onMembership func()
+
+	// sinceSnapshot counts the commands applied since the last snapshot,
+	// each write of a batch as one: etcd's --snapshot-count counts
+	// writes, and one log entry may hold hundreds. snapshotDue, when set,
+	// is called (on the apply goroutine, so it must not block) when the
+	// count reaches snapshotEvery.
+	sinceSnapshot uint64
+	snapshotEvery uint64
+	snapshotDue   func()
 }
 
 func newFSM(s *store.Store, log *logrus.Entry) *FSM {
@@ -86,6 +95,14 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		var member bool
 		out[i], member = f.applyCommand(l)
 		changed = changed || member
+		if br, ok := out[i].(*batchResult); ok {
+			f.sinceSnapshot += uint64(len(br.results))
+		} else {
+			f.sinceSnapshot++
+		}
+	}
+	if f.snapshotDue != nil && f.snapshotEvery > 0 && f.sinceSnapshot >= f.snapshotEvery {
+		f.snapshotDue()
 	}
 	if len(logs) > 0 {
 		f.applied.set(logs[len(logs)-1].Index)
@@ -186,6 +203,7 @@ const fsmSnapshotMagic = "ECLFSM01"
 // Apply runs meanwhile; the state is encoded into memory here and written
 // out by Persist concurrently with later applies.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.sinceSnapshot = 0
 	var buf bytes.Buffer
 	buf.WriteString(fsmSnapshotMagic)
 	f.mu.RLock()
@@ -235,6 +253,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.cluster, f.lastTime = cluster, lastTime
 	f.mu.Unlock()
+	f.sinceSnapshot = 0
 	f.applied.set(applied)
 	if f.onMembership != nil {
 		f.onMembership()

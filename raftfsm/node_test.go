@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -386,4 +388,67 @@ func TestSnapshotCompactionAndRestart(t *testing.T) {
 		_ = st2.Save(&b)
 		return string(a.b) == string(b.b)
 	})
+}
+
+// --snapshot-count counts writes, not log entries: concurrent writes
+// batched into a handful of entries still bring a snapshot every
+// SnapshotCount of them.
+func TestSnapshotCountCountsBatchedWrites(t *testing.T) {
+	t.Parallel()
+	ms := newTestCluster(t, 1)
+	tm := ms[0]
+	startWith(t, tm, func(c *Config) {
+		c.InitialMembers, c.ClusterID = []*machines.Member{tm.m}, 7
+		// raft's own entry-count trigger stays out of reach.
+		c.SnapshotCount, c.SnapshotInterval = 100, time.Hour
+	})
+	n := tm.node
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	before := n.LogStats().Entries
+	const writers = 300
+	errs := make(chan error, writers)
+	for i := 0; i < writers; i++ {
+		go func(i int) {
+			_, err := n.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: fmt.Sprintf("/s/%d", i), Value: "v"})
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < writers; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := n.LogStats().Entries - before
+	if entries >= 100 {
+		t.Skipf("%d writes took %d entries: not batched enough to tell the counts apart", writers, entries)
+	}
+	eventually(t, "a snapshot", func() bool {
+		snaps, err := os.ReadDir(filepath.Join(tm.dir, "member", "snapshots"))
+		return err == nil && len(snaps) > 0
+	})
+	t.Logf("%d writes in %d entries brought a snapshot", writers, entries)
+}
+
+// A request that cannot be encoded fails alone; the writes batched with
+// it still commit.
+func TestBatchIsolatesBadRequest(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 1)
+	n := ms[0].node
+	eventually(t, "leader", func() bool { return n.IsLeader() })
+	mk := func(method, key string) *pendingWrite {
+		return &pendingWrite{req: &store.Request{Method: method, Path: key, Value: "v"}, done: make(chan writeOutcome, 1)}
+	}
+	batch := []*pendingWrite{mk(store.MethodPut, "/ok/1"), mk("PATCH", "/bad"), mk(store.MethodPut, "/ok/2")}
+	n.writes.inflight <- struct{}{} // what run does before proposing
+	n.writes.propose(append([]*pendingWrite(nil), batch...))
+	for i, w := range batch {
+		o := <-w.done
+		if (o.err != nil) != (i == 1) {
+			t.Fatalf("write %d (%s %s): %v", i, w.req.Method, w.req.Path, o.err)
+		}
+		if i != 1 && (o.res.Event == nil || o.res.Event.Node.Key != w.req.Path) {
+			t.Fatalf("write %d answered with %+v", i, o.res.Event)
+		}
+	}
 }
