@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -28,12 +29,24 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	b, err := n.peers.call(ctx, addr, opPropose, data)
+	b, err := n.peers.call(ctx, addr, opProposeBin, data)
+	inJSON := false
+	if err != nil && errors.Is(err, errRemote) && strings.Contains(err.Error(), "unknown cluster RPC") {
+		// A leader of an earlier build answers only in JSON. It refused
+		// the call before proposing anything, so asking again is safe.
+		inJSON = true
+		b, err = n.peers.call(ctx, addr, opPropose, data)
+	}
 	if err != nil {
 		return nil, n.rpcFailure(ctx, err)
 	}
-	var rep proposeReply
-	if err := json.Unmarshal(b, &rep); err != nil {
+	rep := &proposeReply{}
+	if inJSON {
+		err = json.Unmarshal(b, rep)
+	} else {
+		rep, err = decodeProposeReply(b)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
 	}
 	// The entry is committed; wait (bounded by ctx) for the local apply.
@@ -95,7 +108,13 @@ func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error)
 // handleRPC serves the cluster RPCs of other members.
 func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
 	switch op {
-	case opPropose:
+	case opPropose, opProposeBin:
+		marshal := func(r proposeReply) ([]byte, error) {
+			if op == opProposeBin {
+				return encodeProposeReply(&r), nil
+			}
+			return json.Marshal(r)
+		}
 		c, err := decodeCommand(payload)
 		if err != nil {
 			return nil, err
@@ -110,7 +129,7 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
 			// An application error: committed and applied, report it with
 			// the index so the follower can catch up before answering.
-			return json.Marshal(proposeReply{Err: se, Index: n.fsm.AppliedIndex(), Term: n.raft.CurrentTerm()})
+			return marshal(proposeReply{Err: se, Index: n.fsm.AppliedIndex(), Term: n.raft.CurrentTerm()})
 		}
 		if err != nil {
 			return nil, err
@@ -119,7 +138,7 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		if res.Event != nil {
 			rep.EtcdIndex, rep.Refresh = res.Event.EtcdIndex, res.Event.Refresh
 		}
-		return json.Marshal(rep)
+		return marshal(rep)
 	case opReadIndex:
 		if !n.IsLeader() {
 			return nil, errNotLeader

@@ -26,6 +26,8 @@ const (
 	opReadIndex byte = 2 // reply: uvarint commit index, leadership verified
 	opJoin      byte = 3 // payload: joinRequest JSON; reply: joinReply JSON
 	opMember    byte = 4 // payload: memberRequest JSON; reply: member JSON
+	// opProposeBin (6) is opPropose with the reply in binary (reply.go).
+	opProposeBin byte = 6
 
 	statusOK  byte = 0
 	statusErr byte = 1
