@@ -77,15 +77,21 @@ func startMember(t testing.TB, tm *testMember, initial []*machines.Member, cid u
 	t.Cleanup(func() { _ = node.Close() })
 }
 
-func startCluster(t testing.TB, n int) []*testMember {
-	ms := newTestCluster(t, n)
+// bootstrapOf returns the initial member list and cluster ID that
+// bootstrap ms as one cluster.
+func bootstrapOf(ms []*testMember) ([]*machines.Member, uint64) {
 	var initial []*machines.Member
 	var ids []uint64
 	for _, tm := range ms {
 		initial = append(initial, tm.m)
 		ids = append(ids, tm.m.ID)
 	}
-	cid := machines.NewClusterID(ids)
+	return initial, machines.NewClusterID(ids)
+}
+
+func startCluster(t testing.TB, n int) []*testMember {
+	ms := newTestCluster(t, n)
+	initial, cid := bootstrapOf(ms)
 	for _, tm := range ms {
 		startMember(t, tm, initial, cid)
 	}

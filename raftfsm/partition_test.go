@@ -117,13 +117,7 @@ func (f *faultNet) heal() {
 func startPartitionable(t *testing.T, n int) ([]*testMember, *faultNet) {
 	ms := newTestCluster(t, n)
 	f := newFaultNet(ms)
-	var initial []*machines.Member
-	var ids []uint64
-	for _, tm := range ms {
-		initial = append(initial, tm.m)
-		ids = append(ids, tm.m.ID)
-	}
-	cid := machines.NewClusterID(ids)
+	initial, cid := bootstrapOf(ms)
 	for _, tm := range ms {
 		startWith(t, tm, func(c *Config) {
 			c.InitialMembers, c.ClusterID = initial, cid

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 mode=${1:-nethttp}
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -22,11 +24,4 @@ echo "== ceiling -mode $mode ($url), $(nproc) cores"
 echo "-- PUT, wrk -t2 -c256 -d10s"
 wrk -t2 -c256 -d10s -s scripts/bench/put.lua "$url" | grep -E "Latency|Requests/sec"
 echo "-- GET, wrk -t1 -c86 -d10s three times at once"
-pids=""
-for i in 1 2 3; do
-	wrk -t1 -c86 -d10s -s scripts/bench/qget.lua "$url" >"$tmp/q$i.txt" &
-	pids="$pids $!"
-done
-# shellcheck disable=SC2086
-wait $pids
-grep -h "Requests/sec" "$tmp"/q*.txt | awk '{s += $2} END {printf "Requests/sec (sum of the three): %.0f\n", s}'
+wrk_get_three "$url" "$url" "$url"

@@ -1,0 +1,73 @@
+# Shared by the bench-*.sh scripts (sourced, not run). The caller sets
+# $tmp to a fresh directory and sources this file from the repository's
+# root.
+#
+# Members listen on ports below Linux's ephemeral range (32768-60999),
+# which the load generator's own connections draw from.
+
+# bench_stop stops the members and waits until they are gone, so that a
+# run started right after this one finds its ports free; it removes $tmp.
+bench_stop() {
+	local pids p
+	pids=$(cat "$tmp"/*.pid 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -n "$pids" ] && kill $pids 2>/dev/null || true
+	for p in $pids; do
+		for _ in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	rm -rf "$tmp"
+}
+
+# bench_server etcd-classic|etcd builds or copies the server to
+# $tmp/server and sets $server_flags (etcd needs --enable-v2).
+bench_server() {
+	case "$1" in
+	etcd-classic) go build -o "$tmp/server" . || return 1; server_flags="" ;;
+	etcd) cp "$(command -v etcd)" "$tmp/server" || return 1; server_flags="--enable-v2" ;;
+	*) echo "unknown server '$1': etcd-classic or etcd" >&2; return 2 ;;
+	esac
+}
+
+# bench_cluster SCHEME [FLAG...] starts three members of $tmp/server on
+# loopback (client URLs SCHEME://127.0.0.1:2{1,2,3}379, plain peer URLs
+# on 2{1,2,3}380), waits until the cluster is healthy and sets $leader to
+# the leader's client URL.
+bench_cluster() {
+	local scheme=$1 i
+	shift
+	local ic="m1=http://127.0.0.1:21380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:23380"
+	for i in 1 2 3; do
+		"$tmp/server" "$@" --name "m$i" --data-dir "$tmp/m$i" \
+			--listen-client-urls "$scheme://127.0.0.1:2${i}379" --advertise-client-urls "$scheme://127.0.0.1:2${i}379" \
+			--listen-peer-urls "http://127.0.0.1:2${i}380" --initial-advertise-peer-urls "http://127.0.0.1:2${i}380" \
+			--initial-cluster "$ic" --initial-cluster-state new >"$tmp/m$i.log" 2>&1 &
+		echo $! >"$tmp/m$i.pid"
+	done
+	for _ in $(seq 1 100); do
+		curl -sk -m 2 "$scheme://127.0.0.1:21379/health" | grep -q true && break
+		sleep 0.2
+	done
+	curl -sk -m 2 "$scheme://127.0.0.1:21379/health" | grep -q true || {
+		echo "the cluster did not become healthy; member logs:" >&2
+		tail -n 5 "$tmp"/m*.log >&2
+		return 1
+	}
+	leader=$(curl -sk "$scheme://127.0.0.1:21379/v2/members/leader" | sed 's/.*"clientURLs":\["\([^"]*\)".*/\1/')
+}
+
+# wrk_get_three URL URL URL runs one wrk GET load (86 connections, 10 s,
+# scripts/bench/qget.lua) on each URL at once and prints the sum.
+wrk_get_three() {
+	local pids="" i=0 u
+	for u in "$@"; do
+		i=$((i + 1))
+		wrk -t1 -c86 -d10s -s scripts/bench/qget.lua "$u" >"$tmp/q$i.txt" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids
+	grep -h "Requests/sec" "$tmp"/q*.txt | awk '{s += $2} END {printf "Requests/sec (sum of the three): %.0f\n", s}'
+}
