@@ -197,6 +197,9 @@ func New(cfg Config) (*Node, error) {
 		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
+	// Before anything can propose: the cluster RPC server below may
+	// receive forwarded writes as soon as it starts.
+	n.writes = newWriteBatcher(n)
 	n.snapshotDue = make(chan struct{}, 1)
 	n.fsm.snapshotEvery = cfg.SnapshotCount
 	n.fsm.snapshotDue = func() {
@@ -292,7 +295,6 @@ func New(cfg Config) (*Node, error) {
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.writes = newWriteBatcher(n)
 	n.wg.Add(5)
 	go n.writes.run()
 	go n.snapshotLoop()
