@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/etcd-classic/etcd-classic/machines"
 	"github.com/etcd-classic/etcd-classic/store"
@@ -125,17 +124,9 @@ func (a *API) statsSelfV1(w http.ResponseWriter, r *http.Request) {
 	if !a.v1Method(w, r, http.MethodGet, http.MethodHead) {
 		return
 	}
-	n := a.cfg.Node
 	// etcd 0.4.6's version (server/raft_server_stats.go): names, not IDs,
 	// and no id field.
-	s := selfStats{Name: n.Name(), State: state04(n.State()), StartTime: a.cfg.StartTime.Format(time.RFC3339Nano)}
-	if lid, ok := n.LeaderID(); ok {
-		s.LeaderInfo.Leader = a.memberName(lid)
-	}
-	since := a.leaderSince()
-	s.LeaderInfo.StartTime = since.Format(time.RFC3339Nano)
-	s.LeaderInfo.Uptime = a.cfg.Now().Sub(since).String()
-	s.fillAppends(n.AppendStats())
+	s := a.selfStatsNow(state04(a.cfg.Node.State()), a.memberName)
 	b, _ := json.Marshal(s)
 	writeJSON(w, http.StatusOK, b)
 }

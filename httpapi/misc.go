@@ -85,17 +85,26 @@ func (a *API) statsSelf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := a.cfg.Node
-	s := selfStats{Name: n.Name(), ID: machines.IDString(n.ID()), State: n.State(),
-		StartTime: a.cfg.StartTime.Format(time.RFC3339Nano)}
+	s := a.selfStatsNow(n.State(), machines.IDString)
+	s.ID = machines.IDString(n.ID())
+	b, _ := json.Marshal(s)
+	writeJSON(w, http.StatusOK, b)
+}
+
+// selfStatsNow fills what /v2/stats/self and /v1/stats/self both report;
+// state is the raft state as the version names it, leader names the
+// leader (its ID in v2, its name in 0.4).
+func (a *API) selfStatsNow(state string, leader func(uint64) string) selfStats {
+	n := a.cfg.Node
+	s := selfStats{Name: n.Name(), State: state, StartTime: a.cfg.StartTime.Format(time.RFC3339Nano)}
 	if lid, ok := n.LeaderID(); ok {
-		s.LeaderInfo.Leader = machines.IDString(lid)
+		s.LeaderInfo.Leader = leader(lid)
 	}
 	since := a.leaderSince()
 	s.LeaderInfo.StartTime = since.Format(time.RFC3339Nano)
 	s.LeaderInfo.Uptime = a.cfg.Now().Sub(since).String()
 	s.fillAppends(n.AppendStats())
-	b, _ := json.Marshal(s)
-	writeJSON(w, http.StatusOK, b)
+	return s
 }
 
 // fillAppends copies the member's append traffic into the stats.
