@@ -31,7 +31,7 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	}
 	b, err := n.peers.call(ctx, addr, opProposeBin, data)
 	inJSON := false
-	if err != nil && errors.Is(err, errRemote) && strings.Contains(err.Error(), "unknown cluster RPC") {
+	if err != nil && errors.Is(err, errRemote) && strings.Contains(err.Error(), errUnknownRPC.Error()) {
 		// A leader of an earlier build answers only in JSON. It refused
 		// the call before proposing anything, so asking again is safe.
 		inJSON = true
@@ -40,8 +40,9 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	if err != nil {
 		return nil, n.rpcFailure(ctx, err)
 	}
-	rep := &proposeReply{}
+	var rep *proposeReply
 	if inJSON {
+		rep = &proposeReply{}
 		err = json.Unmarshal(b, rep)
 	} else {
 		rep, err = decodeProposeReply(b)
@@ -105,6 +106,11 @@ func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error)
 	return idx, nil
 }
 
+// errUnknownRPC answers an op this build does not serve. Its text crosses
+// the wire (encodeRPCError), and forward recognises it in the answers of
+// earlier builds, which spelled it the same way.
+var errUnknownRPC = errors.New("raftfsm: unknown cluster RPC")
+
 // handleRPC serves the cluster RPCs of other members.
 func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
 	switch op {
@@ -156,5 +162,5 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 	case opStatus:
 		return binary.AppendUvarint(nil, n.fsm.AppliedIndex()), nil
 	}
-	return nil, fmt.Errorf("raftfsm: unknown cluster RPC %d", op)
+	return nil, fmt.Errorf("%w %d", errUnknownRPC, op)
 }
