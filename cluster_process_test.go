@@ -61,21 +61,10 @@ func startProcCluster(t *testing.T, n int, extra ...string) *procCluster {
 
 // startProcAsync starts a process without waiting for it to answer.
 func startProcAsync(t *testing.T, client, dataDir string, args ...string) *proc {
-	p := &proc{t: t, args: args, client: client, dataDir: dataDir, log: &lockedBuf{}}
-	p.cmd = exec.Command(binPath, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
+	p := newProc(t, client, dataDir, args)
+	if err := p.launch(); err != nil {
 		t.Error(err)
-		return p
 	}
-	p.done = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("member log (%s):\n%s", client, p.log.String())
-		}
-	})
 	return p
 }
 
@@ -92,13 +81,9 @@ func (p *proc) waitUp() {
 
 // restart starts a killed member again with the same command line.
 func (p *proc) restart() {
-	p.cmd = exec.Command(binPath, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
+	if err := p.launch(); err != nil {
 		p.t.Fatal(err)
 	}
-	p.done = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 }
 
 func (p *proc) alive() bool {

@@ -81,8 +81,15 @@ func (l *lockedBuf) String() string {
 // startProc starts the binary with args and waits until /version answers.
 func startProc(t *testing.T, client, dataDir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, args: args, client: client, dataDir: dataDir, log: &lockedBuf{}}
+	p := newProc(t, client, dataDir, args)
 	p.start()
+	return p
+}
+
+// newProc describes a member process; it is killed (and its log shown if
+// the test failed) when the test ends.
+func newProc(t *testing.T, client, dataDir string, args []string) *proc {
+	p := &proc{t: t, args: args, client: client, dataDir: dataDir, log: &lockedBuf{}}
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
@@ -92,15 +99,23 @@ func startProc(t *testing.T, client, dataDir string, args ...string) *proc {
 	return p
 }
 
-func (p *proc) start() {
-	p.t.Helper()
+// launch starts the process with p's command line.
+func (p *proc) launch() error {
 	p.cmd = exec.Command(binPath, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
+		return err
 	}
 	p.done = make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return nil
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	if err := p.launch(); err != nil {
+		p.t.Fatal(err)
+	}
 	waitFor(p.t, "member "+p.client+" answers /version", func() bool {
 		r, err := http.Get(p.client + "/version")
 		if err != nil {
