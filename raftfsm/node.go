@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/sirupsen/logrus"
 
 	"github.com/etcd-classic/etcd-classic/machines"
@@ -47,6 +46,10 @@ type Config struct {
 	InitialMembers []*machines.Member
 	// ClusterID is the ID of the cluster being bootstrapped.
 	ClusterID uint64
+	// Existing says this member has started before (its owner found the
+	// member's identity on disk): a missing or empty raft log is then
+	// damage (ErrDamaged), not a first start.
+	Existing bool
 	// Store is the state the FSM applies commands to.
 	Store *store.Store
 	// Log receives the node's logs (component=raftfsm is added).
@@ -126,14 +129,14 @@ type Node struct {
 	log   *logrus.Entry
 	raft  *raft.Raft
 	fsm   *FSM
-	bolt  *raftboltdb.BoltStore
-	logs  *countingLogStore
+	bolt  *logStore // raft log, stable store, commit tracking
 	trans *statsTransport
 	mux   *peerMux
 	rpc   *rpcServer
 	peers *rpcPool
 
 	startIndex      uint64        // last FSM-visible log index found at start
+	readyCh         chan struct{} // closed once local reads may be served (ready.go)
 	ready           progress      // highest term whose leader no-op is applied here
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
 	sawLeader       atomic.Bool   // a leader has been known since start
@@ -158,7 +161,9 @@ type Node struct {
 	once     sync.Once
 }
 
-// New opens (or creates) the member's raft state and starts it.
+// New opens (or creates) the member's raft state and starts it. The data
+// dir is checked first (datacheck.go): damage is an error wrapping
+// ErrDamaged, whose one-line message names the file and what to do.
 func New(cfg Config) (*Node, error) {
 	cfg.setDefaults()
 	if cfg.HeartbeatInterval >= cfg.ElectionTimeout {
@@ -173,9 +178,21 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftfsm: create data dir: %w", err)
 	}
 	raftLog := newRaftLogger(cfg.Log.WithField("component", "raft"))
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	// Everything raft will read at start is checked before raft sees it:
+	// raft.db's records and pages, the snapshots, and that the two cover
+	// the whole history.
+	dbPath := filepath.Join(dir, "raft.db")
+	bolt, logSum, err := openLogStore(dbPath, cfg.Existing, cfg.ID)
 	if err != nil {
-		return nil, fmt.Errorf("raftfsm: open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
+		return nil, err
+	}
+	snapIndex, err := checkSnapshots(dir, cfg.ID)
+	if err == nil {
+		err = checkCoverage(dbPath, logSum, snapIndex, cfg.ID)
+	}
+	if err != nil {
+		_ = bolt.Close()
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLog)
 	if err != nil {
@@ -194,7 +211,7 @@ func New(cfg Config) (*Node, error) {
 	}))
 
 	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
-		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
+		memberCh: make(chan struct{}, 1), removed: make(chan struct{}), readyCh: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
 	// Before anything can propose: the cluster RPC server below may
@@ -245,6 +262,11 @@ func New(cfg Config) (*Node, error) {
 	// A removed member is told through Removed() and stopped by its
 	// owner; raft shutting itself down would race with Close.
 	rc.ShutdownOnRemove = false
+	// The FSM is restored here, before raft starts, from the newest
+	// snapshot and the entries the persisted commit index covers
+	// (restore.go); raft only stages the commit index with each append.
+	rc.RestoreCommittedLogs = true
+	rc.NoSnapshotRestoreOnStart = true
 
 	hasState, err := raft.HasExistingState(bolt, bolt, snaps)
 	if err != nil {
@@ -252,6 +274,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftfsm: read raft state: %w", err)
 	}
 	n.startIndex = lastVisibleIndex(bolt)
+	if _, err := n.restoreLocal(snaps, logSum.last); err != nil {
+		n.closeStores()
+		return nil, err
+	}
 	// A member that is the only voter wins its election as soon as it
 	// stands, so let it stand sooner: start with the shortest follower
 	// timeout raft accepts (the leader lease) and restore the configured
@@ -260,15 +286,14 @@ func New(cfg Config) (*Node, error) {
 	if n.soleVoter(rc, hasState, snaps) {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
 	}
-	n.logs = &countingLogStore{LogStore: bolt}
 	// Keep the newest entries in memory: replication to followers reads
 	// them back right after they are written.
-	cached, err := raft.NewLogCache(4096, n.logs)
+	cache, err := raft.NewLogCache(4096, bolt)
 	if err != nil {
 		n.closeStores()
 		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, cached, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, n.fsm, cachedLog{LogCache: cache, store: bolt}, bolt, snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
@@ -295,7 +320,8 @@ func New(cfg Config) (*Node, error) {
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go n.readyLoop()
 	go n.writes.run()
 	go n.snapshotLoop()
 	go n.leaderLoop()
@@ -523,13 +549,6 @@ func (n *Node) RaftIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // RaftTerm is the current raft term.
 func (n *Node) RaftTerm() uint64 { return n.raft.CurrentTerm() }
-
-// WaitReady blocks until this member has applied every entry its log held
-// when it started (so a restarted member serves its acknowledged writes),
-// or until ctx ends.
-func (n *Node) WaitReady(ctx context.Context) error {
-	return n.fsm.applied.wait(ctx, n.startIndex)
-}
 
 // Propose replicates a keys-API write and returns its event once it is
 // applied on this member. Application failures come back as *store.Error;
