@@ -30,7 +30,10 @@ func (a *API) keysV1(w http.ResponseWriter, r *http.Request) {
 	key := "/" + trimKey(r, v1KeysPrefix)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			a.writeV1Error(w, r, err)
+			return
+		}
 		ev, err := a.cfg.Store.Get(key, false, true, a.cfg.Now())
 		if err != nil {
 			a.writeV1Error(w, r, err)
@@ -59,7 +62,10 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 	raw := trimKey(r, v1KeysPrefix)
 	switch r.Method {
 	case http.MethodGet:
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			a.writeV1Error(w, r, err)
+			return
+		}
 		ev, err := a.cfg.Store.GetV01(raw, a.cfg.Now())
 		if err != nil {
 			a.writeV1Error(w, r, err)

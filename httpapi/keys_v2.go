@@ -35,7 +35,10 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && kr.Wait:
 		a.watchV2(w, r, kr)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			writeError(w, err)
+			return
+		}
 		a.getV2(w, r, kr)
 	default:
 		if a.redirectToLeader(w, r) {
@@ -112,7 +115,10 @@ type cidEntry struct {
 // written. It ends when the client goes away, the member stops, or the
 // store drops the watcher.
 func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
-	a.waitReady(r)
+	if err := a.waitReady(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	wa, err := a.cfg.Store.Watch(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex)
 	if err != nil {
 		writeError(w, err)

@@ -37,7 +37,10 @@ func (a *API) watchV1(w http.ResponseWriter, r *http.Request) {
 		a.writeV1Error(w, r, err)
 		return
 	}
-	a.waitReady(r)
+	if err := a.waitReady(r); err != nil {
+		a.writeV1Error(w, r, err)
+		return
+	}
 	wa, err := a.watchStoreV1(key, since)
 	if err != nil {
 		a.writeV1Error(w, r, err)
