@@ -188,7 +188,9 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	var memberID, clusterID uint64
 	var initial []*machines.Member
 	var joinMode string
+	existing := false
 	if b, err := os.ReadFile(idFile); err == nil {
+		existing = true
 		if err := json.Unmarshal(b, &id); err != nil {
 			return nil, fmt.Errorf("%s: %w", idFile, err)
 		}
@@ -236,11 +238,6 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 			memberID, clusterID, initial = res.Member.ID, res.ClusterID, nil
 		}
 		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
-		if joinMode == "" {
-			if err := writeIdentity(idFile, id); err != nil {
-				return nil, err
-			}
-		}
 	}
 
 	peerLn, err := listenAll(m.listenPeer)
@@ -252,13 +249,21 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
-		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
+		InitialMembers: initial, ClusterID: clusterID, Existing: existing, Store: st, Log: log,
 		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
 		StrictReconfigCheck: cfg.strictReconfig, PeerTLS: peerTLS,
 	})
 	if err != nil {
 		_ = peerLn.Close()
 		return nil, err
+	}
+	// The identity is written once raft's files exist: an identity without
+	// a raft log is damage (raftfsm.ErrDamaged).
+	if !existing && joinMode == "" {
+		if err := writeIdentity(idFile, id); err != nil {
+			_ = node.Close()
+			return nil, err
+		}
 	}
 	if joinMode == "join" {
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
