@@ -47,6 +47,7 @@ func (e *damageError) Is(target error) bool { return target == ErrDamaged }
 type logSummary struct {
 	first, last uint64 // log indexes (0, 0 when empty)
 	lastTerm    uint64 // term of the last entry
+	lastVisible uint64 // last entry the FSM sees (command or configuration)
 	currentTerm uint64 // raft's CurrentTerm (0 when unset)
 }
 
@@ -189,6 +190,9 @@ func (s *logStore) verify() (logSummary, error) {
 				sum.first = idx
 			}
 			sum.last, sum.lastTerm = idx, rec.term
+			if rec.typ == raft.LogCommand || rec.typ == raft.LogConfiguration {
+				sum.lastVisible = idx
+			}
 		}
 		err := tx.Bucket(bucketStable).ForEach(func(k, v []byte) error {
 			if _, err := parseStable(k, v); err != nil {

@@ -135,7 +135,7 @@ type Node struct {
 	rpc   *rpcServer
 	peers *rpcPool
 
-	startIndex      uint64        // last FSM-visible log index found at start
+	startIndex      uint64        // last command or configuration entry in the log at start
 	readyCh         chan struct{} // closed once local reads may be served (ready.go)
 	ready           progress      // highest term whose leader no-op is applied here
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
@@ -273,7 +273,7 @@ func New(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: read raft state: %w", err)
 	}
-	n.startIndex = lastVisibleIndex(bolt)
+	n.startIndex = logSum.lastVisible
 	if _, err := n.restoreLocal(snaps, logSum.last); err != nil {
 		n.closeStores()
 		return nil, err
@@ -392,26 +392,6 @@ func (n *Node) restoreTimeouts() {
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.log.WithField("err", err).Warn("could not restore raft timeouts")
 	}
-}
-
-// lastVisibleIndex finds the newest log entry the FSM will see (a
-// command or configuration entry); raft's own no-ops never reach it.
-func lastVisibleIndex(logs raft.LogStore) uint64 {
-	first, err1 := logs.FirstIndex()
-	last, err2 := logs.LastIndex()
-	if err1 != nil || err2 != nil || last == 0 {
-		return 0
-	}
-	for i := last; i >= first && i > 0 && last-i < 256; i-- {
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			return 0
-		}
-		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return i
-		}
-	}
-	return 0
 }
 
 func (n *Node) closeStores() {
