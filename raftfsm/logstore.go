@@ -48,7 +48,8 @@ const logFormat = "etcd-classic raft log v1"
 // logRecordVersion is the first byte after a log record's CRC.
 const logRecordVersion = 1
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// recordCRC is the CRC-32C (Castagnoli) table of raft.db records.
+var recordCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // errChecksum marks a record whose checksum or structure is wrong.
 var errChecksum = errors.New("checksum mismatch")
@@ -86,7 +87,7 @@ func encodeLog(l *raft.Log) []byte {
 }
 
 func logCRC(index uint64, body []byte) uint32 {
-	return crc32.Update(crc32.Checksum(indexKey(index), castagnoli), castagnoli, body)
+	return crc32.Update(crc32.Checksum(indexKey(index), recordCRC), recordCRC, body)
 }
 
 // logView is a decoded record whose slices still point into the record.
@@ -159,7 +160,7 @@ func encodeStable(key, val []byte) []byte {
 }
 
 func stableCRC(key, val []byte) uint32 {
-	return crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, val)
+	return crc32.Update(crc32.Checksum(key, recordCRC), recordCRC, val)
 }
 
 // parseStable checks a stable record and returns its value (pointing
