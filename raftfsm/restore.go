@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
 )
 
 // A restarted member rebuilds its state before raft starts: the newest
@@ -68,5 +69,8 @@ func (n *Node) restoreLocal(snaps raft.SnapshotStore, last uint64) (uint64, erro
 		}
 	}
 	flush()
+	if commit > from {
+		n.log.WithFields(logrus.Fields{"raft_index": n.fsm.AppliedIndex(), "snapshot_index": from}).Info("restored committed entries from the log")
+	}
 	return n.fsm.AppliedIndex(), nil
 }
