@@ -51,25 +51,25 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.printVersion {
-		fmt.Fprintf(stdout, "etcd-classic Version: %s\netcd API version: %s\n", Version, ServerVersion)
+		printVersion(stdout)
 		return 0
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	m, err := cfg.resolve()
 	if err != nil {
-		log.WithField("err", err).Error("bad configuration")
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.cpuProfile != "" {
