@@ -456,7 +456,8 @@ func (s *Store) compareAndDelete(p, prevValue string, prevIndex uint64, now time
 
 // DeleteExpiredKeys removes, in expiration order, every node whose
 // expiration is at or before cutoff; each removal is one expire event with
-// its own index. cutoff is the time carried by the leader's command.
+// its own index, except for keys written in the etcd 0.1 dialect
+// (expireV01). cutoff is the time carried by the leader's command.
 func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -466,20 +467,16 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 		if n == nil || n.expireTime.After(cutoff) {
 			break
 		}
-		next := s.index + 1
 		if n.v01 {
-			// etcd v0.1.0 expired keys with timers outside its log: the
-			// expiry of a key written in that dialect takes no index.
-			next = s.index
+			out = append(out, s.expireV01(n, cutoff))
+			continue
 		}
+		next := s.index + 1
 		// etcd 3.4 marks the expired node as a directory when it is one
 		// (v2.3.8 did not); the goldens come from 3.4.
 		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 		e.PrevNode = n.repr(false, false, cutoff)
-		e.noIndex = n.v01
-		if !n.v01 {
-			s.advance(next)
-		}
+		s.advance(next)
 		e.EtcdIndex = next
 		s.removeNode(n, e)
 		s.stats.inc(&s.stats.ExpireCount)

@@ -123,11 +123,14 @@ func (h *watcherHub) add(e *Event) {
 }
 
 // notify records e and wakes the watchers on its key and on every
-// ancestor of it.
+// ancestor of it. An event that took no index (the expiry of an etcd 0.1
+// key) is not recorded: no replay returns it.
 func (h *watcherHub) notify(e *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.history.add(e)
+	if !e.noIndex {
+		h.history.add(e)
+	}
 	if h.count.Load() == 0 {
 		return
 	}
