@@ -60,7 +60,7 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		a.waitReady(r)
-		ev, err := a.cfg.Store.GetV01(raw, a.cfg.Now())
+		ev, err := a.getV01(raw)
 		if err != nil {
 			a.writeV1Error(w, r, err)
 			return
