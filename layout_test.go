@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// TestImportDirection enforces the layout's allowed arrows (STYLE §1):
+// TestImportDirection enforces the layout's allowed arrows (each
+// package's doc.go says what it may import):
 // httpapi → machines, store; raftfsm → machines, store; machines → store;
 // store and certs → standard library and small leaf libraries only. Only
 // raftfsm imports hashicorp/raft; only httpapi imports gorilla/mux.

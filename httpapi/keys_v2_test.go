@@ -11,8 +11,9 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// Expected bodies below follow etcd 3.4 --enable-v2 (spec/v2.md §14); the
-// equivalent curl command is the step itself.
+// Expected bodies below are etcd 3.4.23's, started with --enable-v2 (try
+// any of them against `etcd --enable-v2`); the equivalent curl command is
+// the step itself.
 func TestKeysV2Exact(t *testing.T) {
 	t.Parallel()
 	type step struct {

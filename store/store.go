@@ -473,7 +473,7 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 		}
 		next := s.index + 1
 		// etcd 3.4 marks the expired node as a directory when it is one
-		// (v2.3.8 did not); the goldens come from 3.4.
+		// (v2.3.8 did not); this server answers as 3.4 does.
 		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 		e.PrevNode = n.repr(false, false, cutoff)
 		s.advance(next)
