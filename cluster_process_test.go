@@ -383,8 +383,9 @@ func TestLegacyJoinedCluster(t *testing.T) {
 	}
 }
 
-// Procfile and scripts/cluster.sh bring up working clusters; the
-// learner walkthrough of Procfile.learner works on the Procfile's cluster.
+// Procfile brings up a working cluster (scripts_test.go tries
+// scripts/cluster.sh); the learner walkthrough of Procfile.learner works
+// on the Procfile's cluster.
 // The Procfiles' fixed ports are replaced by free ones in copies.
 func TestProcfileWithForeman(t *testing.T) {
 	if testing.Short() {
@@ -483,45 +484,6 @@ func TestProcfileWithForeman(t *testing.T) {
 	r.Body.Close()
 	if strings.Contains(string(b), "isLearner") || strings.Count(string(b), `"id"`) != 4 || !strings.Contains(string(b), `"name":"infra4"`) {
 		t.Errorf("members after promotion: %s", b)
-	}
-}
-
-func TestClusterScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("process test")
-	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed")
-	}
-	// The script uses fixed ports (i2379/i2380); skip if they are taken.
-	for _, p := range []int{12379, 22379, 32379, 12380, 22380, 32380} {
-		if r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/version", p)); err == nil {
-			r.Body.Close()
-			t.Skipf("port %d is in use", p)
-		}
-	}
-	data := t.TempDir()
-	run := func(args ...string) string {
-		cmd := exec.Command("bash", append([]string{"scripts/cluster.sh"}, args...)...)
-		cmd.Env = append(os.Environ(), "BIN="+binPath, "DATA="+data)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("cluster.sh %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	t.Cleanup(func() { run("stop") })
-	run("start")
-	st := run("status")
-	if strings.Count(st, "running") != 3 || !strings.Contains(st, `"name":"infra1"`) {
-		t.Errorf("status:\n%s", st)
-	}
-	if s, _, err := v2do(context.Background(), "PUT", "http://127.0.0.1:22379/v2/keys/script", netURL.Values{"value": {"ok"}}); err != nil || s != 201 {
-		t.Errorf("write: %d %v", s, err)
-	}
-	run("stop")
-	if st := run("status"); strings.Contains(st, "running") {
-		t.Errorf("after stop:\n%s", st)
 	}
 }
 
