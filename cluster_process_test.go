@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // procCluster is a cluster of real etcd-classic processes on loopback.
@@ -70,7 +72,7 @@ func startProcAsync(t *testing.T, client, dataDir string, args ...string) *proc 
 
 func (p *proc) waitUp() {
 	waitFor(p.t, "member "+p.client+" answers", func() bool {
-		r, err := http.Get(p.client + "/version")
+		r, err := testClient.Get(p.client + "/version")
 		if err != nil {
 			return false
 		}
@@ -101,7 +103,7 @@ func (c *procCluster) waitHealthy() {
 			if !p.alive() {
 				continue
 			}
-			r, err := http.Get(p.client + "/health")
+			r, err := testClient.Get(p.client + "/health")
 			if err != nil {
 				return false
 			}
@@ -122,7 +124,7 @@ func (c *procCluster) leader() *proc {
 			if !p.alive() {
 				continue
 			}
-			r, err := http.Get(p.client + "/v2/members/leader")
+			r, err := testClient.Get(p.client + "/v2/members/leader")
 			if err != nil {
 				continue
 			}
@@ -339,7 +341,7 @@ func TestLegacyJoinedCluster(t *testing.T) {
 	}
 	c := &procCluster{t: t, members: ps}
 	waitFor(t, "three members", func() bool {
-		r, err := http.Get(ps[0].client + "/v2/machines")
+		r, err := testClient.Get(ps[0].client + "/v2/machines")
 		if err != nil {
 			return false
 		}
@@ -418,17 +420,25 @@ func TestProcfileWithForeman(t *testing.T) {
 	}
 	runForeman := func(procfile string) {
 		cmd := exec.Command(foreman, "start", "-f", procfile, "-d", dir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		out := &lockedBuf{}
 		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("foreman %s output:\n%s", filepath.Base(procfile), out.String())
+			}
+		})
+		// foreman and the members it starts share its process group,
+		// which proctest kills when the test ends.
+		p, err := proctest.Start(t, cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("foreman %s output:\n%s", filepath.Base(procfile), out.String())
+			// Let foreman stop its members itself first.
+			_ = p.Signal(syscall.SIGTERM)
+			select {
+			case <-p.Done():
+			case <-time.After(10 * time.Second):
 			}
 		})
 	}
@@ -450,7 +460,7 @@ func TestProcfileWithForeman(t *testing.T) {
 	learnerPeer := url("42380")
 	req, _ := http.NewRequest("POST", url("2379")+"/v2/members", strings.NewReader(`{"peerURLs":["`+learnerPeer+`"],"isLearner":true}`))
 	req.Header.Set("Content-Type", "application/json")
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,14 +479,14 @@ func TestProcfileWithForeman(t *testing.T) {
 		return err == nil && st == 200 && rr.Node.Value == "ok"
 	})
 	waitFor(t, "promotion", func() bool {
-		r, err := http.Post(url("2379")+"/v2/members/"+added.ID+"/promote", "", nil)
+		r, err := testClient.Post(url("2379")+"/v2/members/"+added.ID+"/promote", "", nil)
 		if err != nil {
 			return false
 		}
 		r.Body.Close()
 		return r.StatusCode == 200
 	})
-	r, err = http.Get(url("2379") + "/v2/members")
+	r, err = testClient.Get(url("2379") + "/v2/members")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +507,7 @@ func TestNoQuorumFailsFast(t *testing.T) {
 	c := startProcCluster(t, 3)
 	ids := map[string]bool{}
 	for _, p := range c.members {
-		r, err := http.Get(p.client + "/v2/keys/")
+		r, err := testClient.Get(p.client + "/v2/keys/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +532,7 @@ func TestNoQuorumFailsFast(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "PUT", survivor.client+"/v2/keys/after", strings.NewReader("value=2"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,12 +554,12 @@ func TestNoQuorumFailsFast(t *testing.T) {
 		t.Errorf("stale read without quorum: %d %v", st, err)
 	}
 	waitFor(t, "health and leader report the lost quorum", func() bool {
-		h, err := http.Get(survivor.client + "/health")
+		h, err := testClient.Get(survivor.client + "/health")
 		if err != nil {
 			return false
 		}
 		h.Body.Close()
-		l, err := http.Get(survivor.client + "/v2/members/leader")
+		l, err := testClient.Get(survivor.client + "/v2/members/leader")
 		if err != nil {
 			return false
 		}

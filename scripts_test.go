@@ -10,25 +10,36 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // runScript runs a script of scripts/ with extra environment and returns
 // its combined output; it fails the test on a non-zero exit unless
-// allowFail.
+// allowFail. What the script leaves running in the background (the
+// members of cluster.sh) stays in its process group, which proctest kills
+// when the test ends.
 func runScript(t *testing.T, env []string, allowFail bool, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", args...)
+	out := &lockedBuf{}
+	cmd := exec.Command("bash", args...)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil && !allowFail {
-		t.Fatalf("%v: %v\n%s", args, err, out)
+	cmd.Stdout, cmd.Stderr = out, out
+	p, err := proctest.Start(t, cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(out)
+	select {
+	case <-p.Done():
+	case <-time.After(90 * time.Second):
+		t.Fatalf("%v did not finish within 90s:\n%s", args, out.String())
+	}
+	if err := p.Err(); err != nil && !allowFail {
+		t.Fatalf("%v: %v\n%s", args, err, out.String())
+	}
+	return out.String()
 }
 
 // scripts/cluster.sh runs on the ports its environment names, keeps its
@@ -52,16 +63,6 @@ func TestClusterScript(t *testing.T) {
 		pps = append(pps, strconv.Itoa(freePort(t)))
 	}
 	env := []string{"BIN=" + binPath, "DATA=" + data, "CLIENT_PORTS=" + strings.Join(cps, " "), "PEER_PORTS=" + strings.Join(pps, ",")}
-	t.Cleanup(func() {
-		// Whatever happened, no member outlives the test.
-		for i := 1; i <= 3; i++ {
-			if b, err := os.ReadFile(filepath.Join(data, fmt.Sprintf("infra%d.pid", i))); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-	})
 	out := runScript(t, env, false, "scripts/cluster.sh", "start")
 	if !strings.Contains(out, "cluster healthy") {
 		t.Fatalf("start:\n%s", out)
@@ -138,7 +139,9 @@ func TestGenCertsDefaultOutsideTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", script)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-classic/etcd-classic/certs/certstest"
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // httpsClient trusts ca and presents cert/key when given.
@@ -117,7 +118,7 @@ func TestClientTLS(t *testing.T) {
 				}
 			}
 			// Plain HTTP to the TLS port is no use either.
-			if r, err := http.Get(strings.Replace(client, "https", "http", 1) + "/v2/keys/k"); err == nil {
+			if r, err := testClient.Get(strings.Replace(client, "https", "http", 1) + "/v2/keys/k"); err == nil {
 				if r.StatusCode == 200 {
 					t.Error("plain HTTP was served on the TLS port")
 				}
@@ -140,9 +141,12 @@ func TestTLSStartupErrors(t *testing.T) {
 		{[]string{"--peer-cert-file", set.ServerCert, "--peer-key-file", set.ServerKey, "--peer-trusted-ca-file", "/nonexistent/ca.pem", "--peer-client-cert-auth"}, "/nonexistent/ca.pem"},
 	}
 	for _, tc := range cases {
-		cmd := exec.Command(binPath, append([]string{"--data-dir", t.TempDir(), "--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		// A member that starts after all would run until the deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, binPath, append([]string{"--data-dir", t.TempDir(), "--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
 			"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}, tc.args...)...)
 		out, err := cmd.CombinedOutput()
+		cancel()
 		if err == nil {
 			t.Errorf("%v: started", tc.args)
 			continue
@@ -194,15 +198,14 @@ func TestPeerTLSCluster(t *testing.T) {
 		cmd := exec.Command(binPath, args...)
 		out := &lockedBuf{}
 		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
+		intruderProc, err := proctest.Start(t, cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		// It keeps trying (and failing) to reach the cluster; the cluster
 		// must not list it.
 		time.Sleep(3 * time.Second)
-		r, err := http.Get(nl.client + "/v2/members")
+		r, err := testClient.Get(nl.client + "/v2/members")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,8 +215,7 @@ func TestPeerTLSCluster(t *testing.T) {
 		if strings.Contains(string(b[:n]), "intruder") || strings.Count(string(b[:n]), `"id"`) != 3 {
 			t.Errorf("%s: the cluster let it in: %s", intruder.name, b[:n])
 		}
-		_ = cmd.Process.Kill()
-		<-done
+		intruderProc.Kill()
 	}
 }
 

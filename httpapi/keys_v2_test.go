@@ -215,7 +215,7 @@ func TestWatchV2(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/v2/keys/w?wait=true&stream=true", nil)
-	r, err := http.DefaultClient.Do(req) // returns once headers arrived
+	r, err := testClient.Do(req) // returns once headers arrived
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestWatchEndsOnClose(t *testing.T) {
 	t.Parallel()
 	s := newStubServer(t)
 	req, _ := http.NewRequest("GET", s.URL+"/v2/keys/x?wait=true", nil)
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
