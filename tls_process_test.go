@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -93,13 +94,11 @@ func TestClientTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b strings.Builder
-			buf := make([]byte, 256)
-			n, _ := r.Body.Read(buf)
-			b.Write(buf[:n])
+			// One Read may return part of the body: read it all.
+			b, err := io.ReadAll(r.Body)
 			r.Body.Close()
-			if b.String() != client {
-				t.Errorf("advertised client URL %q, want %q", b.String(), client)
+			if err != nil || string(b) != client {
+				t.Errorf("advertised client URL %q (%v), want %q", b, err, client)
 			}
 			for _, bad := range []struct {
 				what      string
@@ -209,11 +208,10 @@ func TestPeerTLSCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b [4096]byte
-		n, _ := r.Body.Read(b[:])
+		b, err := io.ReadAll(r.Body)
 		r.Body.Close()
-		if strings.Contains(string(b[:n]), "intruder") || strings.Count(string(b[:n]), `"id"`) != 3 {
-			t.Errorf("%s: the cluster let it in: %s", intruder.name, b[:n])
+		if err != nil || strings.Contains(string(b), "intruder") || strings.Count(string(b), `"id"`) != 3 {
+			t.Errorf("%s: the cluster let it in: %s (%v)", intruder.name, b, err)
 		}
 		intruderProc.Kill()
 	}
