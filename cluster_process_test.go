@@ -216,6 +216,9 @@ func (c *procCluster) verify(acks *ackLog) {
 // the other members within a few election timeouts; every acknowledged
 // write is there. Then kill every member, restart them all, and check
 // again.
+//
+// Slow (about 7 s): two elections among real processes (after the leader
+// kill, after the restart of all three) and a write load between them.
 func TestClusterKillLeaderAndRestartAll(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -254,6 +257,10 @@ func TestClusterKillLeaderAndRestartAll(t *testing.T) {
 
 // A key whose TTL a client keeps refreshing survives the leader's death:
 // the new leader waits out a grace period before expiring inherited keys.
+//
+// Slow (about 14 s on two cores): the refresher runs on a one-second
+// ticker against a 3 s TTL, and the test has to outlast the election and
+// the new leader's grace period by several TTLs to show the key survived.
 func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -389,6 +396,9 @@ func TestLegacyJoinedCluster(t *testing.T) {
 // scripts/cluster.sh); the learner walkthrough of Procfile.learner works
 // on the Procfile's cluster.
 // The Procfiles' fixed ports are replaced by free ones in copies.
+//
+// Slow (about 8 s): foreman (Ruby) starts four members and then a fifth,
+// the learner, which must catch up before it can be promoted.
 func TestProcfileWithForeman(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")

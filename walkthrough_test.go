@@ -91,6 +91,9 @@ func curlL(t *testing.T, method, u string, form ...string) (int, string) {
 // --v1-dialect=0.1, and checks every answer byte for byte. Indexes start at
 // 3: the member's registration and the cluster record come first, as in
 // the README.
+//
+// Slow (about 6 s): the README's key lives 5 s, and the test waits for
+// the leader to expire it; then it restarts the member.
 func TestSeedWalkthroughV01(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary (skipped under -short)")
