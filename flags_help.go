@@ -115,6 +115,8 @@ var helpGroups = []helpGroup{
 		{names: []string{"v1-dialect"}},
 		{names: []string{"redirect"}},
 		{names: []string{"log-format"}, def: "'text'"},
+		{names: []string{"max-client-conns"}},
+		{names: []string{"enable-dashboard"}},
 	}},
 }
 
