@@ -81,6 +81,11 @@ type Config struct {
 	RaftStats func() RaftStats
 	// EnablePprof serves /debug/pprof (etcd's --enable-pprof).
 	EnablePprof bool
+	// HostWhitelist lists the host names (no port) a request over plain
+	// HTTP may name in its Host header; others get etcd 3.4's 421 (see
+	// hostcheck.go). Empty, or containing "*", allows every host. Requests
+	// over TLS are never checked.
+	HostWhitelist []string
 }
 
 // API is the client HTTP API of one member.
@@ -119,7 +124,7 @@ func New(cfg Config) *API {
 	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
 		stop: make(chan struct{}), ready: make(chan struct{})}
 	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
-	a.handler = a.wrap(a.routes())
+	a.handler = a.checkHost(a.wrap(a.routes()))
 	go a.awaitReady()
 	return a
 }
