@@ -72,6 +72,14 @@ type config struct {
 	peerClientCertAuth                    bool
 	peerAutoTLS                           bool
 
+	// etcd 3.4's remaining TLS controls and the Host check (see
+	// tlsControlSpecs).
+	clientCRLFile, peerCRLFile         string
+	clientAllowedHostname              string
+	peerAllowedCN, peerAllowedHostname string
+	cipherSuites                       string
+	hostWhitelist                      string
+
 	// legacy reports whether any etcd 0.x address flag was used; it
 	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
 	// 127.0.0.1:7001).
@@ -159,6 +167,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-client-cert-auth"}, usage: "require peer certificates signed by --peer-trusted-ca-file", value: func(c *config) flag.Value { return (*boolValue)(&c.peerClientCertAuth) }},
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
 	}
+	specs = append(specs, tlsControlSpecs()...)
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
 	for _, x := range []struct{ name, why string }{
@@ -176,11 +185,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"wal-dir", "the raft log lives in the data directory"},
 		{"metrics", "/metrics always serves the same set"},
 		{"auth-token", "v2 auth is not implemented"},
-		{"client-crl-file", "certificate revocation lists are not checked"},
-		{"peer-crl-file", "certificate revocation lists are not checked"},
-		{"cipher-suites", "TLS uses Go's modern suites"},
-		{"peer-cert-allowed-cn", "any certificate of the peer CA is accepted"},
-		{"host-whitelist", "any Host header is accepted"},
 		{"pre-vote", "raft always pre-votes"},
 		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
 		{"backend-batch-interval", "there is no v3 backend"},
@@ -675,4 +679,19 @@ func anyGiven(s flagSpec, given map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// tlsControlSpecs are etcd 3.4's remaining TLS controls and its Host header
+// check, with etcd 3.4.23's spellings (its --help) and ETCD_* variables.
+// TLS 1.2 is the fixed minimum version: etcd 3.4 has no flag for it.
+func tlsControlSpecs() []flagSpec {
+	return []flagSpec{
+		{names: []string{"client-crl-file"}, usage: "client certificate revocation list (PEM or DER): revoked client certificates are refused in the handshake (needs --client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.clientCRLFile) }},
+		{names: []string{"client-cert-allowed-hostname"}, usage: "client certificates must be valid for this host name or IP (needs --client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.clientAllowedHostname) }},
+		{names: []string{"peer-crl-file"}, usage: "peer certificate revocation list (PEM or DER): revoked peer certificates are refused in the handshake (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerCRLFile) }},
+		{names: []string{"peer-cert-allowed-cn"}, usage: "required CN of peer certificates, both directions (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAllowedCN) }},
+		{names: []string{"peer-cert-allowed-hostname"}, usage: "peer certificates must be valid for this host name or IP, both directions (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAllowedHostname) }},
+		{names: []string{"cipher-suites"}, usage: "comma-separated TLS 1.2 cipher suites for client and peer TLS, Go's names (empty: ECDHE with AES-GCM or ChaCha20)", value: func(c *config) flag.Value { return (*stringValue)(&c.cipherSuites) }},
+		{names: []string{"host-whitelist"}, usage: "comma-separated host names allowed in the Host header of plain-HTTP client requests (empty or * means all)", value: func(c *config) flag.Value { return (*stringValue)(&c.hostWhitelist) }},
+	}
 }

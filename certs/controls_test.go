@@ -460,7 +460,7 @@ func TestValidateTLSControls(t *testing.T) {
 		{"cipher suites without TLS are still checked", func(i *Info) { *i = Info{CipherSuites: []string{"RC5"}} }, `"RC5"`, false},
 		{"TLS 1.3 suite names are accepted", func(i *Info) { i.CipherSuites = []string{"TLS_AES_128_GCM_SHA256"} }, "", false},
 		{"CN and hostname", func(i *Info) { i.ClientCertAuth, i.AllowedCN, i.AllowedHostname = true, "a", "b" }, `mutually exclusive (cn="a", hostname="b")`, false},
-		{"CRL without client cert auth", func(i *Info) { i.CRLFile = "x.crl" }, `CRL file "x.crl" given without client certificate authentication`, true},
+		{"CRL without client cert auth", func(i *Info) { i.CRLFile = "x.crl" }, `CRL file "x.crl" needs client certificate authentication`, true},
 		{"CN without client cert auth", func(i *Info) { i.AllowedCN = "a" }, `allowed CN "a"`, true},
 		{"hostname without client cert auth", func(i *Info) { i.AllowedHostname = "h" }, `allowed hostname "h"`, true},
 		{"CRL without any TLS", func(i *Info) { *i = Info{CRLFile: "x.crl"} }, "x.crl", true},
@@ -479,6 +479,9 @@ func TestValidateTLSControls(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+			if tt.name == "unknown cipher suite" && !errors.Is(err, ErrUnknownCipherSuite) {
+				t.Errorf("errors.Is(err, ErrUnknownCipherSuite) = false, want true")
 			}
 			if got := errors.Is(err, ErrClientCertAuthNeeded); got != tt.needsAuth {
 				t.Errorf("errors.Is(err, ErrClientCertAuthNeeded) = %v, want %v", got, tt.needsAuth)

@@ -12,7 +12,11 @@ import (
 // the other side's certificate (a CRL file, an allowed CN or hostname) is
 // given without ClientCertAuth: the listener would request no client
 // certificate, so the setting would have no effect there.
-var ErrClientCertAuthNeeded = errors.New("client certificate authentication is needed")
+var ErrClientCertAuthNeeded = errors.New("needs client certificate authentication, or no certificate would be checked")
+
+// ErrUnknownCipherSuite is wrapped by Validate (and the config builders)
+// when a cipher suite name is not one Go knows.
+var ErrUnknownCipherSuite = errors.New("unknown TLS cipher suite")
 
 // cipherSuiteID returns the ID of a cipher suite named as etcd 3.4's
 // --cipher-suites names them: Go's (IANA) names, the insecure ones included,
@@ -45,7 +49,7 @@ func cipherSuiteIDs(names []string) ([]uint16, error) {
 		}
 		id, ok := cipherSuiteID(n)
 		if !ok {
-			return nil, fmt.Errorf("certs: unknown TLS cipher suite %q (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", n)
+			return nil, fmt.Errorf("certs: %w %q (use Go's names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", ErrUnknownCipherSuite, n)
 		}
 		ids = append(ids, id)
 	}
@@ -64,11 +68,11 @@ func (i Info) validateChecks() error {
 	}
 	switch {
 	case i.CRLFile != "":
-		return fmt.Errorf("certs: CRL file %q given without client certificate authentication, so no certificate would be checked against it: %w", i.CRLFile, ErrClientCertAuthNeeded)
+		return fmt.Errorf("certs: CRL file %q %w", i.CRLFile, ErrClientCertAuthNeeded)
 	case i.AllowedCN != "":
-		return fmt.Errorf("certs: allowed CN %q given without client certificate authentication, so no certificate would be checked: %w", i.AllowedCN, ErrClientCertAuthNeeded)
+		return fmt.Errorf("certs: allowed CN %q %w", i.AllowedCN, ErrClientCertAuthNeeded)
 	case i.AllowedHostname != "":
-		return fmt.Errorf("certs: allowed hostname %q given without client certificate authentication, so no certificate would be checked: %w", i.AllowedHostname, ErrClientCertAuthNeeded)
+		return fmt.Errorf("certs: allowed hostname %q %w", i.AllowedHostname, ErrClientCertAuthNeeded)
 	}
 	return nil
 }
