@@ -81,6 +81,11 @@ type Config struct {
 	// StrictReconfigCheck refuses membership changes that could leave
 	// the cluster without a quorum of running members.
 	StrictReconfigCheck bool
+	// SpaceReserve is the size of the file kept in DataDir/member for
+	// raft's own records when the disk fills (DefaultSpaceReserve);
+	// writes are refused (ErrNoSpace) while the data dir lacks room for
+	// them. Negative turns the free-space guard off (diskspace.go).
+	SpaceReserve int64
 }
 
 func (c *Config) setDefaults() {
@@ -148,6 +153,7 @@ type Node struct {
 	reads           readBatcher   // coalesced read-index rounds
 	writes          *writeBatcher // keys-API writes gathered into entries
 	snapshotDue     chan struct{} // the FSM applied SnapshotCount writes
+	space           *diskGuard    // refuses writes the data dir has no room for; nil when off
 
 	observer *raft.Observer
 
@@ -197,6 +203,7 @@ func New(cfg Config) (*Node, error) {
 		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
+	n.space = newDiskGuard(dir, cfg.SpaceReserve, cfg.Clock, log)
 	// Before anything can propose: the cluster RPC server below may
 	// receive forwarded writes as soon as it starts.
 	n.writes = newWriteBatcher(n)
@@ -260,7 +267,7 @@ func New(cfg Config) (*Node, error) {
 	if n.soleVoter(rc, hasState, snaps) {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
 	}
-	n.logs = &countingLogStore{LogStore: bolt}
+	n.logs = &countingLogStore{LogStore: n.space.logStore(bolt)}
 	// Keep the newest entries in memory: replication to followers reads
 	// them back right after they are written.
 	cached, err := raft.NewLogCache(4096, n.logs)
@@ -268,12 +275,13 @@ func New(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, cached, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, n.fsm, cached, n.space.stableStore(bolt), snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	n.raft = r
+	n.space.setRole(r)
 	if !hasState && len(cfg.InitialMembers) > 0 {
 		var servers []raft.Server
 		for _, m := range cfg.InitialMembers {
@@ -295,7 +303,8 @@ func New(cfg Config) (*Node, error) {
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go n.space.run(n)
 	go n.writes.run()
 	go n.snapshotLoop()
 	go n.leaderLoop()
@@ -567,6 +576,11 @@ func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
 		if addr == "" {
 			continue // we became leader meanwhile
 		}
+		// This member stores the entry too, and answers only once it has
+		// applied it: with no room for it here, say so now.
+		if err := n.space.admit(commandSize(c)); err != nil {
+			return nil, err
+		}
 		res, err := n.forward(ctx, addr, c)
 		if errors.Is(err, errNotLeader) {
 			// The remote lost leadership before enqueueing: safe to retry.
@@ -638,6 +652,12 @@ func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 	data, err := encodeCommand(c)
 	if err != nil {
 		return nil, err
+	}
+	// The term's no-op is exempt: it is tiny, and read-index waits for it.
+	if c.Type != cmdNoop {
+		if err := n.space.admit(len(data)); err != nil {
+			return nil, err
+		}
 	}
 	f := n.raft.Apply(data, n.cfg.RequestTimeout)
 	done := make(chan error, 1)
