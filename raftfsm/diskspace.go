@@ -47,6 +47,8 @@ const (
 	spaceRecheck = 250 * time.Millisecond
 	// spaceRetry is how often a released reserve is tried again.
 	spaceRetry = time.Second
+	// spaceLogEvery limits refusing/accepting log lines above Debug.
+	spaceLogEvery = 10 * time.Second
 	// reserveName is the reserve file in DataDir/member.
 	reserveName = "space.reserve"
 )
@@ -76,6 +78,7 @@ type diskGuard struct {
 	avail    int64      // free bytes at checked, less the bytes admitted since
 	checked  time.Time  // when avail was read from the filesystem
 	refusing bool       // the last admission failed (logs transitions only)
+	loggedAt time.Time  // last transition logged above Debug
 	statErr  bool       // statfs failed (logged once)
 }
 
@@ -119,18 +122,31 @@ func (g *diskGuard) admit(size int) error {
 	}
 	if g.avail < need {
 		if !g.refusing {
-			g.log.WithFields(logrus.Fields{"avail": g.avail, "need": need, "reserve_held": g.held}).
-				Warn("data dir almost full: refusing writes")
+			g.logTransition(now, logrus.WarnLevel, "data dir almost full: refusing writes",
+				logrus.Fields{"avail": g.avail, "need": need, "reserve_held": g.held})
 		}
 		g.refusing = true
 		return apiError(ErrNoSpace)
 	}
 	if g.refusing {
-		g.log.WithField("avail", g.avail).Info("data dir has room again: accepting writes")
+		g.logTransition(now, logrus.InfoLevel, "data dir has room again: accepting writes", logrus.Fields{"avail": g.avail})
 		g.refusing = false
 	}
 	g.avail -= cost
 	return nil
+}
+
+// logTransition logs a change between refusing and accepting writes at
+// level, or at Debug if one was logged in the last spaceLogEvery: with
+// free space near the line, writes of different sizes would otherwise
+// flip it at every request.
+func (g *diskGuard) logTransition(now time.Time, level logrus.Level, msg string, f logrus.Fields) {
+	if now.Sub(g.loggedAt) < spaceLogEvery {
+		level = logrus.DebugLevel
+	} else {
+		g.loggedAt = now
+	}
+	g.log.WithFields(f).Log(level, msg)
 }
 
 func (g *diskGuard) refreshLocked(now time.Time) {

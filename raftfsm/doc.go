@@ -4,7 +4,8 @@
 // that applies commands to the store, snapshots and their restore, the
 // leader-only TTL expiry loop, membership changes, and the cluster RPCs
 // between members (forwarded proposals, read-index for linearizable
-// reads).
+// reads), and the free-space guard that refuses writes the data dir has
+// no room for.
 //
 // It must not know about the client HTTP API: it speaks in store.Request,
 // store.Event and *store.Error values and in its own sentinel errors, and

@@ -176,6 +176,19 @@ func TestFullDiskKeepsLeader(t *testing.T) {
 		t.Fatalf("leadership moved: leads=%v term %d → %d", n.IsLeader(), term, n.RaftTerm())
 	}
 	mustHave(t, append(acked, "/before", "/after"), tm)
+
+	// The log the failed appends left behind opens cleanly and holds
+	// every acknowledged write.
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	startMember(t, tm, nil, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tm.node.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustHave(t, append(acked, "/before", "/after"), tm)
 }
 
 // TestFullDiskNewLeaderHolds: three members share one full filesystem.
