@@ -90,6 +90,7 @@ func isNoSpace(t *testing.T, err error) bool {
 // lack of space; it returns the acknowledged keys and the refusals.
 func hammer(t *testing.T, via, leader *testMember, term uint64, readers []*testMember, d time.Duration, prefix string) (acked []string, refused int) {
 	t.Helper()
+	changes := leader.node.Metrics().LeaderChanges
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	end := time.Now().Add(d)
@@ -104,8 +105,9 @@ func hammer(t *testing.T, via, leader *testMember, term uint64, readers []*testM
 		default:
 			t.Fatalf("write %s on a full disk: %v (want success or the no-space error)", key, err)
 		}
-		if !leader.node.IsLeader() || leader.node.RaftTerm() != term {
-			t.Fatalf("leadership moved on a full disk: %s leads=%v term %d → %d", leader.m.Name, leader.node.IsLeader(), term, leader.node.RaftTerm())
+		if !leader.node.IsLeader() || leader.node.RaftTerm() != term || leader.node.Metrics().LeaderChanges != changes {
+			t.Fatalf("leadership moved on a full disk: %s leads=%v term %d → %d, leader changes %d → %d", leader.m.Name,
+				leader.node.IsLeader(), term, leader.node.RaftTerm(), changes, leader.node.Metrics().LeaderChanges)
 		}
 		for _, r := range readers {
 			if _, err := r.st.Get("/before", false, false, time.Now()); err != nil {

@@ -424,14 +424,21 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
-// observeLeaders counts leader changes (for metrics).
+// observeLeaders counts leader changes (for metrics). As in etcd, a
+// leader found again after a spell without one counts as a change: a
+// member re-elected term after term is a flapping leader, not a stable
+// one.
 func (n *Node) observeLeaders(ch <-chan raft.Observation) {
 	defer n.wg.Done()
 	var last raft.ServerID
 	for {
 		select {
 		case o := <-ch:
-			if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && lo.LeaderID != last {
+			lo, ok := o.Data.(raft.LeaderObservation)
+			if ok && lo.LeaderID == "" {
+				last = ""
+			}
+			if ok && lo.LeaderID != "" && lo.LeaderID != last {
 				last = lo.LeaderID
 				n.leaderChanges.Add(1)
 				n.leaderSince.Store(n.cfg.Clock.Now().UnixNano())
