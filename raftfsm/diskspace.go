@@ -29,8 +29,8 @@ func init() {
 // Why a guard at all: hashicorp/raft's leader steps down as soon as its
 // log store fails to store an entry (dispatchLogs), and every new leader
 // then appends its term's no-op and fails the same way — on a full disk
-// the cluster elected a leader every few hundred milliseconds, and a
-// failed term record (SetUint64) would even panic. So nothing is given
+// one election followed another, and a failed term record (SetUint64)
+// would even panic. So nothing is given
 // to raft unless the filesystem has room for it, and a reserve file gives
 // raft's own records room when the disk fills behind our back.
 const (
