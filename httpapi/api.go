@@ -75,6 +75,10 @@ type Config struct {
 	// member to catch up with its own log before being served anyway
 	// (5s).
 	ReadyTimeout time.Duration
+	// WatchWriteTimeout bounds each write of a v2 long poll (plus one
+	// second per 64 KiB written): a client that stops reading is cut off
+	// when it passes (30s).
+	WatchWriteTimeout time.Duration
 	// StartTime is when the member started (stats).
 	StartTime time.Time
 	// RaftStats feeds the replication series of /metrics (optional).
