@@ -51,6 +51,7 @@ type config struct {
 	logFormat         string
 	enablePprof       bool
 	listenMetricsURLs string
+	maxClientConns    int    // open connections per client URL; 0 = no cap
 	ignoredValue      string // sink for etcd 3.x flags that change nothing here
 	printVersion      bool
 	cpuProfile        string
@@ -152,6 +153,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"log-format"}, usage: "log format: text (default) or json", value: func(c *config) flag.Value { return (*stringValue)(&c.logFormat) }},
 		{names: []string{"enable-pprof"}, usage: "serve runtime profiling data at /debug/pprof on the client URLs", value: func(c *config) flag.Value { return (*boolValue)(&c.enablePprof) }},
 		{names: []string{"listen-metrics-urls"}, usage: "extra URLs serving only /metrics and /health", value: func(c *config) flag.Value { return (*stringValue)(&c.listenMetricsURLs) }},
+		{names: []string{"max-client-conns"}, usage: "most connections open at once on each client URL (long-poll watches included); more wait to be accepted; 0 for no limit", value: func(c *config) flag.Value { return (*intValue)(&c.maxClientConns) }},
 		{names: []string{"http-read-timeout"}, ignored: "request headers must arrive within 30s; bodies are bounded by their size", usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
 		{names: []string{"http-write-timeout"}, ignored: "watches never time out", usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
 		{names: []string{"cert-file", "clientCert"}, deprecated: []string{"clientCert"}, usage: "client server TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.certFile) }},
@@ -312,6 +314,7 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		maxClusterSize:      9,
 		maxResultBuffer:     1024,
 		maxRetryAttempts:    3,
+		maxClientConns:      4096,
 		proxy:               "off",
 		strictReconfig:      true,
 		v1Dialect:           "0.4",

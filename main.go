@@ -147,6 +147,9 @@ type server struct {
 	wg      sync.WaitGroup
 	log     *logrus.Entry
 	closers []func() // extra things to stop (proxy refresher)
+	// maxConns caps the open connections of each client listener (0: no
+	// cap); see serveClients.
+	maxConns int
 }
 
 // joinTimeout bounds a new member's attempts to reach its cluster.
@@ -276,7 +279,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		}
 		log.WithFields(logrus.Fields{"peers": m.joinPeers, "id": id.ID}).Info("joined the cluster")
 	}
-	s := &server{node: node, failed: make(chan error, 1), log: log}
+	s := &server{node: node, failed: make(chan error, 1), log: log, maxConns: cfg.maxClientConns}
 	s.api = httpapi.New(httpapi.Config{
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
@@ -322,15 +325,21 @@ func (s *server) removed() <-chan struct{} {
 	return s.node.Removed()
 }
 
-// serveClients starts an HTTP server for h on every client URL.
+// serveClients starts an HTTP server for h on every client URL. What a
+// client can hold is bounded (httpapi/DESIGN.md "Limits"): at most
+// s.maxConns connections per URL, headers within 30s and 64 KiB, idle
+// connections closed after 2 minutes. There is deliberately no
+// ReadTimeout or WriteTimeout: they would end long-poll watches (httpapi
+// bounds each watch write itself).
 func (s *server) serveClients(urls []string, h http.Handler, tlsCfg *tls.Config) error {
 	for _, u := range urls {
 		ln, err := listen(u)
 		if err != nil {
 			return err
 		}
-		ln = tlsListener(ln, tlsCfg)
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+		ln = tlsListener(newLimitListener(ln, s.maxConns), tlsCfg)
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 		s.servers = append(s.servers, hs)
 		s.wg.Add(1)
 		go func() {
@@ -396,7 +405,7 @@ func startProxy(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = clientTLS
 	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.proxy == "readonly", Log: log, Transport: tr})
-	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}}
+	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}, maxConns: cfg.maxClientConns}
 	if err := s.serveClients(m.listenClient, proxy, clientServerTLS); err != nil {
 		s.stop()
 		return nil, err
