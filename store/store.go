@@ -524,12 +524,22 @@ func (s *Store) detach(n *node, e *Event) {
 		kids []*node    // children not yet visited
 	}
 	var w *watchNode
-	if e != nil {
+	if e != nil && s.hub.count.Load() > 0 {
 		// The watcher index is walked alongside the tree: hold its lock
-		// for the whole walk (lock order: Store.mu, then hub.mu).
+		// for the whole walk (lock order: Store.mu, then hub.mu). The
+		// count only changes under Store.mu's read lock or with a
+		// watcher leaving, so a zero count here means nobody to tell.
 		s.hub.mu.Lock()
 		defer s.hub.mu.Unlock()
 		w = s.hub.lookupLocked(n.path)
+	}
+	if len(n.children) == 0 {
+		// The common case, a single key: no stack needed.
+		s.ttl.remove(n)
+		if w != nil {
+			s.hub.notifyDeletedLocked(e, w)
+		}
+		return
 	}
 	stack := []frame{{n: n, w: w, kids: childList(n)}}
 	for len(stack) > 0 {
