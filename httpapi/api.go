@@ -90,6 +90,9 @@ type Config struct {
 	// hostcheck.go). Empty, or containing "*", allows every host. Requests
 	// over TLS are never checked.
 	HostWhitelist []string
+	// DisableDashboard turns off the web dashboard at /dashboard/ (the
+	// zero value serves it; --enable-dashboard=false sets this).
+	DisableDashboard bool
 }
 
 // API is the client HTTP API of one member.
