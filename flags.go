@@ -80,6 +80,7 @@ type config struct {
 	peerAllowedCN, peerAllowedHostname string
 	cipherSuites                       string
 	hostWhitelist                      string
+	dashboardOff                       bool // --enable-dashboard=false (dashboard block below)
 
 	// legacy reports whether any etcd 0.x address flag was used; it
 	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
@@ -170,6 +171,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
 	}
 	specs = append(specs, tlsControlSpecs()...)
+	specs = append(specs, dashboardFlag())
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
 	for _, x := range []struct{ name, why string }{
@@ -698,3 +700,31 @@ func tlsControlSpecs() []flagSpec {
 		{names: []string{"host-whitelist"}, usage: "comma-separated host names allowed in the Host header of plain-HTTP client requests (empty or * means all)", value: func(c *config) flag.Value { return (*stringValue)(&c.hostWhitelist) }},
 	}
 }
+
+// --- dashboard (issue 15) ---
+
+// dashboardFlag is --enable-dashboard: the web dashboard at /dashboard/ on
+// the client URLs (httpapi/dashboard.go), on unless set to false. etcd 0.4
+// served its dashboard without a flag.
+func dashboardFlag() flagSpec {
+	return flagSpec{names: []string{"enable-dashboard"},
+		usage: "serve the web dashboard at /dashboard/ on the client URLs (default true; =false turns it off)",
+		value: func(c *config) flag.Value { return (*offFlag)(&c.dashboardOff) }}
+}
+
+// offFlag is a boolean flag that defaults to true, stored negated so that
+// a zero config keeps the feature on.
+type offFlag bool
+
+func (v *offFlag) String() string { return strconv.FormatBool(!bool(*v)) }
+func (v *offFlag) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("not a boolean")
+	}
+	*v = offFlag(!b)
+	return nil
+}
+func (v *offFlag) IsBoolFlag() bool { return true }
+
+// --- end dashboard ---

@@ -284,6 +284,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 		EnablePprof: cfg.enablePprof, HostWhitelist: splitList(cfg.hostWhitelist),
+		DisableDashboard: cfg.dashboardOff,
 		RaftStats: func() httpapi.RaftStats {
 			m := node.Metrics()
 			return httpapi.RaftStats{HasLeader: m.HasLeader, IsLeader: m.IsLeader, LeaderChanges: m.LeaderChanges,
