@@ -33,7 +33,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Skip("SKIPPED: chromium is not installed (apt-get install -y chromium; .ci/run installs it), so the dashboard browser test did not run")
 	}
 	shots := os.Getenv("DASHBOARD_SCREENSHOTS") != ""
-	c := startCORSCluster(t, 3)
+	proxyURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	c, initialCluster := startCORSCluster(t, 3, proxyURL)
 	leader := c.leader()
 	var served *proc // a follower serves the page: killing it needs no election
 	for _, p := range c.members {
@@ -78,6 +79,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 			screenshots(t, b, curl)
 		}},
+		{"through a proxy", func(t *testing.T) { proxyInBrowser(t, b, startDashboardProxy(t, proxyURL, initialCluster)) }},
 		{"member killed", func(t *testing.T) { failoverInBrowser(t, b, served, servedName, curl) }},
 	}
 	for _, s := range steps {
@@ -280,11 +282,26 @@ func layoutInBrowser(t *testing.T, b *browser) {
 	}
 }
 
+// proxyInBrowser opens the dashboard through an etcd proxy: the page
+// works, and the Cluster view shows the proxy beside the three members.
+func proxyInBrowser(t *testing.T, b *browser, proxy *proc) {
+	mark := b.mark()
+	b.do("open the dashboard through the proxy", chromedp.Navigate(proxy.client+"/dashboard/#/cluster"))
+	b.waitFor(`document.querySelectorAll('#members .card[data-health="healthy"]').length === 3 &&
+		document.querySelectorAll('#members .card[data-role="proxy"]').length === 1`, "three healthy members and the proxy", 20*time.Second)
+	b.view("keys")
+	b.waitFor(`!!document.querySelector('#tree button[data-key="/shared"]')`, "the key tree through the proxy", 10*time.Second)
+	b.noConsoleErrors(mark, "using the dashboard through a proxy")
+}
+
 // failoverInBrowser kills the member that served the page: the cluster
 // view shows it unreachable, and keys and the watch go on through
 // another member.
 func failoverInBrowser(t *testing.T, b *browser, served *proc, name, curl string) {
+	b.do("open the dashboard again", chromedp.Navigate(served.client+"/dashboard/#/watch"))
+	b.waitFor(`document.querySelector('#watch-status').textContent.startsWith('Watching /')`, "the watch", 10*time.Second)
 	b.view("cluster")
+	b.waitFor(`document.querySelectorAll('#members .card[data-health="healthy"]').length === 3`, "three healthy members", 20*time.Second)
 	served.kill()
 	b.waitFor(fmt.Sprintf(`document.querySelector('#members .card[data-member="%s"]')?.dataset.health === 'unreachable'`, name),
 		"the killed member to show as unreachable", 20*time.Second)

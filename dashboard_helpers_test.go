@@ -31,9 +31,10 @@ func findChromium() string {
 }
 
 // startCORSCluster bootstraps n members, each started with --cors listing
-// every member's client URL: what docs/dashboard.md asks for, so that a
-// page served by one member can use the others.
-func startCORSCluster(t *testing.T, n int) *procCluster {
+// every member's client URL (and the extra origins): what
+// docs/dashboard.md asks for, so that a page served by one member can use
+// the others. It returns the cluster and its --initial-cluster value.
+func startCORSCluster(t *testing.T, n int, extraOrigins ...string) (*procCluster, string) {
 	t.Helper()
 	c := &procCluster{t: t}
 	var clients, peers, ic []string
@@ -48,13 +49,29 @@ func startCORSCluster(t *testing.T, n int) *procCluster {
 		c.members = append(c.members, startProcAsync(t, clients[i], dir, "--name", c.names[i], "--data-dir", dir,
 			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
 			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
-			"--initial-cluster", strings.Join(ic, ","), "--cors", strings.Join(clients, ",")))
+			"--initial-cluster", strings.Join(ic, ","), "--cors", strings.Join(append(clients, extraOrigins...), ",")))
 	}
 	for _, p := range c.members {
 		p.waitUp()
 	}
 	c.waitHealthy()
-	return c
+	return c, strings.Join(ic, ",")
+}
+
+// startDashboardProxy starts an etcd 2.x proxy (--proxy on) in front of the
+// cluster described by initialCluster, listening on client.
+func startDashboardProxy(t *testing.T, client, initialCluster string) *proc {
+	t.Helper()
+	dir := t.TempDir()
+	p := startProcAsync(t, client, dir, "--proxy", "on", "--name", "proxy", "--data-dir", dir,
+		"--listen-client-urls", client, "--advertise-client-urls", client, "--initial-cluster", initialCluster)
+	waitFor(t, "the proxy to reach the cluster", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, _, err := v2do(ctx, "GET", client+"/v2/keys/", nil)
+		return err == nil && st == 200
+	})
+	return p
 }
 
 // browser is one headless chromium tab.
