@@ -136,6 +136,25 @@ func keysInBrowser(t *testing.T, b *browser, curl string) {
 	b.waitFor(`document.querySelector('#detail-key')?.textContent.startsWith('/jobs/0')`, "the in-order key", 10*time.Second)
 	created := mustEval[string](b, `document.querySelector('#detail-key').textContent`)
 	dashWantValue(t, curl, created, "job-1")
+
+	// A large value is shown cut, with a download of the whole value; a
+	// TTL counts down.
+	big := strings.Repeat("0123456789", 1000)
+	dashPut(t, curl, "/big", big, "ttl", "600")
+	b.setValue("#goto-path", "/big")
+	b.click(`#goto-form button[type="submit"]`)
+	b.waitFor(`document.querySelector('#detail-key')?.textContent === '/big' && !!document.querySelector('#detail-truncated a')`, "the large value, cut", 10*time.Second)
+	if n := mustEval[int](b, `document.querySelector('#detail-value').textContent.length`); n >= len(big) || n == 0 {
+		t.Errorf("the page shows %d of the %d characters of a large value", n, len(big))
+	}
+	if got := mustEval[string](b, `document.querySelector('#detail-truncated a').href.slice(0, 5)`); got != "blob:" {
+		t.Errorf("the download link starts with %q, want a blob: URL", got)
+	}
+	if whole := b.download(`#detail-truncated a`, "big"); whole != big {
+		t.Errorf("the download holds %d characters, want the whole value (%d)", len(whole), len(big))
+	}
+	ttl0 := mustEval[int](b, `parseInt(document.querySelector('#detail-ttl').textContent)`)
+	b.waitFor(fmt.Sprintf(`parseInt(document.querySelector('#detail-ttl').textContent) < %d`, ttl0), "the TTL to count down", 5*time.Second)
 	b.noConsoleErrors(mark, "creating, editing and deleting keys")
 
 	// Keyboard: Down moves from the directory to its key, Left goes back

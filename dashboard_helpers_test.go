@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
@@ -156,11 +157,12 @@ func (b *browser) waitFor(cond, what string, timeout time.Duration) {
 	}
 }
 
-// evalJS evaluates an expression in the page.
+// evalJS evaluates an expression in the page (awaiting it when it is a
+// promise).
 func evalJS[T any](b *browser, expr string) (T, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	return chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }
 
 // mustEval evaluates an expression, failing the test on error.
@@ -171,6 +173,26 @@ func mustEval[T any](b *browser, expr string) T {
 		b.t.Fatalf("evaluating %s: %v", expr, err)
 	}
 	return v
+}
+
+// download clicks a download link and returns the file it saved as name.
+func (b *browser) download(sel, name string) string {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		b.t.Fatalf("allowing downloads: %v", err)
+	}
+	b.click(sel)
+	var got []byte
+	waitFor(b.t, "the download of "+name, func() bool {
+		var err error
+		got, err = os.ReadFile(filepath.Join(dir, name))
+		return err == nil && len(got) > 0
+	})
+	return string(got)
 }
 
 // mark is the number of console messages so far.
