@@ -364,9 +364,11 @@ func screenshots(t *testing.T, b *browser, curl string) {
 		b.click(fmt.Sprintf(`#tree button[data-key="%s"]`, k))
 		b.waitFor(fmt.Sprintf(`document.querySelector('#detail-key')?.textContent === '%s'`, k), "showing "+k, 10*time.Second)
 	}
+	// Opening /config moves the rows below it: click the key only after.
 	b.click(`#tree button[data-key="/config"]`)
+	b.waitFor(`!!document.querySelector('#tree button[data-key="/config/shop"]')`, "/config to open", 10*time.Second)
 	b.click(`#tree button[data-key="/services/web/10.0.0.11"]`)
-	b.waitFor(`document.querySelector('#tree button[data-key="/config/shop"]') && document.querySelector('#detail-ttl')`, "the tree", 10*time.Second)
+	b.waitFor(`document.querySelector('#detail-key')?.textContent === '/services/web/10.0.0.11' && !!document.querySelector('#detail-ttl')`, "the key with a TTL", 10*time.Second)
 	b.screenshot("keys")
 	b.colorScheme("dark")
 	b.screenshot("keys-dark")
