@@ -80,7 +80,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			screenshots(t, b, curl)
 		}},
 		{"through a proxy", func(t *testing.T) { proxyInBrowser(t, b, startDashboardProxy(t, proxyURL, initialCluster)) }},
-		{"member killed", func(t *testing.T) { failoverInBrowser(t, b, served, servedName, curl) }},
+		{"member killed", func(t *testing.T) { failoverInBrowser(t, b, served, servedName, curl, c.members) }},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, func(t *testing.T) { b.t = t; s.run(t) }) {
@@ -316,7 +316,7 @@ func proxyInBrowser(t *testing.T, b *browser, proxy *proc) {
 // failoverInBrowser kills the member that served the page: the cluster
 // view shows it unreachable, and keys and the watch go on through
 // another member.
-func failoverInBrowser(t *testing.T, b *browser, served *proc, name, curl string) {
+func failoverInBrowser(t *testing.T, b *browser, served *proc, name, curl string, members []*proc) {
 	b.do("open the dashboard again", chromedp.Navigate(served.client+"/dashboard/#/watch"))
 	b.waitFor(`document.querySelector('#watch-status').textContent.startsWith('Watching /')`, "the watch", 10*time.Second)
 	b.view("cluster")
@@ -339,6 +339,12 @@ func failoverInBrowser(t *testing.T, b *browser, served *proc, name, curl string
 	idx := dashPut(t, curl, "/after-kill", "y")
 	b.view("watch")
 	b.waitFor(fmt.Sprintf(`!!document.querySelector('#watch-events tr[data-index="%d"]')`, idx), "the watch to go on through another member", 15*time.Second)
+
+	// With every member gone the page says so, and where else to look.
+	for _, p := range members {
+		p.kill()
+	}
+	b.waitFor(`document.querySelector('#conn').textContent.includes('no other member answered')`, "the page to say nothing answers", 20*time.Second)
 }
 
 // seedScreenshotKeys writes the keys the screenshots show.

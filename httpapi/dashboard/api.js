@@ -33,12 +33,14 @@ export class NetError extends Error {
   }
 }
 
-/** Where the page came from, where requests go now, and the members
- * known from /v2/members. */
+/** Where the page came from, where requests go now, the members known
+ * from /v2/members, and whether the current member and every other one
+ * failed to answer the last request (down). */
 export const conn = {
   origin: location.origin,
   base: location.origin,
   members: [],
+  down: false,
 };
 
 const listeners = new Set();
@@ -50,7 +52,14 @@ export function onConnChange(fn) {
 
 function setBase(base, reason) {
   conn.base = base;
+  conn.down = false;
   for (const fn of listeners) fn(reason);
+}
+
+function setDown(down) {
+  if (conn.down === down) return;
+  conn.down = down;
+  for (const fn of listeners) fn('');
 }
 
 /** Authentication hooks. v2 authentication does not exist in this server
@@ -84,11 +93,16 @@ export async function request(path, opts = {}) {
   const fixed = opts.base !== undefined;
   const base = fixed ? opts.base : conn.base;
   try {
-    return await send(base, path, opts);
+    const res = await send(base, path, opts);
+    if (!fixed) setDown(false);
+    return res;
   } catch (err) {
     if (!(err instanceof NetError) || fixed || opts.signal?.aborted) throw err;
     const next = await failover(base);
-    if (!next) throw err;
+    if (!next) {
+      setDown(true);
+      throw err;
+    }
     const method = opts.method || 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
       err.maybeApplied = true;

@@ -34,6 +34,15 @@ function route(moveFocus) {
 function showConn(reason) {
   const box = $('#conn');
   const link = el('a', { href: conn.base + '/dashboard/', id: 'conn-base' }, conn.base);
+  if (conn.down) {
+    // Nothing answers this page: offer the other members' own dashboards
+    // (opening one needs no --cors).
+    const others = conn.members.map((m) => m.clientURLs[0]).filter((u) => u && u !== conn.base);
+    box.replaceChildren(`${conn.base} is not answering, and no other member answered this page (do they allow its origin with --cors?).`,
+      ...(others.length ? [' Open the dashboard on ', ...others.flatMap((u, i) => [i ? ', ' : '', el('a', { href: u + '/dashboard/' }, u)])] : []));
+    box.dataset.kind = 'error';
+    return;
+  }
   if (conn.base === conn.origin) {
     box.replaceChildren('Talking to ', link);
     delete box.dataset.kind;
