@@ -189,7 +189,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	idFile := filepath.Join(m.dataDir, "member", "identity.json")
 	var id identity
 	var memberID, clusterID uint64
-	var initial []*machines.Member
+	var initial, known []*machines.Member
 	var joinMode string
 	if b, err := os.ReadFile(idFile); err == nil {
 		if err := json.Unmarshal(b, &id); err != nil {
@@ -236,7 +236,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("looking up this member in the existing cluster: %w", err)
 			}
-			memberID, clusterID, initial = res.Member.ID, res.ClusterID, nil
+			memberID, clusterID, initial, known = res.Member.ID, res.ClusterID, nil, res.Members
 		}
 		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
 		if joinMode == "" {
@@ -255,7 +255,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
-		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
+		InitialMembers: initial, ClusterID: clusterID, KnownMembers: known, Store: st, Log: log,
 		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
 		StrictReconfigCheck: cfg.strictReconfig, PeerTLS: peerTLS,
 	})

@@ -45,8 +45,14 @@ type Config struct {
 	// new cluster with these voters (this member among them). Empty means
 	// "do not bootstrap": the member waits to be added by a cluster.
 	InitialMembers []*machines.Member
-	// ClusterID is the ID of the cluster being bootstrapped.
+	// ClusterID is the ID of the cluster being bootstrapped, or the one
+	// this member belongs to (from its data dir, or from a lookup).
 	ClusterID uint64
+	// KnownMembers are members a member that has no log yet learned from
+	// the cluster (LookupMember's JoinResult.Members): it accepts their
+	// connections before its log names them. Empty for a bootstrap (the
+	// initial members are known) and a restart (raft's configuration is).
+	KnownMembers []*machines.Member
 	// Store is the state the FSM applies commands to.
 	Store *store.Store
 	// Log receives the node's logs (component=raftfsm is added).
@@ -139,6 +145,8 @@ type Node struct {
 	peers *rpcPool
 
 	startIndex      uint64        // last FSM-visible log index found at start
+	learned         learnedPeers  // cluster and members learned when joining (known.go)
+	joinNonce       atomic.Value  // string: the join this member waits for (join.go)
 	ready           progress      // highest term whose leader no-op is applied here
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
 	sawLeader       atomic.Bool   // a leader has been known since start
@@ -193,14 +201,25 @@ func New(cfg Config) (*Node, error) {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
 	}
-	mux := newPeerMux(cfg.PeerListener)
-	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial}, advertise: advertise}
-	trans := newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n := &Node{cfg: cfg, log: log, bolt: bolt, ready: newProgress(),
+		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
+	// The mux accepts nothing before raft and the RPC server are up (see
+	// start below): the hello check needs raft's configuration.
+	mux := newPeerMux(cfg.PeerListener, log)
+	n.mux = mux
+	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial, hello: n.localHello}, advertise: advertise}
+	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
 	}))
-
-	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
-		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
+	trans := n.trans
+	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
+		n.closeStores()
+		return nil, err
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
 	n.space = newDiskGuard(dir, cfg.SpaceReserve, cfg.Clock, log)
@@ -295,8 +314,9 @@ func New(cfg Config) (*Node, error) {
 		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
 	}
 	n.reads.fetch = n.readIndexRound
-	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial})
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
+	mux.start(n.checkHello)
 	obs := make(chan raft.Observation, 16)
 	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
@@ -523,13 +543,16 @@ func (n *Node) State() string {
 func (n *Node) Cluster() *machines.Cluster { return n.fsm.Cluster() }
 
 // ClusterID is the cluster's ID: the replicated one once known, else the
-// one this member was configured to bootstrap.
+// one this member was configured with, else the one it learned joining.
 func (n *Node) ClusterID() uint64 {
 	n.fsm.mu.RLock()
 	id := n.fsm.cluster.ID
 	n.fsm.mu.RUnlock()
 	if id == 0 {
-		return n.cfg.ClusterID
+		id = n.cfg.ClusterID
+	}
+	if id == 0 {
+		id = n.learned.cluster()
 	}
 	return id
 }
