@@ -232,8 +232,13 @@ func readFrame(br *bufio.Reader, limit uint32) (id uint32, kind byte, payload []
 func readPayload(r io.Reader, n int) ([]byte, error) {
 	if n <= readChunk {
 		b := make([]byte, n)
-		_, err := io.ReadFull(r, b)
-		return b, err
+		if _, err := io.ReadFull(r, b); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return b, nil
 	}
 	b := make([]byte, 0, readChunk)
 	for len(b) < n {

@@ -23,8 +23,11 @@ type rpcPool struct {
 	once  sync.Once
 }
 
-func newRPCPool(d dialer) *rpcPool {
-	p := &rpcPool{d: d, idle: rpcClientIdle, conns: map[string]*rpcConn{}, stop: make(chan struct{}), done: make(chan struct{})}
+func newRPCPool(d dialer) *rpcPool { return newRPCPoolIdle(d, rpcClientIdle) }
+
+// newRPCPoolIdle is newRPCPool with another idle time (tests).
+func newRPCPoolIdle(d dialer, idle time.Duration) *rpcPool {
+	p := &rpcPool{d: d, idle: idle, conns: map[string]*rpcConn{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go p.sweep()
 	return p
 }
@@ -261,4 +264,11 @@ func (c *rpcConn) call(ctx context.Context, op byte, payload []byte) ([]byte, er
 		c.mu.Unlock()
 		return nil, ctx.Err()
 	}
+}
+
+// brokenErr is why the connection closed (nil while open).
+func (c *rpcConn) brokenErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
 }
