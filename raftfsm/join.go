@@ -62,7 +62,7 @@ type JoinResult struct {
 // (etcd 2.x: a member started with --initial-cluster-state=existing finds
 // its ID this way). It tries each peer in turn until ctx ends.
 func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTLS *tls.Config) (*JoinResult, error) {
-	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
+	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
 	rep, err := askCluster(ctx, pool, peers, &memberRequest{Op: "lookup", PeerURLs: peerURLs})
 	if err != nil {
@@ -75,7 +75,7 @@ func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTL
 // not bootstrapped) member, and waits until it has caught up with the
 // membership table. etcd 0.x scripted joins (-peers / -C) use it.
 func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
-	pool := newRPCPool(dialer{tls: n.cfg.PeerTLS, proto: protoCluster})
+	pool := newRPCPoolIdle(dialer{tls: n.cfg.PeerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
 	// Learn the cluster first: the leader calls back, and raft connects,
 	// as soon as it adds us, and we accept only members we know of.
@@ -124,7 +124,7 @@ func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
 // ListMembers asks the members at peers (peer host:port addresses) for
 // the cluster's membership, trying each once until one answers.
 func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint64, []*machines.Member, error) {
-	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
+	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
 	payload, _ := json.Marshal(&memberRequest{Op: "list"})
 	var lastErr error

@@ -54,13 +54,17 @@ const (
 	// has arrived (12 MiB in 30 s is 400 KB/s), and the writing of one.
 	frameTimeout = 30 * time.Second
 	// rpcServerIdle closes a server connection that has carried no frame
-	// and had no call in flight for this long.
-	rpcServerIdle = 2 * time.Minute
+	// and had no call in flight for this long; rpcServerIdleAnonymous is
+	// the same for a process that is not a member (a joiner, a proxy),
+	// which makes a call or two and goes.
+	rpcServerIdle          = 2 * time.Minute
+	rpcServerIdleAnonymous = 15 * time.Second
 	// rpcClientIdle closes a pooled client connection unused for this
 	// long. It is well below rpcServerIdle, so the server never drops a
 	// connection a client may still send on (a call lost that way would
-	// end as "outcome unknown").
-	rpcClientIdle = time.Minute
+	// end as "outcome unknown"); rpcClientIdleAnonymous likewise.
+	rpcClientIdle          = time.Minute
+	rpcClientIdleAnonymous = 5 * time.Second
 	// readChunk is how much of a payload is allocated before more bytes
 	// have arrived.
 	readChunk = 64 << 10
@@ -81,6 +85,7 @@ type rpcServer struct {
 	handle   rpcHandler
 	log      *logrus.Entry
 	idle     time.Duration // rpcServerIdle
+	idleAnon time.Duration // rpcServerIdleAnonymous
 	frameDur time.Duration // frameTimeout
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -92,7 +97,7 @@ type rpcServer struct {
 
 func newRPCServer(ln net.Listener, h rpcHandler, log *logrus.Entry) *rpcServer {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &rpcServer{ln: ln, handle: h, log: log, idle: rpcServerIdle, frameDur: frameTimeout,
+	s := &rpcServer{ln: ln, handle: h, log: log, idle: rpcServerIdle, idleAnon: rpcServerIdleAnonymous, frameDur: frameTimeout,
 		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
@@ -141,14 +146,14 @@ func (s *rpcServer) serveConn(c net.Conn) {
 	bw := bufio.NewWriter(c)
 	var act connActivity
 	act.touch()
-	slots := make(chan struct{}, maxInflightMember)
+	slots, idle := make(chan struct{}, maxInflightMember), s.idle
 	if from.anonymous() {
-		slots = make(chan struct{}, maxInflightAnonymous)
+		slots, idle = make(chan struct{}, maxInflightAnonymous), s.idleAnon
 	}
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for {
-		if err := s.awaitFrame(c, br, &act); err != nil {
+		if err := awaitFrame(c, br, &act, idle); err != nil {
 			return
 		}
 		_ = c.SetReadDeadline(time.Now().Add(s.frameDur))
@@ -178,7 +183,11 @@ func (s *rpcServer) serveConn(c net.Conn) {
 			wmu.Lock()
 			_ = c.SetWriteDeadline(time.Now().Add(s.frameDur))
 			writeFrame(bw, id, status, reply)
-			_ = bw.Flush()
+			if err := bw.Flush(); err != nil {
+				// A peer that does not read its answers (or a write that
+				// timed out, which leaves TLS unusable) ends the connection.
+				_ = c.Close()
+			}
 			wmu.Unlock()
 			act.touch()
 			act.inflight.Add(-1)
@@ -190,11 +199,11 @@ func (s *rpcServer) serveConn(c net.Conn) {
 // in flight that stays silent for the idle timeout is closed; nothing is
 // consumed from br while waiting, so a wait that times out only to be
 // extended leaves the stream intact.
-func (s *rpcServer) awaitFrame(c net.Conn, br *bufio.Reader, act *connActivity) error {
+func awaitFrame(c net.Conn, br *bufio.Reader, act *connActivity, idle time.Duration) error {
 	for {
-		deadline := time.Unix(0, act.last.Load()).Add(s.idle)
+		deadline := time.Unix(0, act.last.Load()).Add(idle)
 		if act.inflight.Load() > 0 {
-			deadline = time.Now().Add(s.idle)
+			deadline = time.Now().Add(idle)
 		}
 		_ = c.SetReadDeadline(deadline)
 		_, err := br.Peek(1)
@@ -205,7 +214,7 @@ func (s *rpcServer) awaitFrame(c net.Conn, br *bufio.Reader, act *connActivity) 
 		if !errors.As(err, &ne) || !ne.Timeout() {
 			return err
 		}
-		if act.inflight.Load() == 0 && time.Since(time.Unix(0, act.last.Load())) >= s.idle {
+		if act.inflight.Load() == 0 && time.Since(time.Unix(0, act.last.Load())) >= idle {
 			return err
 		}
 	}

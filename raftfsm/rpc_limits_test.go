@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,14 +193,15 @@ func TestRPCServerDeadlines(t *testing.T) {
 		}
 		return []byte("ok"), nil
 	}, quietLog())
-	srv.idle, srv.frameDur = 300*time.Millisecond, 300*time.Millisecond
+	// (Connections that do not come through the mux are anonymous.)
+	srv.idleAnon, srv.frameDur = 300*time.Millisecond, 300*time.Millisecond
 	defer srv.Close()
 
 	idle, err := ln.dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := waitClosed(t, idle, 10*time.Second); d < 250*time.Millisecond {
+	if d := waitClosed(t, idle, 10*time.Second); d < srv.idleAnon-50*time.Millisecond {
 		t.Errorf("an idle connection was closed after %v, before the idle timeout", d)
 	}
 	slow, err := ln.dial()
@@ -239,7 +241,7 @@ func TestRPCServerDeadlines(t *testing.T) {
 	select {
 	case err := <-replies:
 		t.Fatalf("the call ended before it was answered: %v", err)
-	case <-time.After(4 * srv.idle): // the gap the test is about
+	case <-time.After(4 * srv.idleAnon): // the gap the test is about
 	}
 	close(release)
 	if err := <-replies; err != nil {
@@ -261,8 +263,8 @@ func TestRPCPoolClosesIdleConnectionsFirst(t *testing.T) {
 		return []byte("ok"), nil
 	}, quietLog())
 	defer srv.Close()
-	srv.idle = 400 * time.Millisecond
-	p := newRPCPoolIdle(dialer{proto: protoCluster}, srv.idle/2)
+	srv.idleAnon = 400 * time.Millisecond // (protoListener's connections are anonymous)
+	p := newRPCPoolIdle(dialer{proto: protoCluster}, srv.idleAnon/2)
 	defer p.Close()
 	serverConns := func() int {
 		srv.mu.Lock()
@@ -325,6 +327,22 @@ func TestPeerConnectionCap(t *testing.T) {
 	eventually(t, "a slot back", func() bool { return m.conns() == 2 })
 	dial(ln)
 	eventually(t, "the slot taken", func() bool { return m.conns() == 3 })
+
+	// Processes that are not members have a cap of their own.
+	m.maxAnon = 1
+	for _, c := range held[1:] {
+		_ = c.Close()
+	}
+	eventually(t, "slots back", func() bool { return m.conns() == 1 })
+	anon := dialer{proto: protoCluster}
+	c1, err := anon.dial(ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	if _, err := anon.dial(ln.Addr().String(), 5*time.Second); !errors.Is(err, ErrPeerRefused) || !strings.Contains(err.Error(), "not members") {
+		t.Fatalf("a second anonymous connection: %v", err)
+	}
 
 	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

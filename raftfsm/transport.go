@@ -32,9 +32,12 @@ const muxHandshakeTimeout = 10 * time.Second
 // while RPCs overlap; the cluster RPCs use one), so the per-address cap is
 // far above what a cluster of members on one host needs, and far below
 // what would exhaust the process.
+// Anonymous connections (processes that are not members) have their own,
+// smaller cap, so that they can never take the members' places.
 const (
 	maxPeerConns        = 1024
 	maxPeerConnsPerHost = 128
+	maxAnonymousConns   = 64
 )
 
 // peerMux accepts peer connections, checks each one's hello and hands it
@@ -48,10 +51,12 @@ type peerMux struct {
 	handshake time.Duration
 	maxConns  int
 	maxHost   int
+	maxAnon   int
 
-	mu      sync.Mutex // guards open, perHost
+	mu      sync.Mutex // guards open, perHost, anon
 	open    int
 	perHost map[string]int
+	anon    int
 
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -61,7 +66,7 @@ type peerMux struct {
 // newPeerMux prepares a mux on ln; it accepts nothing until start.
 func newPeerMux(ln net.Listener, log *logrus.Entry) *peerMux {
 	m := &peerMux{ln: ln, handshake: muxHandshakeTimeout, maxConns: maxPeerConns, maxHost: maxPeerConnsPerHost,
-		perHost: map[string]int{}}
+		maxAnon: maxAnonymousConns, perHost: map[string]int{}}
 	m.refusals.log = log
 	m.raft = newSubListener(ln.Addr())
 	m.cluster = newSubListener(ln.Addr())
@@ -124,6 +129,25 @@ func (m *peerMux) releaseSlot(host string) {
 	}
 }
 
+// acquireAnon takes one of the anonymous connections' slots for pc, given
+// back when pc closes.
+func (m *peerMux) acquireAnon(pc *peerConn) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.anon >= m.maxAnon {
+		return errors.New("too many connections from processes that are not members")
+	}
+	m.anon++
+	release := pc.release
+	pc.release = func() {
+		m.mu.Lock()
+		m.anon--
+		m.mu.Unlock()
+		release()
+	}
+	return nil
+}
+
 // conns reports how many peer connections hold a slot.
 func (m *peerMux) conns() int {
 	m.mu.Lock()
@@ -172,6 +196,9 @@ func (m *peerMux) route(pc *peerConn) {
 	h, err := decodeHello(buf[1:])
 	if err == nil {
 		err = m.check(proto, h)
+	}
+	if err == nil && h.MemberID == 0 {
+		err = m.acquireAnon(pc)
 	}
 	if err != nil {
 		fields["cluster_id"], fields["member_id"], fields["err"] = idField(h.ClusterID), idField(h.MemberID), err.Error()
