@@ -239,9 +239,10 @@ func (s *rawStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Co
 	return c, nil
 }
 
-// A stranger's raft messages never reach raft: a vote request for a far
-// later term (which raft would honour by adopting the term and stepping
-// down) is refused whatever hello comes first — none, anonymous, a wrong
+// A stranger's raft messages never reach raft: a vote request and an
+// append for a far later term (raft, which does not check who sends an
+// append, would adopt the term, step down and answer success) are refused
+// whatever hello comes first — none, anonymous, a wrong
 // cluster, the right cluster with an unknown member or with a removed
 // one. A member's hello is accepted.
 func TestStrangerRaftRefused(t *testing.T) {
@@ -281,6 +282,14 @@ func TestStrangerRaftRefused(t *testing.T) {
 			t.Errorf("%s: the vote request was answered: %+v", tc.name, resp)
 		} else if !strings.Contains(err.Error(), tc.reason) {
 			t.Errorf("%s: refused with %q, want a reason containing %q", tc.name, err, tc.reason)
+		}
+		// Without the hello check an append for a later term was
+		// answered with success, and the leader adopted the term.
+		var aresp raft.AppendEntriesResponse
+		if err := tr.AppendEntries("x", raft.ServerAddress(tm.m.PeerAddr()), &raft.AppendEntriesRequest{
+			RPCHeader: raft.RPCHeader{ID: []byte("bad"), Addr: []byte(tr.LocalAddr())}, Term: term + 1000,
+		}, &aresp); err == nil {
+			t.Errorf("%s: the append was answered: %+v", tc.name, aresp)
 		}
 	}
 	if got := n.RaftTerm(); got != term || !n.IsLeader() {
