@@ -11,6 +11,12 @@
 // store.Event and *store.Error values and in its own sentinel errors, and
 // every raft error is translated before it leaves the package.
 //
+// Trust: the peer port serves only members of this cluster. Every
+// connection opens with a hello (cluster and member ID) checked before any
+// frame is acted on; processes that are not members may only join, look
+// themselves up and list the members, and every frame and connection is
+// bounded (peerauth.go, transport.go, rpc.go; DESIGN.md "Threat model").
+//
 // Determinism: FSM.Apply never reads the clock. Each command carries the
 // proposing leader's wall time, and the FSM uses the larger of that and
 // the last time it applied.

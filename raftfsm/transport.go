@@ -176,6 +176,11 @@ func (m *peerMux) route(pc *peerConn) {
 	_ = pc.SetDeadline(time.Now().Add(m.handshake))
 	if tc, ok := pc.Conn.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
+			// A peer without an acceptable certificate is a refusal
+			// worth a line; a bare connect-and-close (a port check) not.
+			if !errors.Is(err, io.EOF) {
+				m.refusals.warn(logrus.Fields{"remote": pc.RemoteAddr().String(), "err": err.Error()}, "peer TLS handshake failed")
+			}
 			return
 		}
 	}
