@@ -216,9 +216,11 @@ func New(cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
-		n.closeStores()
-		return nil, err
+	if len(cfg.KnownMembers) > 0 {
+		if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
+			n.closeStores()
+			return nil, err
+		}
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
