@@ -26,6 +26,7 @@ import (
 
 	"github.com/etcd-classic/etcd-classic/httpapi"
 	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/ops"
 	"github.com/etcd-classic/etcd-classic/raftfsm"
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -39,6 +40,10 @@ const (
 )
 
 func main() {
+	// Operator subcommands (ops) come before any flag parsing.
+	if len(os.Args) > 1 && os.Args[1] == "copy" {
+		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	// The write path allocates many short-lived objects per request;
 	// collecting less often trades a little memory for throughput. GOGC
 	// in the environment still wins.
