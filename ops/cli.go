@@ -114,18 +114,15 @@ func parseCopyFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 		fs.PrintDefaults()
 	}
 	var (
-		cfg                  Config
-		from, to             string
-		prefixes             multi
-		both, fromS, toS     sideFlags
-		insecure             bool
-		timeout              time.Duration
-		maxBytes             int64
-		concurrency          int
-		progressEvery        time.Duration
-		fromHelp, toHelp     = "the source", "the target"
-		bothHelp             = "both members (--from-... and --to-... override)"
-		fromPrefix, toPrefix = "from-", "to-"
+		cfg              Config
+		from, to         string
+		prefixes         multi
+		both, fromS, toS sideFlags
+		insecure         bool
+		timeout          time.Duration
+		maxBytes         int64
+		concurrency      int
+		progressEvery    time.Duration
 	)
 	fs.StringVar(&from, "from", "", "client URL of the source member (required)")
 	fs.StringVar(&to, "to", "", "client URL of the target member (required)")
@@ -138,9 +135,9 @@ func parseCopyFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	fs.Int64Var(&maxBytes, "max-response-bytes", DefaultMaxResponseBytes, "largest response accepted (one directory's listing)")
 	fs.DurationVar(&progressEvery, "progress-interval", time.Second, "interval between progress lines on stderr")
 	fs.BoolVar(&insecure, "insecure-skip-tls-verify", false, "do not verify the members' server certificates")
-	both.register(fs, "", bothHelp)
-	fromS.register(fs, fromPrefix, fromHelp)
-	toS.register(fs, toPrefix, toHelp)
+	both.register(fs, "", "both members (--from-... and --to-... override)")
+	fromS.register(fs, "from-", "the source")
+	toS.register(fs, "to-", "the target")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}

@@ -20,9 +20,6 @@ import (
 // not set.
 var ErrTargetNotEmpty = errors.New("the target already holds keys under the prefix")
 
-// errExpired marks a node whose TTL ran out before it could be written.
-var errExpired = errors.New("expired before it was written")
-
 // Config describes one copy. Zero values: Prefixes means {"/"} (the
 // whole tree), Concurrency 16, ProgressEvery one second, Now time.Now,
 // Out and Progress discard.
@@ -162,8 +159,13 @@ func cleanPrefixes(in []string) ([]string, error) {
 	return out, nil
 }
 
-// run is the whole copy: read, check the target, plan or write, verify.
+// run is the whole copy: check the target, read, plan or write, verify.
 func (cp *copier) run(ctx context.Context) (*Report, error) {
+	// The target is checked first: a refusal should not wait for a large
+	// source to be read.
+	if err := cp.checkTarget(ctx); err != nil {
+		return nil, err
+	}
 	res, err := cp.read(ctx)
 	if err != nil {
 		return nil, err
@@ -178,9 +180,6 @@ func (cp *copier) run(ctx context.Context) (*Report, error) {
 	}
 	for _, h := range cp.hiddenNotCovered(ctx, res.highIdx) {
 		cp.warn("hidden node %s exists at the source (found in its recent history) but listings do not show it; add --prefix %s to copy it", h, h)
-	}
-	if err := cp.checkTarget(ctx); err != nil {
-		return nil, err
 	}
 	if cp.cfg.DryRun {
 		cp.plan(res.nodes)

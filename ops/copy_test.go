@@ -321,3 +321,40 @@ func TestResponseBound(t *testing.T) {
 		t.Errorf("err = %v, want errBodyTooLarge", err)
 	}
 }
+
+// A directory whose TTL ran out before it was written takes its subtree
+// with it: writing a child would recreate the directory without a TTL.
+func TestWriteSkipsUnderExpiredDirectory(t *testing.T) {
+	dst := newFakeMember(t)
+	cp, err := newCopier(Config{From: Endpoint{URL: dst.srv.URL}, To: Endpoint{URL: dst.srv.URL}, Now: fixedClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []Node{
+		{Key: "/d", Dir: true, Deadline: fakeEpoch.Add(-time.Second)},
+		{Key: "/d/e", Dir: true},
+		{Key: "/d/e/k", Value: "permanent"},
+		{Key: "/live", Value: "v"},
+	}
+	cp.write(context.Background(), nodes)
+	if cp.rep.Expired != 3 || cp.rep.Keys != 1 || len(cp.rep.Failed) != 0 {
+		t.Errorf("report = %+v, want 3 expired, 1 key", cp.rep)
+	}
+	if tree := dst.tree(t); len(tree) != 1 || tree["/live"].Value != "v" {
+		t.Errorf("target = %+v, want only /live", tree)
+	}
+}
+
+func TestCopyUnreachableTarget(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + ln.Addr().String()
+	ln.Close()
+	src := fillSource(t)
+	cfg := Config{From: Endpoint{URL: src.srv.URL}, To: Endpoint{URL: gone, Timeout: 5 * time.Second}}
+	if _, err := Copy(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "target "+gone) {
+		t.Errorf("err = %v, want a target error naming %s", err, gone)
+	}
+}
