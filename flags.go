@@ -53,6 +53,7 @@ type config struct {
 	listenMetricsURLs string
 	bcryptCost        uint64 // --bcrypt-cost, for the v2 auth API
 	authTokenTTL      uint64 // --auth-token-ttl (etcd 3.x tokens; unused by v2 auth)
+	maxClientConns    int    // open connections per client URL; 0 = no cap
 	printVersion      bool
 	cpuProfile        string
 	enableV2          bool
@@ -72,6 +73,15 @@ type config struct {
 	peerCertFile, peerKeyFile, peerCAFile string
 	peerClientCertAuth                    bool
 	peerAutoTLS                           bool
+
+	// etcd 3.4's remaining TLS controls and the Host check (see
+	// tlsControlSpecs).
+	clientCRLFile, peerCRLFile         string
+	clientAllowedHostname              string
+	peerAllowedCN, peerAllowedHostname string
+	cipherSuites                       string
+	hostWhitelist                      string
+	dashboardOff                       bool // --enable-dashboard=false (dashboard block below)
 
 	// legacy reports whether any etcd 0.x address flag was used; it
 	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
@@ -145,6 +155,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"log-format"}, usage: "log format: text or json", value: func(c *config) flag.Value { return (*stringValue)(&c.logFormat) }},
 		{names: []string{"enable-pprof"}, usage: "serve runtime profiling data at /debug/pprof on the client URLs", value: func(c *config) flag.Value { return (*boolValue)(&c.enablePprof) }},
 		{names: []string{"listen-metrics-urls"}, usage: "extra URLs serving only /metrics and /health", value: func(c *config) flag.Value { return (*stringValue)(&c.listenMetricsURLs) }},
+		{names: []string{"max-client-conns"}, usage: "most connections open at once on each client URL (long-poll watches included); more wait to be accepted; 0 for no limit", value: func(c *config) flag.Value { return (*intValue)(&c.maxClientConns) }},
 		{names: []string{"http-read-timeout"}, ignored: "request headers must arrive within 30s; bodies are bounded by their size", usage: "etcd 0.x: accepted for compatibility", value: func(c *config) flag.Value { return (*floatValue)(&c.httpReadTimeout) }},
 		{names: []string{"http-write-timeout"}, ignored: "watches never time out", usage: "etcd 0.x: accepted for compatibility (watches never time out)", value: func(c *config) flag.Value { return (*floatValue)(&c.httpWriteTimeout) }},
 		{names: []string{"cert-file", "clientCert"}, deprecated: []string{"clientCert"}, usage: "client server TLS certificate file", value: func(c *config) flag.Value { return (*stringValue)(&c.certFile) }},
@@ -160,6 +171,8 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-client-cert-auth"}, usage: "require peer certificates signed by --peer-trusted-ca-file", value: func(c *config) flag.Value { return (*boolValue)(&c.peerClientCertAuth) }},
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
 	}
+	specs = append(specs, tlsControlSpecs()...)
+	specs = append(specs, dashboardFlag())
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
 	for _, x := range []struct{ name, why string }{
@@ -177,11 +190,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"wal-dir", "the raft log lives in the data directory"},
 		{"metrics", "/metrics always serves the same set"},
 		{"auth-token", "v2 auth is not implemented"},
-		{"client-crl-file", "certificate revocation lists are not checked"},
-		{"peer-crl-file", "certificate revocation lists are not checked"},
-		{"cipher-suites", "TLS uses Go's modern suites"},
-		{"peer-cert-allowed-cn", "any certificate of the peer CA is accepted"},
-		{"host-whitelist", "any Host header is accepted"},
 		{"pre-vote", "raft always pre-votes"},
 		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
 		{"backend-batch-interval", "there is no v3 backend"},
@@ -318,6 +326,7 @@ func defaultConfig() *config {
 		maxClusterSize:      9,
 		maxResultBuffer:     1024,
 		maxRetryAttempts:    3,
+		maxClientConns:      4096,
 		proxy:               "off",
 		strictReconfig:      true,
 		v1Dialect:           "0.4",
@@ -709,3 +718,46 @@ func anyGiven(s flagSpec, given map[string]bool) bool {
 	}
 	return false
 }
+
+// tlsControlSpecs are etcd 3.4's remaining TLS controls and its Host header
+// check, with etcd 3.4.23's spellings (its --help) and ETCD_* variables.
+// TLS 1.2 is the fixed minimum version: etcd 3.4 has no flag for it.
+func tlsControlSpecs() []flagSpec {
+	return []flagSpec{
+		{names: []string{"client-crl-file"}, usage: "client certificate revocation list (PEM or DER): revoked client certificates are refused in the handshake (needs --client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.clientCRLFile) }},
+		{names: []string{"client-cert-allowed-hostname"}, usage: "client certificates must be valid for this host name or IP (needs --client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.clientAllowedHostname) }},
+		{names: []string{"peer-crl-file"}, usage: "peer certificate revocation list (PEM or DER): revoked peer certificates are refused in the handshake (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerCRLFile) }},
+		{names: []string{"peer-cert-allowed-cn"}, usage: "required CN of peer certificates, both directions (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAllowedCN) }},
+		{names: []string{"peer-cert-allowed-hostname"}, usage: "peer certificates must be valid for this host name or IP, both directions (needs --peer-client-cert-auth)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAllowedHostname) }},
+		{names: []string{"cipher-suites"}, usage: "comma-separated TLS 1.2 cipher suites for client and peer TLS, Go's names (empty: ECDHE with AES-GCM or ChaCha20)", value: func(c *config) flag.Value { return (*stringValue)(&c.cipherSuites) }},
+		{names: []string{"host-whitelist"}, usage: "comma-separated host names allowed in the Host header of plain-HTTP client requests (empty or * means all)", value: func(c *config) flag.Value { return (*stringValue)(&c.hostWhitelist) }},
+	}
+}
+
+// --- dashboard (issue 15) ---
+
+// dashboardFlag is --enable-dashboard: the web dashboard at /dashboard/ on
+// the client URLs (httpapi/dashboard.go), on unless set to false. etcd 0.4
+// served its dashboard without a flag.
+func dashboardFlag() flagSpec {
+	return flagSpec{names: []string{"enable-dashboard"},
+		usage: "serve the web dashboard at /dashboard/ on the client URLs (default true; =false turns it off)",
+		value: func(c *config) flag.Value { return (*offFlag)(&c.dashboardOff) }}
+}
+
+// offFlag is a boolean flag that defaults to true, stored negated so that
+// a zero config keeps the feature on.
+type offFlag bool
+
+func (v *offFlag) String() string { return strconv.FormatBool(!bool(*v)) }
+func (v *offFlag) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("not a boolean")
+	}
+	*v = offFlag(!b)
+	return nil
+}
+func (v *offFlag) IsBoolFlag() bool { return true }
+
+// --- end dashboard ---

@@ -60,6 +60,7 @@ func (a *API) routes() http.Handler {
 	r.Path("/leader").HandlerFunc(a.leaderRoot)
 	r.Path("/").HandlerFunc(a.rootV01)
 	r.Path("/stats").HandlerFunc(a.statsV01)
+	a.dashboardRoutes(r) // /dashboard/ and etcd 0.4's /mod/dashboard/ (dashboard.go)
 	return r
 }
 

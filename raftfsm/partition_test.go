@@ -333,9 +333,11 @@ func TestPeerDialRunsTLSOverTheHook(t *testing.T) {
 			}
 			go func() {
 				defer c.Close()
-				b := make([]byte, 1)
+				b := make([]byte, 1+helloSize)
 				if _, err := io.ReadFull(c, b); err == nil {
-					_, _ = c.Write(b)
+					_, err = decodeHello(b[1:])
+					_ = answerHello(c, err)
+					_, _ = c.Write(b[:1])
 				}
 			}()
 		}
