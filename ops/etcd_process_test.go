@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
@@ -35,7 +35,7 @@ var (
 func classicBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "etcd-classic-ops")
+		dir, err := proctest.TempDir("etcd-classic-ops")
 		if err != nil {
 			buildErr = err
 			return
@@ -52,13 +52,10 @@ func classicBinary(t *testing.T) string {
 	return binPath
 }
 
-// TestMain removes the binary built by classicBinary.
+// TestMain removes the binary built by classicBinary (a proctest.TempDir)
+// and kills what the tests started, however the run ends.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
+	os.Exit(proctest.Main(m, nil))
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -105,14 +102,12 @@ func startMember(t *testing.T, bin string, extra ...string) string {
 	cmd := exec.Command(bin, args...)
 	log := &syncBuf{}
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	// proctest kills the process group when the test ends, even if it
+	// fails or the run times out; this cleanup runs first and only logs.
+	if _, err := proctest.Start(t, cmd); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
 		if t.Failed() {
 			t.Logf("%s log:\n%s", filepath.Base(bin), log.String())
 		}
