@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -26,25 +27,41 @@ func (c *config) tlsSides(m *member) (client, peer certs.Info) {
 		CertFile: c.certFile, KeyFile: c.keyFile, CAFile: c.caFile,
 		ClientCertAuth: c.clientCertAuth || (c.caFile != "" && c.set["ca-file"]),
 		AutoTLS:        c.autoTLS, AutoDir: filepath.Join(m.dataDir, "fixtures", "client"),
-		Hosts: urlHosts(m.listenClient, m.advertiseClient),
+		Hosts:   urlHosts(m.listenClient, m.advertiseClient),
+		CRLFile: c.clientCRLFile, AllowedHostname: c.clientAllowedHostname,
+		CipherSuites: splitList(c.cipherSuites),
 	}
 	peer = certs.Info{
 		CertFile: c.peerCertFile, KeyFile: c.peerKeyFile, CAFile: c.peerCAFile,
 		ClientCertAuth: c.peerClientCertAuth || (c.peerCAFile != "" && c.set["peer-ca-file"]),
 		AutoTLS:        c.peerAutoTLS, AutoDir: filepath.Join(m.dataDir, "fixtures", "peer"),
-		Hosts: urlHosts(m.listenPeer, m.advertisePeer),
+		Hosts:   urlHosts(m.listenPeer, m.advertisePeer),
+		CRLFile: c.peerCRLFile, AllowedCN: c.peerAllowedCN, AllowedHostname: c.peerAllowedHostname,
+		CipherSuites: splitList(c.cipherSuites),
 	}
 	return client, peer
 }
 
 // tlsConfigs builds the listener and dialer configurations of one side;
-// both are nil when the side has no TLS.
+// both are nil when the side has no TLS. The settings are validated even
+// then, so that an unknown --cipher-suites name or a CRL file without TLS
+// stops the start instead of being ignored.
 func tlsConfigs(side string, info *certs.Info) (server, client *tls.Config, err error) {
+	if err := info.Validate(); err != nil {
+		if errors.Is(err, certs.ErrUnknownCipherSuite) {
+			return nil, nil, fmt.Errorf("--cipher-suites: %w", err)
+		}
+		if errors.Is(err, certs.ErrClientCertAuthNeeded) {
+			flag := "--client-cert-auth"
+			if side == "peer" {
+				flag = "--peer-client-cert-auth"
+			}
+			return nil, nil, fmt.Errorf("%s TLS: %w (add %s)", side, err, flag)
+		}
+		return nil, nil, fmt.Errorf("%s TLS: %w", side, err)
+	}
 	if info.Empty() {
 		return nil, nil, nil
-	}
-	if err := info.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("%s TLS: %w", side, err)
 	}
 	if server, err = info.ServerConfig(); err != nil {
 		return nil, nil, fmt.Errorf("%s TLS: %w", side, err)

@@ -15,10 +15,11 @@ import (
 	"time"
 )
 
-// cipherSuites are the TLS 1.2 suites offered and accepted: ECDHE key
-// exchange with AEAD ciphers only. TLS 1.3 suites are not configurable in
-// crypto/tls and are all modern.
-var cipherSuites = []uint16{
+// defaultCipherSuites are the TLS 1.2 suites offered and accepted unless
+// Info.CipherSuites names others: ECDHE key exchange with AEAD ciphers
+// only. TLS 1.3 suites are not configurable in crypto/tls and are all
+// modern.
+var defaultCipherSuites = []uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -27,12 +28,33 @@ var cipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// baseConfig returns the settings shared by listeners and dialers.
-func baseConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: append([]uint16(nil), cipherSuites...),
+// baseConfig returns the settings shared by listeners and dialers. TLS 1.2
+// is the minimum, as in etcd 3.4, which has no flag to change it; TLS 1.3
+// stays enabled (etcd 3.4.23 negotiates it too).
+func (i *Info) baseConfig() (*tls.Config, error) {
+	suites, err := cipherSuiteIDs(i.CipherSuites)
+	if err != nil {
+		return nil, err
 	}
+	if len(suites) == 0 {
+		suites = append([]uint16(nil), defaultCipherSuites...)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: suites}, nil
+}
+
+// installChecks loads the CRL file and sets the checks made on the other
+// side's certificate (role: whose certificate it is).
+func (i *Info) installChecks(cfg *tls.Config, role string, cas []*x509.Certificate) error {
+	v := &verifier{role: role, allowedCN: i.AllowedCN, allowedHostname: i.AllowedHostname}
+	if i.CRLFile != "" {
+		crl, err := loadCRLFile(i.CRLFile, cas)
+		if err != nil {
+			return err
+		}
+		v.crl = crl
+	}
+	v.install(cfg)
+	return nil
 }
 
 // ServerConfig returns the configuration for a TLS listener on this side.
@@ -40,11 +62,12 @@ func baseConfig() *tls.Config {
 // It validates the Info, loads CertFile and KeyFile (or, with auto TLS and no
 // certificate given, generates or reuses the self-signed pair in AutoDir and
 // records its paths in CertFile and KeyFile), sets TLS 1.2 as the minimum
-// version and restricts TLS 1.2 to ECDHE AEAD cipher suites. When
-// ClientCertAuth is set, clients must present a certificate that verifies
-// against CAFile (tls.RequireAndVerifyClientCert); otherwise client
+// version and restricts TLS 1.2 to CipherSuites (by default ECDHE AEAD
+// suites). When ClientCertAuth is set, clients must present a certificate
+// that verifies against CAFile (tls.RequireAndVerifyClientCert) and passes
+// the CRLFile, AllowedCN and AllowedHostname checks; otherwise client
 // certificates are not requested. An empty Info is an error: a TLS listener
-// needs a certificate.
+// needs a certificate. An unreadable CRL file is an error naming it.
 func (i *Info) ServerConfig() (*tls.Config, error) {
 	if i.Empty() {
 		return nil, errors.New("certs: no TLS configured: a TLS listener needs a certificate and key file (or auto TLS)")
@@ -53,15 +76,21 @@ func (i *Info) ServerConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := baseConfig()
+	cfg, err := i.baseConfig()
+	if err != nil {
+		return nil, err
+	}
 	cfg.Certificates = []tls.Certificate{cert}
 	if i.ClientCertAuth {
-		pool, err := loadCAPool(i.CAFile)
+		cas, pool, err := loadCAs(i.CAFile)
 		if err != nil {
 			return nil, err
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if err := i.installChecks(cfg, "client", cas); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, nil
 }
@@ -76,13 +105,19 @@ func (i *Info) ServerConfig() (*tls.Config, error) {
 // --peer-auto-tls, the server certificate is not verified at all
 // (InsecureSkipVerify), because auto TLS members have no common trust anchor.
 // That only gives encryption, not authentication; use real certificates and
-// a CA file where peers must be authenticated. An empty Info yields a plain
+// a CA file where peers must be authenticated. As in etcd 3.4, the
+// CRLFile, AllowedCN and AllowedHostname checks apply to the server's
+// certificate too, so that with peer TLS each member checks the one it
+// dials as well as the ones dialing it. An empty Info yields a plain
 // configuration (TLS 1.2 minimum, system roots, no client certificate).
 func (i *Info) ClientConfig() (*tls.Config, error) {
 	if err := i.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := baseConfig()
+	cfg, err := i.baseConfig()
+	if err != nil {
+		return nil, err
+	}
 	if i.Empty() {
 		return cfg, nil
 	}
@@ -100,11 +135,16 @@ func (i *Info) ClientConfig() (*tls.Config, error) {
 	}
 	switch {
 	case i.CAFile != "":
-		pool, err := loadCAPool(i.CAFile)
+		cas, pool, err := loadCAs(i.CAFile)
 		if err != nil {
 			return nil, err
 		}
 		cfg.RootCAs = pool
+		// Validate allows the checks only with ClientCertAuth, which
+		// implies CAFile: servers are then always verified here.
+		if err := i.installChecks(cfg, "server", cas); err != nil {
+			return nil, err
+		}
 	case i.autoInUse:
 		cfg.InsecureSkipVerify = true
 	}
@@ -160,24 +200,24 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	return pair, nil
 }
 
-// loadCAPool reads every certificate of a PEM bundle into a pool.
-func loadCAPool(caFile string) (*x509.CertPool, error) {
+// loadCAs reads every certificate of a PEM bundle, and a pool of them.
+func loadCAs(caFile string) ([]*x509.Certificate, *x509.CertPool, error) {
 	data, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("certs: cannot read CA file %q: %w", caFile, err)
+		return nil, nil, fmt.Errorf("certs: cannot read CA file %q: %w", caFile, err)
 	}
 	cas, err := parseCertificates(data)
 	if err != nil {
-		return nil, fmt.Errorf("certs: cannot parse CA file %q: %w", caFile, err)
+		return nil, nil, fmt.Errorf("certs: cannot parse CA file %q: %w", caFile, err)
 	}
 	if len(cas) == 0 {
-		return nil, fmt.Errorf("certs: no certificates found in CA file %q", caFile)
+		return nil, nil, fmt.Errorf("certs: no certificates found in CA file %q", caFile)
 	}
 	pool := x509.NewCertPool()
 	for _, ca := range cas {
 		pool.AddCert(ca)
 	}
-	return pool, nil
+	return cas, pool, nil
 }
 
 // parseCertificates parses every CERTIFICATE block of a PEM document, in

@@ -162,7 +162,7 @@ func TestServerConfigFields(t *testing.T) {
 			if got, want := cfg.MinVersion, uint16(tls.VersionTLS12); got != want {
 				t.Errorf("MinVersion = %#x, want %#x", got, want)
 			}
-			if got, want := cfg.CipherSuites, cipherSuites; !slices.Equal(got, want) {
+			if got, want := cfg.CipherSuites, defaultCipherSuites; !slices.Equal(got, want) {
 				t.Errorf("CipherSuites = %v, want %v", got, want)
 			}
 			for _, id := range cfg.CipherSuites {
@@ -238,9 +238,9 @@ func TestCABundleLoadsEveryCertificate(t *testing.T) {
 		bundle = append(bundle, b...)
 	}
 	bundleFile := writeFile(t, t.TempDir(), "bundle.pem", "# two CAs\n"+string(bundle))
-	pool, err := loadCAPool(bundleFile)
+	_, pool, err := loadCAs(bundleFile)
 	if err != nil {
-		t.Fatalf("loadCAPool(%q) error = %v, want nil", bundleFile, err)
+		t.Fatalf("loadCAs(%q) error = %v, want nil", bundleFile, err)
 	}
 	tests := []struct{ name, certFile, keyFile string }{
 		{"signed by first CA", s.OtherCert, s.OtherKey},

@@ -39,6 +39,27 @@ type Info struct {
 	// be URLs; only the host part is used.
 	Hosts []string
 
+	// CRLFile is a certificate revocation list (DER, or PEM with one or
+	// more "X509 CRL" blocks). A certificate the other side presents is
+	// refused in the handshake when a list of its issuer names its serial
+	// number. It needs ClientCertAuth; the dialer checks servers too.
+	CRLFile string
+	// AllowedCN, when set, is the only subject common name accepted in the
+	// other side's verified certificate (etcd 3.4 --peer-cert-allowed-cn).
+	// It needs ClientCertAuth and excludes AllowedHostname.
+	AllowedCN string
+	// AllowedHostname, when set, is a host name or IP address the other
+	// side's verified certificate must be valid for, by its subject
+	// alternative names (etcd 3.4 --peer-cert-allowed-hostname and
+	// --client-cert-allowed-hostname). It needs ClientCertAuth.
+	AllowedHostname string
+	// CipherSuites names the TLS 1.2 cipher suites offered and accepted,
+	// in Go's (IANA) spelling as etcd 3.4's --cipher-suites takes them.
+	// Empty means the default: ECDHE with AES-GCM or ChaCha20-Poly1305.
+	// TLS 1.3 suites cannot be chosen in Go and stay enabled, as in etcd
+	// 3.4; their names are accepted and have no effect.
+	CipherSuites []string
+
 	// autoInUse is set once CertFile and KeyFile have been filled in with
 	// auto TLS material by ServerConfig or ClientConfig.
 	autoInUse bool
@@ -63,10 +84,19 @@ func (i Info) Scheme() string {
 // Validate reports a half-configured Info: a certificate without its key or
 // a key without its certificate, client-certificate authentication without a
 // CA file, a CA file (or client-certificate authentication) without a
-// certificate to serve, and auto TLS without a directory. It does not touch
-// the file system; ServerConfig and ClientConfig report unreadable or
-// mismatched files. An empty Info is valid.
+// certificate to serve, auto TLS without a directory, an unknown cipher
+// suite name, both an allowed CN and an allowed hostname, and a CRL file,
+// allowed CN or allowed hostname without client-certificate authentication
+// (wrapping ErrClientCertAuthNeeded). It does not touch the file system;
+// ServerConfig and ClientConfig report unreadable or mismatched files. An
+// empty Info is valid.
 func (i Info) Validate() error {
+	if _, err := cipherSuiteIDs(i.CipherSuites); err != nil {
+		return err
+	}
+	if err := i.validateChecks(); err != nil {
+		return err
+	}
 	if i.CertFile != "" && i.KeyFile == "" {
 		return fmt.Errorf("certs: certificate file %q given without a key file", i.CertFile)
 	}

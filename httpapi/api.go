@@ -78,12 +78,24 @@ type Config struct {
 	// member's error 300 — never from a state older than the one the
 	// member had (5s).
 	ReadyTimeout time.Duration
+	// WatchWriteTimeout bounds each write of a v2 long poll (plus one
+	// second per 64 KiB written): a client that stops reading is cut off
+	// when it passes (30s).
+	WatchWriteTimeout time.Duration
 	// StartTime is when the member started (stats).
 	StartTime time.Time
 	// RaftStats feeds the replication series of /metrics (optional).
 	RaftStats func() RaftStats
 	// EnablePprof serves /debug/pprof (etcd's --enable-pprof).
 	EnablePprof bool
+	// HostWhitelist lists the host names (no port) a request over plain
+	// HTTP may name in its Host header; others get etcd 3.4's 421 (see
+	// hostcheck.go). Empty, or containing "*", allows every host. Requests
+	// over TLS are never checked.
+	HostWhitelist []string
+	// DisableDashboard turns off the web dashboard at /dashboard/ (the
+	// zero value serves it; --enable-dashboard=false sets this).
+	DisableDashboard bool
 }
 
 // API is the client HTTP API of one member.
@@ -125,7 +137,7 @@ func New(cfg Config) *API {
 		stop: make(chan struct{}), ready: make(chan struct{})}
 	a.stopCtx, a.stopped = context.WithCancel(context.Background())
 	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
-	a.handler = a.wrap(a.routes())
+	a.handler = a.checkHost(a.wrap(a.routes()))
 	go a.awaitReady()
 	return a
 }

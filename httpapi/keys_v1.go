@@ -66,7 +66,7 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 			a.writeV1Error(w, r, err)
 			return
 		}
-		ev, err := a.cfg.Store.GetV01(raw, a.cfg.Now())
+		ev, err := a.getV01(raw)
 		if err != nil {
 			a.writeV1Error(w, r, err)
 			return

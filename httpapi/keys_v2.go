@@ -127,9 +127,12 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 	defer wa.Remove()
 	a.setIndexHeaders(w, wa.StartIndex())
 	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
+	// Every write has a deadline (watchWriter): a client that stops
+	// reading is cut off instead of holding the watcher forever.
+	ww := a.newWatchWriter(w)
+	defer ww.done()
+	if ww.flush() != nil {
+		return
 	}
 	buf := make([]byte, 0, 256)
 	for {
@@ -140,11 +143,8 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 			return
 		case ev := <-wa.EventChan():
 			buf = appendEvent(buf[:0], ev)
-			if _, err := w.Write(buf); err != nil || !kr.Stream {
+			if err := ww.write(buf); err != nil || !kr.Stream {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		case <-wa.Done():
 			// Dropped as too slow: hand over what was buffered and end the
@@ -152,7 +152,9 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 			for {
 				select {
 				case ev := <-wa.EventChan():
-					_, _ = w.Write(appendEvent(buf[:0], ev))
+					if ww.write(appendEvent(buf[:0], ev)) != nil {
+						return
+					}
 				default:
 					return
 				}

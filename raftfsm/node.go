@@ -44,12 +44,18 @@ type Config struct {
 	// new cluster with these voters (this member among them). Empty means
 	// "do not bootstrap": the member waits to be added by a cluster.
 	InitialMembers []*machines.Member
-	// ClusterID is the ID of the cluster being bootstrapped.
+	// ClusterID is the ID of the cluster being bootstrapped, or the one
+	// this member belongs to (from its data dir, or from a lookup).
 	ClusterID uint64
 	// Existing says this member has started before (its owner found the
 	// member's identity on disk): a missing or empty raft log is then
 	// damage (ErrDamaged), not a first start.
 	Existing bool
+	// KnownMembers are members a member that has no log yet learned from
+	// the cluster (LookupMember's JoinResult.Members): it accepts their
+	// connections before its log names them. Empty for a bootstrap (the
+	// initial members are known) and a restart (raft's configuration is).
+	KnownMembers []*machines.Member
 	// Store is the state the FSM applies commands to.
 	Store *store.Store
 	// Log receives the node's logs (component=raftfsm is added).
@@ -84,6 +90,11 @@ type Config struct {
 	// StrictReconfigCheck refuses membership changes that could leave
 	// the cluster without a quorum of running members.
 	StrictReconfigCheck bool
+	// SpaceReserve is the size of the file kept in DataDir/member for
+	// raft's own records when the disk fills (DefaultSpaceReserve);
+	// writes are refused (ErrNoSpace) while the data dir lacks room for
+	// them. Negative turns the free-space guard off (diskspace.go).
+	SpaceReserve int64
 }
 
 func (c *Config) setDefaults() {
@@ -137,6 +148,8 @@ type Node struct {
 
 	startIndex      uint64        // last command or configuration entry in the log at start
 	readyCh         chan struct{} // closed once local reads may be served (ready.go)
+	learned         learnedPeers  // cluster and members learned when joining (known.go)
+	joinNonce       atomic.Value  // string: the join this member waits for (join.go)
 	ready           progress      // highest term whose leader no-op is applied here
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
 	sawLeader       atomic.Bool   // a leader has been known since start
@@ -151,6 +164,7 @@ type Node struct {
 	reads           readBatcher   // coalesced read-index rounds
 	writes          *writeBatcher // keys-API writes gathered into entries
 	snapshotDue     chan struct{} // the FSM applied SnapshotCount writes
+	space           *diskGuard    // refuses writes the data dir has no room for; nil when off
 
 	observer *raft.Observer
 
@@ -204,16 +218,30 @@ func New(cfg Config) (*Node, error) {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
 	}
-	mux := newPeerMux(cfg.PeerListener)
-	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial}, advertise: advertise}
-	trans := newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n := &Node{cfg: cfg, log: log, bolt: bolt, ready: newProgress(),
+		memberCh: make(chan struct{}, 1), removed: make(chan struct{}), readyCh: make(chan struct{})}
+	// The mux accepts nothing before raft and the RPC server are up (see
+	// start below): the hello check needs raft's configuration.
+	mux := newPeerMux(cfg.PeerListener, log)
+	n.mux = mux
+	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial, hello: n.localHello}, advertise: advertise}
+	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
 	}))
-
-	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
-		memberCh: make(chan struct{}, 1), removed: make(chan struct{}), readyCh: make(chan struct{})}
+	trans := n.trans
+	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if len(cfg.KnownMembers) > 0 {
+		if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
+	n.space = newDiskGuard(dir, cfg.SpaceReserve, cfg.Clock, log)
 	// Before anything can propose: the cluster RPC server below may
 	// receive forwarded writes as soon as it starts.
 	n.writes = newWriteBatcher(n)
@@ -288,17 +316,18 @@ func New(cfg Config) (*Node, error) {
 	}
 	// Keep the newest entries in memory: replication to followers reads
 	// them back right after they are written.
-	cache, err := raft.NewLogCache(4096, bolt)
+	cache, err := raft.NewLogCache(4096, n.space.logStore(bolt))
 	if err != nil {
 		n.closeStores()
 		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, cachedLog{LogCache: cache, store: bolt}, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, n.fsm, cachedLog{LogCache: cache, store: bolt}, n.space.stableStore(bolt), snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
 	}
 	n.raft = r
+	n.space.setRole(r)
 	if !hasState && len(cfg.InitialMembers) > 0 {
 		var servers []raft.Server
 		for _, m := range cfg.InitialMembers {
@@ -312,16 +341,18 @@ func New(cfg Config) (*Node, error) {
 		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
 	}
 	n.reads.fetch = n.readIndexRound
-	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial})
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
+	mux.start(n.checkHello)
 	obs := make(chan raft.Observation, 16)
 	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(6)
+	n.wg.Add(7)
 	go n.readyLoop()
+	go n.space.run(n)
 	go n.writes.run()
 	go n.snapshotLoop()
 	go n.leaderLoop()
@@ -421,14 +452,21 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
-// observeLeaders counts leader changes (for metrics).
+// observeLeaders counts leader changes (for metrics). As in etcd, a
+// leader found again after a spell without one counts as a change: a
+// member re-elected term after term is a flapping leader, not a stable
+// one.
 func (n *Node) observeLeaders(ch <-chan raft.Observation) {
 	defer n.wg.Done()
 	var last raft.ServerID
 	for {
 		select {
 		case o := <-ch:
-			if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && lo.LeaderID != last {
+			lo, ok := o.Data.(raft.LeaderObservation)
+			if ok && lo.LeaderID == "" {
+				last = ""
+			}
+			if ok && lo.LeaderID != "" && lo.LeaderID != last {
 				last = lo.LeaderID
 				n.leaderChanges.Add(1)
 				n.leaderSince.Store(n.cfg.Clock.Now().UnixNano())
@@ -513,13 +551,16 @@ func (n *Node) State() string {
 func (n *Node) Cluster() *machines.Cluster { return n.fsm.Cluster() }
 
 // ClusterID is the cluster's ID: the replicated one once known, else the
-// one this member was configured to bootstrap.
+// one this member was configured with, else the one it learned joining.
 func (n *Node) ClusterID() uint64 {
 	n.fsm.mu.RLock()
 	id := n.fsm.cluster.ID
 	n.fsm.mu.RUnlock()
 	if id == 0 {
-		return n.cfg.ClusterID
+		id = n.cfg.ClusterID
+	}
+	if id == 0 {
+		id = n.learned.cluster()
 	}
 	return id
 }
@@ -565,6 +606,11 @@ func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
 		}
 		if addr == "" {
 			continue // we became leader meanwhile
+		}
+		// This member stores the entry too, and answers only once it has
+		// applied it: with no room for it here, say so now.
+		if err := n.space.admit(commandSize(c)); err != nil {
+			return nil, err
 		}
 		res, err := n.forward(ctx, addr, c)
 		if errors.Is(err, errNotLeader) {
@@ -637,6 +683,12 @@ func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 	data, err := encodeCommand(c)
 	if err != nil {
 		return nil, err
+	}
+	// The term's no-op is exempt: it is tiny, and read-index waits for it.
+	if c.Type != cmdNoop {
+		if err := n.space.admit(len(data)); err != nil {
+			return nil, err
+		}
 	}
 	f := n.raft.Apply(data, n.cfg.RequestTimeout)
 	done := make(chan error, 1)

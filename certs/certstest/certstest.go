@@ -175,6 +175,55 @@ func (ca *CA) IssueExpired(t testing.TB, dir, name string) (certFile, keyFile st
 	})
 }
 
+// CRL writes dir/name.crl, a PEM certificate revocation list signed by ca
+// that revokes the certificates in certFiles (PEM files issued by ca),
+// valid from one hour ago for a day, and returns its path. An empty dir
+// means a fresh t.TempDir(). With no certFiles the list revokes nothing.
+func (ca *CA) CRL(t testing.TB, dir, name string, certFiles ...string) string {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	now := time.Now()
+	tmpl := &x509.RevocationList{
+		Number:     newSerial(t),
+		ThisUpdate: now.Add(-time.Hour),
+		NextUpdate: now.Add(24 * time.Hour),
+	}
+	for _, f := range certFiles {
+		c := readCert(t, f)
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: now.Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatalf("certstest: create CRL %q: %v", name, err)
+	}
+	path := filepath.Join(dir, name+".crl")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+		t.Fatalf("certstest: %v", err)
+	}
+	return path
+}
+
+// readCert parses the first certificate of a PEM file.
+func readCert(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("certstest: %v", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("certstest: no certificate in %s", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("certstest: parse %s: %v", path, err)
+	}
+	return c
+}
+
 // Set is a ready-made collection of test material in one directory.
 type Set struct {
 	// Dir is the directory holding every file of the set.

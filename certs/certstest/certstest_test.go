@@ -3,6 +3,7 @@ package certstest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"testing"
 )
@@ -58,5 +59,29 @@ func TestKeyFilesArePrivate(t *testing.T) {
 				t.Errorf("mode of %q = %v, want %v", f, got, want)
 			}
 		})
+	}
+}
+
+func TestCRLRevokesTheGivenCertificates(t *testing.T) {
+	s := NewSet(t)
+	path := s.CA.CRL(t, s.Dir, "revoked", s.ClientCert)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "X509 CRL" {
+		t.Fatalf("%s: no X509 CRL block", path)
+	}
+	l, err := x509.ParseRevocationList(block.Bytes)
+	if err != nil {
+		t.Fatalf("ParseRevocationList error = %v", err)
+	}
+	if err := l.CheckSignatureFrom(s.CA.Cert); err != nil {
+		t.Errorf("CRL signature: %v, want signed by the CA", err)
+	}
+	client := readCert(t, s.ClientCert)
+	if len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Cmp(client.SerialNumber) != 0 {
+		t.Errorf("revoked entries = %+v, want only the client's serial %x", l.RevokedCertificateEntries, client.SerialNumber)
 	}
 }
