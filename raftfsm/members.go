@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/sirupsen/logrus"
 
 	"github.com/etcd-classic/etcd-classic/machines"
@@ -27,14 +26,6 @@ type memberRequest struct {
 	Nonce string `json:"nonce,omitempty"`
 }
 
-// memberOps lists the operations each RPC carries. opJoin is open to
-// anonymous peers (processes that are not members yet), opMember only to
-// members.
-var memberOps = map[byte]map[string]bool{
-	opJoin:   {"join": true, "lookup": true, "list": true},
-	opMember: {"add": true, "remove": true, "update": true, "promote": true},
-}
-
 // memberReply answers opMember and opJoin.
 type memberReply struct {
 	Member    *machines.Member   `json:"member,omitempty"`
@@ -43,27 +34,6 @@ type memberReply struct {
 	// Error kinds that must survive the wire for the HTTP layer.
 	Kind string `json:"kind,omitempty"`
 	Msg  string `json:"msg,omitempty"`
-}
-
-// Member errors that cross the wire by kind.
-var memberErrKinds = map[string]error{
-	"idexists":   machines.ErrIDExists,
-	"peerexists": machines.ErrPeerURLExists,
-	"notfound":   machines.ErrIDNotFound,
-	"removed":    machines.ErrIDRemoved,
-	"strict":     machines.ErrStrictReconfig,
-	"notcaught":  machines.ErrNotCaughtUp,
-	"notlearner": machines.ErrNotLearner,
-	"badurl":     machines.ErrBadURL,
-}
-
-func memberErrReply(err error) ([]byte, error) {
-	for k, e := range memberErrKinds {
-		if errors.Is(err, e) {
-			return json.Marshal(memberReply{Kind: k, Msg: err.Error()})
-		}
-	}
-	return nil, err
 }
 
 // AddMember adds a member with the given peer URLs (as a non-voting
@@ -138,16 +108,6 @@ func (n *Node) memberOp(ctx context.Context, req *memberRequest) (*machines.Memb
 		return rep.Member, nil
 	}
 }
-
-// remoteErr is a membership error reported by the leader: its text, and
-// the sentinel it matches.
-type remoteErr struct {
-	kind error
-	msg  string
-}
-
-func (e *remoteErr) Error() string { return e.msg }
-func (e *remoteErr) Unwrap() error { return e.kind }
 
 // leaderMemberOp performs a membership change; this member must lead.
 func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberReply, error) {
@@ -351,60 +311,6 @@ func (n *Node) settleMembership(ctx context.Context) {
 	wg.Wait()
 }
 
-// ensureServer makes raft's configuration match the member: voter or
-// non-voter at its peer address.
-func (n *Node) ensureServer(m *machines.Member) error {
-	id := raft.ServerID(machines.IDString(m.ID))
-	addr := raft.ServerAddress(m.PeerAddr())
-	var f raft.IndexFuture
-	if m.IsLearner {
-		f = n.raft.AddNonvoter(id, addr, 0, n.cfg.RequestTimeout)
-	} else {
-		f = n.raft.AddVoter(id, addr, 0, n.cfg.RequestTimeout)
-	}
-	if err := f.Error(); err != nil {
-		return translate(err)
-	}
-	return nil
-}
-
-func (n *Node) removeServer(id uint64) error {
-	if err := n.raft.RemoveServer(raft.ServerID(machines.IDString(id)), 0, n.cfg.RequestTimeout).Error(); err != nil {
-		return translate(err)
-	}
-	return nil
-}
-
-func (n *Node) inRaftConfig(id uint64) bool {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return false
-	}
-	for _, s := range f.Configuration().Servers {
-		if s.ID == raft.ServerID(machines.IDString(id)) {
-			return true
-		}
-	}
-	return false
-}
-
-// voters returns the voting members of raft's current configuration.
-func (n *Node) voters() []uint64 {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
-		return nil
-	}
-	var out []uint64
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			if id, err := machines.ParseID(string(s.ID)); err == nil {
-				out = append(out, id)
-			}
-		}
-	}
-	return out
-}
-
 // strictAddCheck refuses to grow the voters when the enlarged cluster's
 // quorum would exceed the members that are running and connected now
 // (etcd issue #3477: adding members that never start must not be able to
@@ -466,75 +372,4 @@ func tableVoters(c *machines.Cluster, except uint64) []uint64 {
 		}
 	}
 	return out
-}
-
-// activeCount counts the members among ids that are running and
-// connected: the leader itself, and followers that answered the leader's
-// health probe within the last two election timeouts.
-func (n *Node) activeCount(ids []uint64) int {
-	count := 0
-	horizon := n.cfg.Clock.Now().Add(-2 * n.cfg.ElectionTimeout)
-	for _, id := range ids {
-		if id == n.cfg.ID {
-			count++
-			continue
-		}
-		if st, ok := n.monitor.get(id); ok && st.lastOK.After(horizon) {
-			count++
-		}
-	}
-	return count
-}
-
-// caughtUp reports whether a member has applied (nearly) all of the log.
-func (n *Node) caughtUp(ctx context.Context, m *machines.Member) bool {
-	st, ok := n.monitor.get(m.ID)
-	if !ok || st.lastOK.Before(n.cfg.Clock.Now().Add(-2*n.cfg.ElectionTimeout)) {
-		return false
-	}
-	commit := n.raft.CommitIndex()
-	// etcd lets a learner within 10% of the leader's log be promoted.
-	return st.applied*10 >= commit*9
-}
-
-// handleMemberRPC serves opMember and opJoin for other members and, for
-// opJoin, processes that are not members yet; a follower passes them on to
-// the leader.
-func (n *Node) handleMemberRPC(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error) {
-	var req memberRequest
-	if err := json.Unmarshal(payload, &req); err != nil {
-		return nil, err
-	}
-	if !memberOps[op][req.Op] {
-		err := fmt.Errorf("%w: %q is not a %s operation", errPeerCall, req.Op, opName(op))
-		n.refuseCall(from, op, err)
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-	defer cancel()
-	if req.Op == "list" {
-		// Any member answers with its view of the membership (proxies
-		// use it to find the members' client URLs).
-		c := n.fsm.Cluster()
-		return json.Marshal(memberReply{ClusterID: n.ClusterID(), Members: c.Sorted()})
-	}
-	if !n.IsLeader() {
-		if op != opJoin {
-			return nil, errNotLeader
-		}
-		addr, err := n.waitLeader(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if addr == "" {
-			return n.handleMemberRPC(ctx, from, op, payload)
-		}
-		return n.peers.call(ctx, addr, opJoin, payload)
-	}
-	rep, err := n.leaderMemberOp(ctx, &req)
-	if err != nil {
-		return memberErrReply(err)
-	}
-	n.settleMembership(ctx)
-	return json.Marshal(rep)
 }

@@ -137,3 +137,32 @@ func (n *Node) probe(ctx context.Context, id uint64, m *machines.Member) {
 	applied, k := binary.Uvarint(b)
 	n.monitor.record(id, err == nil && k > 0, rtt, applied, n.cfg.Clock.Now())
 }
+
+// activeCount counts the members among ids that are running and
+// connected: the leader itself, and followers that answered the leader's
+// health probe within the last two election timeouts.
+func (n *Node) activeCount(ids []uint64) int {
+	count := 0
+	horizon := n.cfg.Clock.Now().Add(-2 * n.cfg.ElectionTimeout)
+	for _, id := range ids {
+		if id == n.cfg.ID {
+			count++
+			continue
+		}
+		if st, ok := n.monitor.get(id); ok && st.lastOK.After(horizon) {
+			count++
+		}
+	}
+	return count
+}
+
+// caughtUp reports whether a member has applied (nearly) all of the log.
+func (n *Node) caughtUp(ctx context.Context, m *machines.Member) bool {
+	st, ok := n.monitor.get(m.ID)
+	if !ok || st.lastOK.Before(n.cfg.Clock.Now().Add(-2*n.cfg.ElectionTimeout)) {
+		return false
+	}
+	commit := n.raft.CommitIndex()
+	// etcd lets a learner within 10% of the leader's log be promoted.
+	return st.applied*10 >= commit*9
+}

@@ -288,36 +288,3 @@ func (s *rpcServer) Close() {
 	_ = s.ln.Close()
 	s.wg.Wait()
 }
-
-// rpcError is an error that crossed the wire: a sentinel of this package
-// (by name) or a plain message.
-func encodeRPCError(err error) []byte {
-	for kind, sentinel := range sentinelsByName {
-		if errors.Is(err, sentinel) {
-			return []byte("S" + kind)
-		}
-	}
-	return []byte("M" + err.Error())
-}
-
-var sentinelsByName = map[string]error{
-	"noleader": ErrNoLeader,
-	"timeout":  ErrTimeout,
-	"lost":     ErrLeadershipLost,
-	"stopped":  ErrStopped,
-}
-
-// errRemote is a failure reported by the remote member.
-var errRemote = errors.New("raftfsm: remote error")
-
-func decodeRPCError(b []byte) error {
-	if len(b) > 0 && b[0] == 'S' {
-		if s, ok := sentinelsByName[string(b[1:])]; ok {
-			return apiError(s)
-		}
-	}
-	if len(b) > 0 {
-		b = b[1:]
-	}
-	return fmt.Errorf("%w: %s", errRemote, b)
-}
