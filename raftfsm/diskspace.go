@@ -21,11 +21,6 @@ import (
 // cause etcd gives when it refuses writes for lack of space.
 var ErrNoSpace = errors.New("raftfsm: no space left in the data dir")
 
-func init() {
-	causes[ErrNoSpace] = "etcdserver: mvcc: database space exceeded"
-	sentinelsByName["nospace"] = ErrNoSpace
-}
-
 // Why a guard at all: hashicorp/raft's leader steps down as soon as its
 // log store fails to store an entry (dispatchLogs), and every new leader
 // then appends its term's no-op and fails the same way — on a full disk

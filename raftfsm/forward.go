@@ -66,13 +66,10 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 // rpcFailure maps a failed cluster RPC to the error a caller should see.
 func (n *Node) rpcFailure(ctx context.Context, err error) error {
 	switch {
-	case errors.Is(err, errNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrTimeout),
-		errors.Is(err, ErrLeadershipLost), errors.Is(err, ErrStopped):
-		return err
+	case errors.Is(err, errRemote):
+		return err // the leader answered: its error stands
 	case ctx.Err() != nil:
 		return apiError(ErrTimeout)
-	case errors.Is(err, errRemote):
-		return err
 	case errors.Is(err, errNotSent):
 		// Nothing reached the leader (it is probably gone): the caller
 		// may wait for the next leader and try again.
@@ -87,14 +84,11 @@ func (n *Node) rpcFailure(ctx context.Context, err error) error {
 func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
 	b, err := n.peers.call(ctx, addr, opReadIndex, nil)
 	if err != nil {
-		if errors.Is(err, errNotLeader) {
+		if errors.Is(err, errRemote) {
 			return 0, err
 		}
 		if ctx.Err() != nil {
 			return 0, apiError(ErrTimeout)
-		}
-		if errors.Is(err, errRemote) {
-			return 0, err
 		}
 		// Nothing was changed by a read: report it as a missing leader.
 		return 0, apiError(ErrNoLeader)

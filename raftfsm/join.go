@@ -38,8 +38,6 @@ import (
 // to join runs at the peer URL it advertises.
 var ErrJoinRefused = errors.New("raftfsm: join refused")
 
-func init() { memberErrKinds["joinrefused"] = ErrJoinRefused }
-
 // joinVerifyTimeout bounds the leader's call back to a joining member.
 const joinVerifyTimeout = 5 * time.Second
 
@@ -158,6 +156,9 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, req *memberR
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			b, err := pool.call(cctx, p, opJoin, payload)
 			cancel()
+			if isRefusal(err) {
+				return nil, err
+			}
 			if err != nil {
 				lastErr = fmt.Errorf("%s: %w", p, err)
 				continue
@@ -166,9 +167,6 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, req *memberR
 			if err := json.Unmarshal(b, &rep); err != nil {
 				lastErr = err
 				continue
-			}
-			if rep.Kind != "" {
-				return nil, &remoteErr{kind: memberErrKinds[rep.Kind], msg: rep.Msg}
 			}
 			return &rep, nil
 		}

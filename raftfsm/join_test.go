@@ -15,18 +15,22 @@ import (
 )
 
 // anonJoin sends a join request for m with nonce the way a stranger (or a
-// joining member) does and returns the cluster's answer.
-func anonJoin(t *testing.T, addr string, m *machines.Member, nonce string) *memberReply {
+// joining member) does and returns the cluster's answer: its reply, or
+// the error it answered with.
+func anonJoin(t *testing.T, addr string, m *machines.Member, nonce string) (*memberReply, error) {
 	t.Helper()
 	status, reply, err := rawCall(t, addr, &anonymousHello, opJoin, mustJSON(t, memberRequest{Op: "join", Member: m, Nonce: nonce}))
-	if err != nil || status != statusOK {
-		t.Fatalf("join call: status %d %q %v", status, reply, err)
+	if err != nil {
+		t.Fatalf("join call: %v", err)
+	}
+	if status != statusOK {
+		return nil, decodeRPCError(reply)
 	}
 	var rep memberReply
 	if err := json.Unmarshal(reply, &rep); err != nil {
 		t.Fatal(err)
 	}
-	return &rep
+	return &rep, nil
 }
 
 // The leader adds a -C/-peers joiner only once the process at the peer
@@ -63,9 +67,9 @@ func TestJoinVerifiedByCallingBack(t *testing.T) {
 		{"guessed nonce", "a-guess", "not the one asking", joiner},
 		{"no nonce", "", "no nonce", joiner},
 	} {
-		rep := anonJoin(t, addr, tc.target.m, tc.nonce)
-		if rep.Kind != "joinrefused" || !strings.Contains(rep.Msg, tc.want) {
-			t.Errorf("%s: answer %+v, want a join refusal saying %q", tc.name, rep, tc.want)
+		rep, err := anonJoin(t, addr, tc.target.m, tc.nonce)
+		if !errors.Is(err, ErrJoinRefused) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: answer %+v %v, want a join refusal saying %q", tc.name, rep, err, tc.want)
 		}
 		if e := capture.find("join refused", map[string]any{"id": machines.IDString(tc.target.m.ID)}); e == nil {
 			t.Errorf("%s: no Warn logged", tc.name)
@@ -74,9 +78,9 @@ func TestJoinVerifiedByCallingBack(t *testing.T) {
 	if got := len(ld.node.Cluster().Members); got != 1 {
 		t.Fatalf("members after refused joins: %d", got)
 	}
-	rep := anonJoin(t, addr, joiner.m, "the-real-nonce")
-	if rep.Kind != "" || rep.Member == nil || rep.Member.ID != joiner.m.ID {
-		t.Fatalf("the verified join: %+v", rep)
+	rep, err := anonJoin(t, addr, joiner.m, "the-real-nonce")
+	if err != nil || rep.Member == nil || rep.Member.ID != joiner.m.ID {
+		t.Fatalf("the verified join: %+v %v", rep, err)
 	}
 	eventually(t, "the joiner replicates", func() bool { return len(joiner.node.Cluster().Members) == 2 })
 	put(t, joiner.node, "/joined", "yes")

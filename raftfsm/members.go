@@ -31,9 +31,6 @@ type memberReply struct {
 	Member    *machines.Member   `json:"member,omitempty"`
 	ClusterID uint64             `json:"clusterID,omitempty"`
 	Members   []*machines.Member `json:"members,omitempty"`
-	// Error kinds that must survive the wire for the HTTP layer.
-	Kind string `json:"kind,omitempty"`
-	Msg  string `json:"msg,omitempty"`
 }
 
 // AddMember adds a member with the given peer URLs (as a non-voting
@@ -97,9 +94,6 @@ func (n *Node) memberOp(ctx context.Context, req *memberRequest) (*machines.Memb
 		}
 		if err != nil {
 			return nil, err
-		}
-		if rep.Kind != "" {
-			return nil, &remoteErr{kind: memberErrKinds[rep.Kind], msg: rep.Msg}
 		}
 		if rep.Member != nil {
 			// The change is committed; let this member apply it too.

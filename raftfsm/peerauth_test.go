@@ -176,10 +176,7 @@ func TestStrangerCannotWriteJoinOrRemove(t *testing.T) {
 			op, payload := tc.call(t, tm)
 			status, reply, err := rawCall(t, tm.m.PeerAddr(), h, op, payload)
 			if err == nil && status == statusOK {
-				var rep memberReply
-				if json.Unmarshal(reply, &rep) != nil || rep.Kind == "" {
-					t.Errorf("the call was served: status %d, reply %q", status, reply)
-				}
+				t.Errorf("the call was served: status %d, reply %q", status, reply)
 			}
 			t.Logf("answer: status %d, %q, err %v", status, reply, err)
 			if _, err := tm.st.Get("/injected", false, false, time.Now()); err == nil {

@@ -8,12 +8,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// errNotLeader: this member is not the leader (nothing was enqueued, so
-// the proposal may be sent elsewhere).
-var errNotLeader = errors.New("raftfsm: not the leader")
-
-func init() { sentinelsByName["notleader"] = errNotLeader }
-
 func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
 	for {
 		if n.raft.State() == raft.Leader {

@@ -56,7 +56,7 @@ func (n *Node) handleMemberRPC(ctx context.Context, from peerIdentity, op byte, 
 	}
 	rep, err := n.leaderMemberOp(ctx, &req)
 	if err != nil {
-		return memberErrReply(err)
+		return nil, err
 	}
 	n.settleMembership(ctx)
 	return json.Marshal(rep)
