@@ -3,22 +3,21 @@ package raftfsm
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// proposeReply is the leader's answer to a forwarded proposal.
+// proposeReply is the leader's answer to a forwarded proposal (encoded by
+// reply.go).
 type proposeReply struct {
-	Event     *store.Event `json:"event,omitempty"`
-	EtcdIndex uint64       `json:"etcdIndex,omitempty"`
-	Refresh   bool         `json:"refresh,omitempty"`
-	Err       *store.Error `json:"err,omitempty"`
-	Index     uint64       `json:"index"`
-	Term      uint64       `json:"term"`
+	Event     *store.Event
+	EtcdIndex uint64
+	Refresh   bool
+	Err       *store.Error
+	Index     uint64
+	Term      uint64
 }
 
 // forward sends a proposal to the leader at addr and, once the leader has
@@ -29,24 +28,11 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	b, err := n.peers.call(ctx, addr, opProposeBin, data)
-	inJSON := false
-	if err != nil && errors.Is(err, errRemote) && strings.Contains(err.Error(), errUnknownRPC.Error()) {
-		// A leader of an earlier build answers only in JSON. It refused
-		// the call before proposing anything, so asking again is safe.
-		inJSON = true
-		b, err = n.peers.call(ctx, addr, opPropose, data)
-	}
+	b, err := n.peers.call(ctx, addr, opPropose, data)
 	if err != nil {
 		return nil, n.rpcFailure(ctx, err)
 	}
-	var rep *proposeReply
-	if inJSON {
-		rep = &proposeReply{}
-		err = json.Unmarshal(b, rep)
-	} else {
-		rep, err = decodeProposeReply(b)
-	}
+	rep, err := decodeProposeReply(b)
 	if err != nil {
 		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
 	}

@@ -137,7 +137,7 @@ func TestStrangerCannotWriteJoinOrRemove(t *testing.T) {
 	anon := &hello{Version: helloVersion}
 	made := func(cid uint64) *hello { return &hello{Version: helloVersion, ClusterID: cid, MemberID: 0xbad} }
 	write := func(t *testing.T, tm *testMember) (byte, []byte) {
-		return opProposeBin, mustCommand(t, &command{Type: cmdRequest, Req: &store.Request{Method: store.MethodPut, Path: "/injected", Value: "x"}})
+		return opPropose, mustCommand(t, &command{Type: cmdRequest, Req: &store.Request{Method: store.MethodPut, Path: "/injected", Value: "x"}})
 	}
 	join := func(t *testing.T, tm *testMember) (byte, []byte) {
 		ghost := &machines.Member{ID: 0x1234, Name: "ghost", PeerURLs: []string{"http://127.0.0.1:1"}}

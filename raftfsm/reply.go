@@ -8,10 +8,9 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// The leader's answer to a forwarded proposal, in binary (opProposeBin).
-// Followers used to get it as JSON (opPropose, still served for members
-// of earlier builds); decoding that JSON was a tenth of a follower's CPU
-// when clients spread their writes over the members.
+// The leader's answer to a forwarded proposal (opPropose), in binary:
+// decoding it as JSON was a tenth of a follower's CPU when clients spread
+// their writes over the members.
 //
 //	version byte (1) | flags uvarint | index | term | etcdIndex (uvarints)
 //	[error: code varint | message | cause | index]

@@ -1,12 +1,9 @@
 package raftfsm
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,45 +79,4 @@ func (l protoListener) Accept() (net.Conn, error) {
 		err = answerHello(c, nil)
 	}
 	return c, err
-}
-
-// A follower of this build forwarding to a leader of an earlier one (no
-// opProposeBin) gets its answer through the JSON call instead.
-func TestForwardFallsBackToJSONReplies(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := "v"
-	var ops []byte
-	var mu sync.Mutex
-	old := func(_ context.Context, _ peerIdentity, op byte, _ []byte) ([]byte, error) {
-		mu.Lock()
-		ops = append(ops, op)
-		mu.Unlock()
-		if op != opPropose {
-			return nil, fmt.Errorf("raftfsm: unknown cluster RPC %d", op)
-		}
-		return json.Marshal(proposeReply{Index: 0, Term: 2, EtcdIndex: 9,
-			Event: &store.Event{Action: "set", Node: &store.NodeExtern{Key: "/k", Value: &v, ModifiedIndex: 9, CreatedIndex: 9}}})
-	}
-	srv := newRPCServer(protoListener{ln}, old, quietLog())
-	defer srv.Close()
-	n := &Node{peers: newRPCPool(dialer{proto: protoCluster}), fsm: newFSM(store.New(), quietLog()), log: quietLog()}
-	defer n.peers.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := n.forward(ctx, ln.Addr().String(), &command{Type: cmdRequest, Req: &store.Request{Method: store.MethodPut, Path: "/k", Value: "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Event.Node.Key != "/k" || res.Event.EtcdIndex != 9 {
-		t.Fatalf("answer %+v", res.Event)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(ops) != 2 || ops[0] != opProposeBin || ops[1] != opPropose {
-		t.Fatalf("ops sent: %v", ops)
-	}
 }

@@ -23,12 +23,11 @@ import (
 //
 // status 0 carries the op's reply, status 1 an encoded error.
 const (
-	opPropose   byte = 1 // payload: encoded command; reply: proposeReply JSON
 	opReadIndex byte = 2 // reply: uvarint commit index, leadership verified
 	opJoin      byte = 3 // payload: memberRequest JSON (join, lookup, list); reply: memberReply JSON
 	opMember    byte = 4 // payload: memberRequest JSON (add, remove, update, promote); reply: memberReply JSON
-	// opProposeBin (6) is opPropose with the reply in binary (reply.go).
-	opProposeBin byte = 6
+	// opPropose: payload: encoded command; reply: proposeReply (reply.go).
+	opPropose byte = 6
 	// opIdentify (7) asks a member who it is and which join it is waiting
 	// for (join.go).
 	opIdentify byte = 7

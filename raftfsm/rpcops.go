@@ -62,9 +62,7 @@ func (n *Node) handleMemberRPC(ctx context.Context, from peerIdentity, op byte, 
 	return json.Marshal(rep)
 }
 
-// errUnknownRPC answers an op this build does not serve. Its text crosses
-// the wire (encodeRPCError), and forward recognises it in the answers of
-// earlier builds, which spelled it the same way.
+// errUnknownRPC answers an op this build does not serve.
 var errUnknownRPC = errors.New("raftfsm: unknown cluster RPC")
 
 // errPeerCall answers a cluster RPC the caller may not make.
@@ -79,7 +77,7 @@ func (n *Node) refuseCall(from peerIdentity, op byte, err error) {
 // opName names a cluster RPC for logs and errors.
 func opName(op byte) string {
 	switch op {
-	case opPropose, opProposeBin:
+	case opPropose:
 		return "propose"
 	case opReadIndex:
 		return "read-index"
@@ -124,13 +122,8 @@ func (n *Node) handleRPC(ctx context.Context, from peerIdentity, op byte, payloa
 		return nil, err
 	}
 	switch op {
-	case opPropose, opProposeBin:
-		marshal := func(r proposeReply) ([]byte, error) {
-			if op == opProposeBin {
-				return encodeProposeReply(&r), nil
-			}
-			return json.Marshal(r)
-		}
+	case opPropose:
+		marshal := func(r proposeReply) ([]byte, error) { return encodeProposeReply(&r), nil }
 		c, err := decodeCommand(payload)
 		if err != nil {
 			return nil, err
