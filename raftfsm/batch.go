@@ -2,6 +2,10 @@ package raftfsm
 
 import (
 	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -21,7 +25,13 @@ import (
 // order, each write with its own store index and result, so to clients
 // it is the same as the writes committing one after the other.
 type writeBatcher struct {
-	n        *Node
+	raft    *raft.Raft
+	space   *diskGuard // nil: no free-space guard
+	clock   Clock
+	timeout time.Duration  // bounds raft.Apply's enqueueing (RequestTimeout)
+	failed  *atomic.Uint64 // counts writes that did not commit (metrics)
+	stop    <-chan struct{}
+
 	in       chan *pendingWrite
 	inflight chan struct{} // one token per batch raft has not finished
 }
@@ -42,9 +52,12 @@ type writeOutcome struct {
 	err error
 }
 
-func newWriteBatcher(n *Node) *writeBatcher {
-	return &writeBatcher{n: n, in: make(chan *pendingWrite, maxBatchWrites),
-		inflight: make(chan struct{}, maxInflightBatches)}
+// newWriteBatcher proposes through r, asking space (if not nil) first,
+// stamping entries with cfg.Clock; failed counts the writes that did not
+// commit. It stops taking writes once stop is closed.
+func newWriteBatcher(r *raft.Raft, space *diskGuard, cfg Config, failed *atomic.Uint64, stop <-chan struct{}) *writeBatcher {
+	return &writeBatcher{raft: r, space: space, clock: cfg.Clock, timeout: cfg.RequestTimeout, failed: failed, stop: stop,
+		in: make(chan *pendingWrite, maxBatchWrites), inflight: make(chan struct{}, maxInflightBatches)}
 }
 
 // submit hands req to the batcher and waits for its outcome.
@@ -54,7 +67,7 @@ func (b *writeBatcher) submit(ctx context.Context, req *store.Request) (*Result,
 	case b.in <- w:
 	case <-ctx.Done():
 		return nil, apiError(ErrTimeout)
-	case <-b.n.ctx.Done():
+	case <-b.stop:
 		return nil, apiError(ErrStopped)
 	}
 	select {
@@ -62,17 +75,16 @@ func (b *writeBatcher) submit(ctx context.Context, req *store.Request) (*Result,
 		return o.res, o.err
 	case <-ctx.Done():
 		return nil, apiError(ErrTimeout)
-	case <-b.n.ctx.Done():
+	case <-b.stop:
 		// The write may still have been committed, like any write whose
 		// answer is lost.
 		return nil, apiError(ErrStopped)
 	}
 }
 
-// run gathers and proposes batches until the node stops.
+// run gathers and proposes batches until stop is closed.
 func (b *writeBatcher) run() {
-	defer b.n.wg.Done()
-	stop := b.n.ctx.Done()
+	stop := b.stop
 	for {
 		select {
 		case b.inflight <- struct{}{}:
@@ -109,7 +121,6 @@ func requestSize(r *store.Request) int {
 // propose appends one entry for batch and, without waiting for it,
 // arranges for every write in it to get its outcome.
 func (b *writeBatcher) propose(batch []*pendingWrite) {
-	n := b.n
 	// A request that cannot be encoded fails alone rather than taking
 	// the rest of the batch with it.
 	kept := batch[:0]
@@ -125,7 +136,7 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 		<-b.inflight
 		return
 	}
-	c := &command{Type: cmdRequest, Time: n.cfg.Clock.Now().UnixNano()}
+	c := &command{Type: cmdRequest, Time: b.clock.Now().UnixNano()}
 	if len(batch) == 1 {
 		c.Req = batch[0].req
 	} else {
@@ -143,26 +154,26 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 		}
 		return
 	}
-	if err := n.space.admit(len(data)); err != nil {
+	if err := b.space.admit(len(data)); err != nil {
 		<-b.inflight
 		for _, w := range batch {
 			w.done <- writeOutcome{err: err}
 		}
 		return
 	}
-	f := n.raft.Apply(data, n.cfg.RequestTimeout)
+	f := b.raft.Apply(data, b.timeout)
 	go func() {
 		err := f.Error()
 		<-b.inflight
 		if err != nil {
-			n.proposalsFailed.Add(uint64(len(batch)))
+			b.failed.Add(uint64(len(batch)))
 			err = translate(err)
 			for _, w := range batch {
 				w.done <- writeOutcome{err: err}
 			}
 			return
 		}
-		index, term := f.Index(), n.raft.CurrentTerm()
+		index, term := f.Index(), b.raft.CurrentTerm()
 		var results []applyResult
 		switch r := f.Response().(type) {
 		case *applyResult:

@@ -149,7 +149,7 @@ func TestStrictReconfigCheck(t *testing.T) {
 		eventually(t, "published", func() bool { return len(startedOK.node.Cluster().ClientURLs()) == 3 })
 	}
 	ld := leaderOf(ms)
-	eventually(t, "followers probed", func() bool { return ld.node.activeCount(ld.node.voters()) == 3 })
+	eventually(t, "followers probed", func() bool { return ld.node.monitor.activeCount(ld.node.voters()) == 3 })
 	// Ask a follower: it forwards to the leader.
 	var f *testMember
 	for _, tm := range ms {

@@ -1,18 +1,244 @@
 package raftfsm
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
 
 	"github.com/etcd-classic/etcd-classic/machines"
 )
 
+// raftNode is the replication core of a member: hashicorp/raft with its
+// log, stable and snapshot stores (checked before raft reads them), the
+// FSM, the peer port (mux and raft's transport), the connection pool for
+// cluster RPCs to the other members, the free-space guard, and the loops
+// that watch leadership and take snapshots. The request path
+// (proposer), the membership manager (membership), the leader's probes
+// (monitor) and duties (leaderDuties) are built on it; Node wires them.
+type raftNode struct {
+	cfg      Config
+	log      *logrus.Entry
+	raft     *raft.Raft
+	fsm      *FSM
+	bolt     *logStore // raft log, stable store, commit tracking
+	snaps    raft.SnapshotStore
+	logSum   logSummary // what the start-up check found in raft.db
+	trans    *statsTransport
+	mux      *peerMux
+	peers    *rpcPool     // cluster RPC connections to the other members
+	space    *diskGuard   // refuses writes the data dir has no room for; nil when off
+	learned  learnedPeers // cluster and members learned when joining (known.go)
+	ready    progress     // highest term whose leader no-op is applied here
+	hasState bool         // raft found state in the data dir (a restart)
+	raftLog  hclog.Logger // raft's own logs, bridged into logrus
+
+	sawLeader       atomic.Bool   // a leader has been known since start
+	leaderChanges   atomic.Uint64 // leader changes observed
+	leaderSince     atomic.Int64  // Unix ns when the current leader was first seen
+	proposalsFailed atomic.Uint64 // proposals that did not commit
+	snapshotDue     chan struct{} // the FSM applied SnapshotCount writes
+	observer        *raft.Observer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every loop of the member
+}
+
+// openRaftNode checks and opens the member's data dir, prepares the peer
+// transport (it accepts nothing yet) and the FSM. raft itself starts in
+// startRaft, once the FSM's owner has set its callbacks.
+func openRaftNode(cfg Config) (*raftNode, error) {
+	log := cfg.Log.WithField("component", "raftfsm")
+	dir := filepath.Join(cfg.DataDir, "member")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("raftfsm: create data dir: %w", err)
+	}
+	raftLog := newRaftLogger(cfg.Log.WithField("component", "raft"))
+	bolt, logSum, snaps, err := openStores(dir, cfg, raftLog)
+	if err != nil {
+		return nil, err
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", machines.HostPort(cfg.PeerURLs[0]))
+	if err != nil {
+		_ = bolt.Close()
+		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
+	}
+	n := &raftNode{cfg: cfg, log: log, bolt: bolt, snaps: snaps, logSum: logSum, ready: newProgress(),
+		raftLog: raftLog, snapshotDue: make(chan struct{}, 1)}
+	// The mux accepts nothing before raft and the RPC server are up
+	// (Node.start): the hello check needs raft's configuration.
+	n.mux = newPeerMux(cfg.PeerListener, log)
+	sl := &streamLayer{subListener: n.mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial, hello: n.localHello}, advertise: advertise}
+	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
+	}))
+	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if len(cfg.KnownMembers) > 0 {
+		if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.fsm = newFSM(cfg.Store, log)
+	n.space = newDiskGuard(dir, cfg.SpaceReserve, cfg.Clock, log)
+	n.fsm.snapshotEvery = cfg.SnapshotCount
+	n.fsm.snapshotDue = func() {
+		select {
+		case n.snapshotDue <- struct{}{}:
+		default: // one is already asked for
+		}
+	}
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
+	return n, nil
+}
+
+// openStores opens raft.db and the snapshot store of the member directory
+// dir.
+func openStores(dir string, cfg Config, raftLog hclog.Logger) (*logStore, logSummary, raft.SnapshotStore, error) {
+	// Everything raft will read at start is checked before raft sees it:
+	// raft.db's records and pages, the snapshots, and that the two cover
+	// the whole history.
+	dbPath := filepath.Join(dir, "raft.db")
+	bolt, logSum, err := openLogStore(dbPath, cfg.Existing, cfg.ID)
+	if err != nil {
+		return nil, logSum, nil, err
+	}
+	snapIndex, err := checkSnapshots(dir, cfg.ID)
+	if err == nil {
+		err = checkCoverage(dbPath, logSum, snapIndex, cfg.ID)
+	}
+	if err != nil {
+		_ = bolt.Close()
+		return nil, logSum, nil, err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLog)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, logSum, nil, fmt.Errorf("raftfsm: open snapshot store: %w", err)
+	}
+	return bolt, logSum, snaps, nil
+}
+
+// raftConfig is hashicorp/raft's configuration for cfg.
+func raftConfig(cfg Config, raftLog hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(machines.IDString(cfg.ID))
+	rc.Logger = raftLog
+	// hashicorp/raft notices a lost leader between one and (nearly) three
+	// follower timeouts after its last contact, etcd between one and two
+	// election timeouts; two thirds of the election timeout brings the
+	// two in line.
+	rc.HeartbeatTimeout = followerTimeout(cfg.ElectionTimeout)
+	rc.ElectionTimeout = followerTimeout(cfg.ElectionTimeout)
+	rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
+	// How long an idle leader waits before telling followers about new
+	// commits: followers serve acknowledged writes within a few ms.
+	rc.CommitTimeout = cfg.HeartbeatInterval / 20
+	if rc.CommitTimeout < time.Millisecond {
+		rc.CommitTimeout = time.Millisecond
+	}
+	rc.SnapshotThreshold = cfg.SnapshotCount
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.SnapshotCount
+	if rc.TrailingLogs > 5000 {
+		rc.TrailingLogs = 5000
+	}
+	rc.MaxAppendEntries = 1024
+	rc.BatchApplyCh = true
+	// A removed member is told through Removed() and stopped by its
+	// owner; raft shutting itself down would race with Close.
+	rc.ShutdownOnRemove = false
+	// The FSM is restored here, before raft starts, from the newest
+	// snapshot and the entries the persisted commit index covers
+	// (restore.go); raft only stages the commit index with each append.
+	rc.RestoreCommittedLogs = true
+	rc.NoSnapshotRestoreOnStart = true
+	return rc
+}
+
+// startRaft restores the FSM from the data dir, starts raft and, for a
+// new cluster, bootstraps it with the initial members. On error the
+// stores are closed.
+func (n *raftNode) startRaft() error {
+	rc := raftConfig(n.cfg, n.raftLog)
+	hasState, err := raft.HasExistingState(n.bolt, n.bolt, n.snaps)
+	if err != nil {
+		n.closeStores()
+		return fmt.Errorf("raftfsm: read raft state: %w", err)
+	}
+	n.hasState = hasState
+	if _, err := n.restoreLocal(n.snaps, n.logSum.last); err != nil {
+		n.closeStores()
+		return err
+	}
+	// A member that is the only voter wins its election as soon as it
+	// stands, so let it stand sooner: start with the shortest follower
+	// timeout raft accepts (the leader lease) and restore the configured
+	// one once leader (leaderLoop). A restarted single member then serves
+	// writes within about half an election timeout.
+	if n.soleVoter(rc, hasState, n.snaps) {
+		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
+	}
+	// Keep the newest entries in memory: replication to followers reads
+	// them back right after they are written.
+	cache, err := raft.NewLogCache(4096, n.space.logStore(n.bolt))
+	if err != nil {
+		n.closeStores()
+		return err
+	}
+	r, err := raft.NewRaft(rc, n.fsm, cachedLog{LogCache: cache, store: n.bolt}, n.space.stableStore(n.bolt), n.snaps, n.trans)
+	if err != nil {
+		n.closeStores()
+		return fmt.Errorf("raftfsm: start raft: %w", err)
+	}
+	n.raft = r
+	n.space.setRole(r)
+	if hasState || len(n.cfg.InitialMembers) == 0 {
+		return nil
+	}
+	var servers []raft.Server
+	for _, m := range n.cfg.InitialMembers {
+		servers = append(servers, raft.Server{Suffrage: raft.Voter,
+			ID: raft.ServerID(machines.IDString(m.ID)), Address: raft.ServerAddress(m.PeerAddr())})
+	}
+	if err := r.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+		n.close()
+		return fmt.Errorf("raftfsm: bootstrap cluster: %w", err)
+	}
+	n.log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
+	return nil
+}
+
+// watchLeaders registers the observer whose leader changes
+// observeLeaders counts.
+func (n *raftNode) watchLeaders() <-chan raft.Observation {
+	obs := make(chan raft.Observation, 16)
+	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(n.observer)
+	return obs
+}
+
 // soleVoter reports whether this member is, or is about to bootstrap as,
 // the only voter of its cluster. For existing state it reads the latest
 // configuration entry of the log, or else of the newest snapshot.
-func (n *Node) soleVoter(rc *raft.Config, hasState bool, snaps raft.SnapshotStore) bool {
+func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.SnapshotStore) bool {
 	if !hasState {
 		return len(n.cfg.InitialMembers) == 1 && n.cfg.InitialMembers[0].ID == n.cfg.ID
 	}
@@ -60,7 +286,7 @@ func followerTimeout(election time.Duration) time.Duration {
 }
 
 // restoreTimeouts puts back the configured follower timeouts (see New).
-func (n *Node) restoreTimeouts() {
+func (n *raftNode) restoreTimeouts() {
 	rc := n.raft.ReloadableConfig()
 	want := followerTimeout(n.cfg.ElectionTimeout)
 	if rc.HeartbeatTimeout == want {
@@ -72,18 +298,29 @@ func (n *Node) restoreTimeouts() {
 	}
 }
 
-func (n *Node) closeStores() {
+func (n *raftNode) closeStores() {
 	_ = n.trans.Close()
 	_ = n.mux.Close()
 	_ = n.bolt.Close()
+}
+
+// close stops raft, the connection pool, the transport and the stores;
+// the loops (wg) must have ended. It returns raft's shutdown error.
+func (n *raftNode) close() error {
+	n.peers.Close()
+	var err error
+	if n.raft != nil {
+		err = n.raft.Shutdown().Error()
+	}
+	n.closeStores()
+	return err
 }
 
 // observeLeaders counts leader changes (for metrics). As in etcd, a
 // leader found again after a spell without one counts as a change: a
 // member re-elected term after term is a flapping leader, not a stable
 // one.
-func (n *Node) observeLeaders(ch <-chan raft.Observation) {
-	defer n.wg.Done()
+func (n *raftNode) observeLeaders(ch <-chan raft.Observation) {
 	var last raft.ServerID
 	for {
 		select {
@@ -111,8 +348,7 @@ func (n *Node) observeLeaders(ch <-chan raft.Observation) {
 // SnapshotCount writes, and a restart replay all of them. The interval
 // keeps a fast write load (25 000 writes/s would reach 10 000 writes
 // every 0.4 s) from spending its time serialising the store.
-func (n *Node) snapshotLoop() {
-	defer n.wg.Done()
+func (n *raftNode) snapshotLoop() {
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -133,7 +369,7 @@ func (n *Node) snapshotLoop() {
 
 // ensureServer makes raft's configuration match the member: voter or
 // non-voter at its peer address.
-func (n *Node) ensureServer(m *machines.Member) error {
+func (n *raftNode) ensureServer(m *machines.Member) error {
 	id := raft.ServerID(machines.IDString(m.ID))
 	addr := raft.ServerAddress(m.PeerAddr())
 	var f raft.IndexFuture
@@ -148,14 +384,14 @@ func (n *Node) ensureServer(m *machines.Member) error {
 	return nil
 }
 
-func (n *Node) removeServer(id uint64) error {
+func (n *raftNode) removeServer(id uint64) error {
 	if err := n.raft.RemoveServer(raft.ServerID(machines.IDString(id)), 0, n.cfg.RequestTimeout).Error(); err != nil {
 		return translate(err)
 	}
 	return nil
 }
 
-func (n *Node) inRaftConfig(id uint64) bool {
+func (n *raftNode) inRaftConfig(id uint64) bool {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return false
@@ -169,7 +405,7 @@ func (n *Node) inRaftConfig(id uint64) bool {
 }
 
 // voters returns the voting members of raft's current configuration.
-func (n *Node) voters() []uint64 {
+func (n *raftNode) voters() []uint64 {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return nil
@@ -183,4 +419,26 @@ func (n *Node) voters() []uint64 {
 		}
 	}
 	return out
+}
+
+// clusterID is the cluster's ID: the replicated one once known, else the
+// one this member was configured with, else the one it learned joining.
+func (n *raftNode) clusterID() uint64 {
+	if id := n.fsm.ClusterID(); id != 0 {
+		return id
+	}
+	if n.cfg.ClusterID != 0 {
+		return n.cfg.ClusterID
+	}
+	return n.learned.cluster()
+}
+
+// spawn runs f as one of the member's loops: Close cancels n.ctx and waits
+// for it.
+func (n *raftNode) spawn(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
 }

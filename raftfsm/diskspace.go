@@ -221,10 +221,9 @@ func (g *diskGuard) createReserve() error {
 	return f.Close()
 }
 
-// run keeps the reserve in place until ctx ends: at once, then every
-// spaceRetry while it is missing.
-func (g *diskGuard) run(n *Node) {
-	defer n.wg.Done()
+// run keeps the reserve in place until done is closed: at once, then
+// every spaceRetry while it is missing.
+func (g *diskGuard) run(done <-chan struct{}) {
 	if g == nil {
 		return
 	}
@@ -233,7 +232,7 @@ func (g *diskGuard) run(n *Node) {
 	defer stop()
 	for {
 		select {
-		case <-n.ctx.Done():
+		case <-done:
 			return
 		case <-tick:
 			g.ensureReserve()

@@ -20,17 +20,21 @@ type proposeReply struct {
 	Term      uint64
 }
 
+// A follower's side of the request path: the calls it makes to the
+// leader (route.go finds it) and what it does with the answers. The
+// leader's side is rpcops.go.
+
 // forward sends a proposal to the leader at addr and, once the leader has
 // applied it, waits for this member to apply it too, so that the answer
 // and any later local read agree.
-func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, error) {
+func (p *proposer) forward(ctx context.Context, addr string, c *command) (*Result, error) {
 	data, err := encodeCommand(c)
 	if err != nil {
 		return nil, err
 	}
-	b, err := n.peers.call(ctx, addr, opPropose, data)
+	b, err := p.peers.call(ctx, addr, opPropose, data)
 	if err != nil {
-		return nil, n.rpcFailure(ctx, err)
+		return nil, callFailure(ctx, p.log, err)
 	}
 	rep, err := decodeProposeReply(b)
 	if err != nil {
@@ -38,7 +42,7 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	}
 	// The entry is committed; wait (bounded by ctx) for the local apply.
 	// If that times out the write still happened, so report it anyway.
-	_ = n.fsm.applied.wait(ctx, rep.Index)
+	_ = p.fsm.applied.wait(ctx, rep.Index)
 	if rep.Err != nil {
 		return nil, rep.Err
 	}
@@ -49,26 +53,9 @@ func (n *Node) forward(ctx context.Context, addr string, c *command) (*Result, e
 	return &Result{Event: rep.Event, RaftIndex: rep.Index, RaftTerm: rep.Term}, nil
 }
 
-// rpcFailure maps a failed cluster RPC to the error a caller should see.
-func (n *Node) rpcFailure(ctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, errRemote):
-		return err // the leader answered: its error stands
-	case ctx.Err() != nil:
-		return apiError(ErrTimeout)
-	case errors.Is(err, errNotSent):
-		// Nothing reached the leader (it is probably gone): the caller
-		// may wait for the next leader and try again.
-		return errNotLeader
-	}
-	// The connection failed: the leader may or may not have the entry.
-	n.log.WithField("err", err).Warn("cluster RPC to the leader failed")
-	return apiError(ErrLeadershipLost)
-}
-
 // remoteReadIndex asks the leader for a verified commit index.
-func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
-	b, err := n.peers.call(ctx, addr, opReadIndex, nil)
+func (p *proposer) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
+	b, err := p.peers.call(ctx, addr, opReadIndex, nil)
 	if err != nil {
 		if errors.Is(err, errRemote) {
 			return 0, err

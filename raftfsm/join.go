@@ -62,18 +62,16 @@ type JoinResult struct {
 func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTLS *tls.Config) (*JoinResult, error) {
 	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
-	rep, err := askCluster(ctx, pool, peers, &memberRequest{Op: "lookup", PeerURLs: peerURLs})
+	rep, err := askCluster(ctx, pool, peers, opLookup, &memberRequest{PeerURLs: peerURLs}, true)
 	if err != nil {
 		return nil, err
 	}
 	return &JoinResult{Member: rep.Member, ClusterID: rep.ClusterID, Members: rep.Members}, nil
 }
 
-// Join asks the cluster reachable at peers to add this (already running,
-// not bootstrapped) member, and waits until it has caught up with the
-// membership table. etcd 0.x scripted joins (-peers / -C) use it.
-func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
-	pool := newRPCPoolIdle(dialer{tls: n.cfg.PeerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
+// joinCluster is Node.Join.
+func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinResult, error) {
+	pool := newRPCPoolIdle(dialer{tls: ms.cfg.PeerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
 	// Learn the cluster first: the leader calls back, and raft connects,
 	// as soon as it adds us, and we accept only members we know of.
@@ -82,38 +80,38 @@ func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
 	// table yet: ask again.)
 	for list == nil || list.ClusterID == 0 || len(list.Members) == 0 {
 		var err error
-		if list, err = askCluster(ctx, pool, peers, &memberRequest{Op: "list"}); err != nil {
+		if list, err = askCluster(ctx, pool, peers, opList, &memberRequest{}, true); err != nil {
 			return nil, err
 		}
-		if (list.ClusterID == 0 || len(list.Members) == 0) && !n.pause(ctx, 100*time.Millisecond) {
+		if (list.ClusterID == 0 || len(list.Members) == 0) && !ms.pause(ctx, 100*time.Millisecond) {
 			return nil, fmt.Errorf("raftfsm: the cluster at %v has not recorded its ID yet: %w", peers, ctx.Err())
 		}
 	}
-	if err := n.learned.learn(list.ClusterID, list.Members); err != nil {
+	if err := ms.learned.learn(list.ClusterID, list.Members); err != nil {
 		return nil, err
 	}
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	nonce := hex.EncodeToString(raw[:])
-	n.joinNonce.Store(nonce)
-	defer n.joinNonce.Store("")
-	self := &machines.Member{ID: n.cfg.ID, Name: n.cfg.Name, PeerURLs: n.cfg.PeerURLs, ClientURLs: n.cfg.ClientURLs}
-	rep, err := askCluster(ctx, pool, peers, &memberRequest{Op: "join", Member: self, Nonce: nonce})
+	ms.joinNonce.Store(nonce)
+	defer ms.joinNonce.Store("")
+	self := &machines.Member{ID: ms.cfg.ID, Name: ms.cfg.Name, PeerURLs: ms.cfg.PeerURLs, ClientURLs: ms.cfg.ClientURLs}
+	rep, err := askCluster(ctx, pool, peers, opJoin, &memberRequest{Member: self, Nonce: nonce}, true)
 	if err != nil {
 		return nil, err
 	}
-	if rep.Member == nil || rep.Member.ID != n.cfg.ID {
-		return nil, fmt.Errorf("raftfsm: the cluster did not add this member as %s", machines.IDString(n.cfg.ID))
+	if rep.Member == nil || rep.Member.ID != ms.cfg.ID {
+		return nil, fmt.Errorf("raftfsm: the cluster did not add this member as %s", machines.IDString(ms.cfg.ID))
 	}
-	if err := n.learned.learn(rep.ClusterID, rep.Members); err != nil {
+	if err := ms.learned.learn(rep.ClusterID, rep.Members); err != nil {
 		return nil, err
 	}
 	// Wait until the log has reached us with our own membership entry.
 	for {
-		if _, ok := n.fsm.Cluster().Members[n.cfg.ID]; ok {
+		if _, ok := ms.fsm.member(ms.cfg.ID); ok {
 			return &JoinResult{Member: rep.Member, ClusterID: rep.ClusterID, Members: rep.Members}, nil
 		}
-		if !n.pause(ctx, 20*time.Millisecond) {
+		if !ms.pause(ctx, 20*time.Millisecond) {
 			return nil, fmt.Errorf("raftfsm: joined, but the cluster's log did not arrive: %w", ctx.Err())
 		}
 	}
@@ -124,37 +122,24 @@ func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
 func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint64, []*machines.Member, error) {
 	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
-	payload, _ := json.Marshal(&memberRequest{Op: "list"})
-	var lastErr error
-	for _, p := range peers {
-		b, err := pool.call(ctx, p, opJoin, payload)
-		if err != nil {
-			lastErr = fmt.Errorf("%s: %w", p, err)
-			continue
-		}
-		var rep memberReply
-		if err := json.Unmarshal(b, &rep); err != nil {
-			lastErr = err
-			continue
-		}
-		return rep.ClusterID, rep.Members, nil
+	rep, err := askCluster(ctx, pool, peers, opList, &memberRequest{}, false)
+	if err != nil {
+		return 0, nil, err
 	}
-	if lastErr == nil {
-		lastErr = errors.New("no peers given")
-	}
-	return 0, nil, lastErr
+	return rep.ClusterID, rep.Members, nil
 }
 
-// askCluster sends req (an opJoin call) to each of peers in turn, again and
-// again, until one answers or ctx ends. A refusal by the cluster (a member
+// askCluster makes the call op (one a process that is not a member may
+// make) to each of peers in turn until one answers: once, or with again
+// round after round until ctx ends. A refusal by the cluster (a member
 // error) ends it at once.
-func askCluster(ctx context.Context, pool *rpcPool, peers []string, req *memberRequest) (*memberReply, error) {
+func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req *memberRequest, again bool) (*memberReply, error) {
 	payload, _ := json.Marshal(req)
-	var lastErr error
+	lastErr := errors.New("no peers given")
 	for {
 		for _, p := range peers {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			b, err := pool.call(cctx, p, opJoin, payload)
+			b, err := pool.call(cctx, p, op, payload)
 			cancel()
 			if isRefusal(err) {
 				return nil, err
@@ -170,6 +155,9 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, req *memberR
 			}
 			return &rep, nil
 		}
+		if !again {
+			return nil, lastErr
+		}
 		t := time.NewTimer(500 * time.Millisecond)
 		select {
 		case <-ctx.Done():
@@ -180,20 +168,20 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, req *memberR
 	}
 }
 
-// verifyJoiner checks, on the leader, that the process asking to join as
+// checkJoiner checks, on the leader, that the process asking to join as
 // m runs at m's peer URL and is the one asking: called there, it must
 // answer with m's ID and the nonce of the request.
-func (n *Node) verifyJoiner(ctx context.Context, m *machines.Member, nonce string) error {
+func (ms *membership) checkJoiner(ctx context.Context, m *machines.Member, nonce string) error {
 	addr := m.PeerAddr()
 	if addr == "" {
 		return fmt.Errorf("%w: the joining member advertises no peer URL", ErrJoinRefused)
 	}
 	if nonce == "" {
-		return fmt.Errorf("%w: the join request carries no nonce (a member of an earlier build?)", ErrJoinRefused)
+		return fmt.Errorf("%w: the join request carries no nonce", ErrJoinRefused)
 	}
 	ctx, cancel := context.WithTimeout(ctx, joinVerifyTimeout)
 	defer cancel()
-	b, err := n.peers.call(ctx, addr, opIdentify, nil)
+	b, err := ms.peers.call(ctx, addr, opIdentify, nil)
 	if err != nil {
 		return fmt.Errorf("%w: no joining member answers at its advertised peer URL %s (%v)", ErrJoinRefused, m.PeerURLs[0], err)
 	}
@@ -210,17 +198,17 @@ func (n *Node) verifyJoiner(ctx context.Context, m *machines.Member, nonce strin
 	return nil
 }
 
-// checkJoin runs verifyJoiner for a join request and logs a refusal.
-func (n *Node) checkJoin(ctx context.Context, m *machines.Member, nonce string) error {
-	err := n.verifyJoiner(ctx, m, nonce)
+// verifyJoiner runs checkJoiner for a join request and logs a refusal.
+func (ms *membership) verifyJoiner(ctx context.Context, m *machines.Member, nonce string) error {
+	err := ms.checkJoiner(ctx, m, nonce)
 	if err != nil {
-		n.log.WithFields(logrus.Fields{"id": machines.IDString(m.ID), "peer_urls": m.PeerURLs, "err": err}).Warn("join refused")
+		ms.log.WithFields(logrus.Fields{"id": machines.IDString(m.ID), "peer_urls": m.PeerURLs, "err": err}).Warn("join refused")
 	}
 	return err
 }
 
 // identify answers opIdentify.
-func (n *Node) identify() ([]byte, error) {
-	nonce, _ := n.joinNonce.Load().(string)
-	return json.Marshal(identifyReply{ID: n.cfg.ID, Nonce: nonce})
+func (ms *membership) identify() ([]byte, error) {
+	nonce, _ := ms.joinNonce.Load().(string)
+	return json.Marshal(identifyReply{ID: ms.cfg.ID, Nonce: nonce})
 }

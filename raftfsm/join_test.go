@@ -19,7 +19,7 @@ import (
 // the error it answered with.
 func anonJoin(t *testing.T, addr string, m *machines.Member, nonce string) (*memberReply, error) {
 	t.Helper()
-	status, reply, err := rawCall(t, addr, &anonymousHello, opJoin, mustJSON(t, memberRequest{Op: "join", Member: m, Nonce: nonce}))
+	status, reply, err := rawCall(t, addr, &anonymousHello, opJoin, mustJSON(t, memberRequest{Member: m, Nonce: nonce}))
 	if err != nil {
 		t.Fatalf("join call: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestJoinVerifiedByCallingBack(t *testing.T) {
 	if err := joiner.node.learned.learn(ld.node.ClusterID(), ld.node.Cluster().Sorted()); err != nil {
 		t.Fatal(err)
 	}
-	joiner.node.joinNonce.Store("the-real-nonce")
+	joiner.node.members.joinNonce.Store("the-real-nonce")
 
 	for _, tc := range []struct {
 		name, nonce, want string

@@ -356,7 +356,7 @@ type LogStats struct {
 	Entries uint64 // entries appended
 }
 
-// LogStats returns the counters since start.
-func (n *Node) LogStats() LogStats {
+// logStats returns the counters since start.
+func (n *raftNode) logStats() LogStats {
 	return LogStats{Batches: n.bolt.batches.Load(), Entries: n.bolt.entries.Load()}
 }

@@ -107,3 +107,31 @@ func (f *FSM) writeRegistryLocked(m *machines.Member, now time.Time) {
 	}
 	_, _ = f.store.Set(key, false, val, time.Time{}, false, now)
 }
+
+// ClusterID is the replicated cluster ID (0 until the cluster's first
+// entry is applied).
+func (f *FSM) ClusterID() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.cluster.ID
+}
+
+// member returns a copy of the table's entry for id.
+func (f *FSM) member(id uint64) (*machines.Member, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	m, ok := f.cluster.Members[id]
+	if !ok {
+		return nil, false
+	}
+	return m.Clone(), true
+}
+
+// memberState reports whether the table lists id as a member, and whether
+// as removed.
+func (f *FSM) memberState(id uint64) (known, removed bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, known = f.cluster.Members[id]
+	return known, f.cluster.Removed[id]
+}

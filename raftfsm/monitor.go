@@ -7,11 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/etcd-classic/etcd-classic/machines"
 )
-
-// opStatus asks a member for its applied index (the leader's health probe).
-const opStatus byte = 5
 
 // followerState is what the leader knows of one follower.
 type followerState struct {
@@ -26,7 +25,8 @@ type followerState struct {
 // timeouts make a member "running and connected" for the strict
 // reconfiguration check; the round trips feed /v2/stats/leader.
 type monitor struct {
-	mu    sync.Mutex
+	*raftNode
+	mu    sync.Mutex // guards stats
 	stats map[uint64]*followerState
 }
 
@@ -79,18 +79,18 @@ func (m *monitor) record(id uint64, ok bool, rtt time.Duration, applied uint64, 
 	s.Max = math.Max(s.Max, sec)
 }
 
-// LeaderStats returns, on the leader, the probe statistics of every other
+// leaderStats returns, on the leader, the probe statistics of every other
 // member; ok is false on a follower.
-func (n *Node) LeaderStats() (map[uint64]machines.FollowerStats, bool) {
-	if !n.IsLeader() {
+func (m *monitor) leaderStats() (map[uint64]machines.FollowerStats, bool) {
+	if m.raft.State() != raft.Leader {
 		return nil, false
 	}
 	out := map[uint64]machines.FollowerStats{}
-	for id := range n.fsm.Cluster().Members {
-		if id == n.cfg.ID {
+	for id := range m.fsm.Cluster().Members {
+		if id == m.cfg.ID {
 			continue
 		}
-		s, _ := n.monitor.get(id)
+		s, _ := m.get(id)
 		fs := s.FollowerStats
 		if fs.Success == 0 {
 			fs.Min = 0
@@ -100,18 +100,19 @@ func (n *Node) LeaderStats() (map[uint64]machines.FollowerStats, bool) {
 	return out, true
 }
 
-// probeLoop runs on the leader while it leads.
-func (n *Node) probeLoop(ctx context.Context) {
-	n.monitor.reset()
-	interval := n.cfg.ElectionTimeout / 4
+// run probes the other members every election timeout/4 while this
+// member leads (until ctx ends).
+func (m *monitor) run(ctx context.Context) {
+	m.reset()
+	interval := m.cfg.ElectionTimeout / 4
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		for id, m := range n.fsm.Cluster().Members {
-			if id == n.cfg.ID {
+		for id, mb := range m.fsm.Cluster().Members {
+			if id == m.cfg.ID {
 				continue
 			}
-			go n.probe(ctx, id, m)
+			go m.probe(ctx, id, mb.PeerAddr())
 		}
 		select {
 		case <-ctx.Done():
@@ -121,35 +122,36 @@ func (n *Node) probeLoop(ctx context.Context) {
 	}
 }
 
-func (n *Node) probe(ctx context.Context, id uint64, m *machines.Member) {
-	addr := m.PeerAddr()
+// probe asks the member id at addr for its applied index and records the
+// answer and its round trip.
+func (m *monitor) probe(ctx context.Context, id uint64, addr string) {
 	if addr == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ElectionTimeout)
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.ElectionTimeout)
 	defer cancel()
 	start := time.Now()
-	b, err := n.peers.call(ctx, addr, opStatus, nil)
+	b, err := m.peers.call(ctx, addr, opStatus, nil)
 	rtt := time.Since(start)
-	if ctx.Err() != nil && err != nil && n.ctx.Err() != nil {
+	if ctx.Err() != nil && err != nil && m.ctx.Err() != nil {
 		return
 	}
 	applied, k := binary.Uvarint(b)
-	n.monitor.record(id, err == nil && k > 0, rtt, applied, n.cfg.Clock.Now())
+	m.record(id, err == nil && k > 0, rtt, applied, m.cfg.Clock.Now())
 }
 
 // activeCount counts the members among ids that are running and
 // connected: the leader itself, and followers that answered the leader's
 // health probe within the last two election timeouts.
-func (n *Node) activeCount(ids []uint64) int {
+func (m *monitor) activeCount(ids []uint64) int {
 	count := 0
-	horizon := n.cfg.Clock.Now().Add(-2 * n.cfg.ElectionTimeout)
+	horizon := m.cfg.Clock.Now().Add(-2 * m.cfg.ElectionTimeout)
 	for _, id := range ids {
-		if id == n.cfg.ID {
+		if id == m.cfg.ID {
 			count++
 			continue
 		}
-		if st, ok := n.monitor.get(id); ok && st.lastOK.After(horizon) {
+		if st, ok := m.get(id); ok && st.lastOK.After(horizon) {
 			count++
 		}
 	}
@@ -157,12 +159,12 @@ func (n *Node) activeCount(ids []uint64) int {
 }
 
 // caughtUp reports whether a member has applied (nearly) all of the log.
-func (n *Node) caughtUp(ctx context.Context, m *machines.Member) bool {
-	st, ok := n.monitor.get(m.ID)
-	if !ok || st.lastOK.Before(n.cfg.Clock.Now().Add(-2*n.cfg.ElectionTimeout)) {
+func (m *monitor) caughtUp(mb *machines.Member) bool {
+	st, ok := m.get(mb.ID)
+	if !ok || st.lastOK.Before(m.cfg.Clock.Now().Add(-2*m.cfg.ElectionTimeout)) {
 		return false
 	}
-	commit := n.raft.CommitIndex()
+	commit := m.raft.CommitIndex()
 	// etcd lets a learner within 10% of the leader's log be promoted.
 	return st.applied*10 >= commit*9
 }

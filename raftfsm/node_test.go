@@ -224,7 +224,7 @@ func TestConcurrentWritesAreBatched(t *testing.T) {
 	ms := startCluster(t, 1)
 	n := ms[0].node
 	eventually(t, "leader", func() bool { return n.IsLeader() })
-	before := n.LogStats()
+	before := n.logStats()
 	const writers = 200
 	type outcome struct {
 		key string
@@ -255,7 +255,7 @@ func TestConcurrentWritesAreBatched(t *testing.T) {
 		}
 		indexes[o.ev.EtcdIndex] = o.key
 	}
-	after := n.LogStats()
+	after := n.logStats()
 	entries, batches := after.Entries-before.Entries, after.Batches-before.Batches
 	t.Logf("%d writes: %d entries in %d durable appends", writers, entries, batches)
 	if batches*2 > writers || entries > writers {
@@ -410,7 +410,7 @@ func TestSnapshotCountCountsBatchedWrites(t *testing.T) {
 	})
 	n := tm.node
 	eventually(t, "leader", func() bool { return n.IsLeader() })
-	before := n.LogStats().Entries
+	before := n.logStats().Entries
 	const writers = 300
 	errs := make(chan error, writers)
 	for i := 0; i < writers; i++ {
@@ -424,7 +424,7 @@ func TestSnapshotCountCountsBatchedWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	entries := n.LogStats().Entries - before
+	entries := n.logStats().Entries - before
 	if entries >= 100 {
 		t.Skipf("%d writes took %d entries: not batched enough to tell the counts apart", writers, entries)
 	}
@@ -446,8 +446,8 @@ func TestBatchIsolatesBadRequest(t *testing.T) {
 		return &pendingWrite{req: &store.Request{Method: method, Path: key, Value: "v"}, done: make(chan writeOutcome, 1)}
 	}
 	batch := []*pendingWrite{mk(store.MethodPut, "/ok/1"), mk("PATCH", "/bad"), mk(store.MethodPut, "/ok/2")}
-	n.writes.inflight <- struct{}{} // what run does before proposing
-	n.writes.propose(append([]*pendingWrite(nil), batch...))
+	n.props.writes.inflight <- struct{}{} // what run does before proposing
+	n.props.writes.propose(append([]*pendingWrite(nil), batch...))
 	for i, w := range batch {
 		o := <-w.done
 		if (o.err != nil) != (i == 1) {

@@ -32,7 +32,7 @@ import (
 // TLS with client certificates (DESIGN.md, "Threat model").
 const (
 	helloMagic   = "ECLP"
-	helloVersion = 1
+	helloVersion = 2 // 2: the op table of rpcops.go
 	helloSize    = len(helloMagic) + 1 + 8 + 8
 
 	helloAccept byte = 0
@@ -135,16 +135,16 @@ func identityOf(c net.Conn) peerIdentity {
 }
 
 // localHello is the hello this member sends when it dials.
-func (n *Node) localHello() hello {
-	return hello{Version: helloVersion, ClusterID: n.ClusterID(), MemberID: n.cfg.ID}
+func (n *raftNode) localHello() hello {
+	return hello{Version: helloVersion, ClusterID: n.clusterID(), MemberID: n.cfg.ID}
 }
 
 // checkHello decides whether a peer may use this connection: anonymous
 // dialers only the cluster RPCs (and only their join/lookup/list calls,
 // enforced per call), members if they claim this cluster and a member
 // this member knows and that was not removed.
-func (n *Node) checkHello(proto byte, h hello) error {
-	mine := n.ClusterID()
+func (n *raftNode) checkHello(proto byte, h hello) error {
+	mine := n.clusterID()
 	if h.MemberID == 0 {
 		if proto != protoCluster {
 			return errors.New("raft connections need a member identity")
@@ -178,11 +178,8 @@ func (n *Node) checkHello(proto byte, h hello) error {
 // before it replays its log), among the initial members it bootstrapped
 // with, or learned from the cluster when it joined. removed is true for a
 // member the table lists as removed, whatever the other sources say.
-func (n *Node) knownPeer(id uint64) (known, removed bool) {
-	n.fsm.mu.RLock()
-	_, known = n.fsm.cluster.Members[id]
-	removed = n.fsm.cluster.Removed[id]
-	n.fsm.mu.RUnlock()
+func (n *raftNode) knownPeer(id uint64) (known, removed bool) {
+	known, removed = n.fsm.memberState(id)
 	if removed || known {
 		return known && !removed, removed
 	}

@@ -141,13 +141,13 @@ func TestStrangerCannotWriteJoinOrRemove(t *testing.T) {
 	}
 	join := func(t *testing.T, tm *testMember) (byte, []byte) {
 		ghost := &machines.Member{ID: 0x1234, Name: "ghost", PeerURLs: []string{"http://127.0.0.1:1"}}
-		return opJoin, mustJSON(t, memberRequest{Op: "join", Member: ghost, Nonce: "n"})
+		return opJoin, mustJSON(t, memberRequest{Member: ghost, Nonce: "n"})
 	}
 	remove := func(t *testing.T, tm *testMember) (byte, []byte) {
-		return opMember, mustJSON(t, memberRequest{Op: "remove", ID: tm.m.ID})
+		return opMemberRemove, mustJSON(t, memberRequest{ID: tm.m.ID})
 	}
 	removeAsJoin := func(t *testing.T, tm *testMember) (byte, []byte) {
-		return opJoin, mustJSON(t, memberRequest{Op: "remove", ID: tm.m.ID})
+		return opJoin, mustJSON(t, memberRequest{ID: tm.m.ID})
 	}
 	cases := []struct {
 		name  string

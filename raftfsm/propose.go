@@ -6,58 +6,73 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/etcd-classic/etcd-classic/store"
 )
 
-func (n *Node) propose(ctx context.Context, c *command) (*Result, error) {
-	for {
-		if n.raft.State() == raft.Leader {
-			res, err := n.proposeLocal(ctx, c)
-			if !errors.Is(err, errNotLeader) {
-				return res, err
-			}
-		}
-		addr, err := n.waitLeader(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if addr == "" {
-			continue // we became leader meanwhile
-		}
-		// This member stores the entry too, and answers only once it has
-		// applied it: with no room for it here, say so now.
-		if err := n.space.admit(commandSize(c)); err != nil {
-			return nil, err
-		}
-		res, err := n.forward(ctx, addr, c)
-		if errors.Is(err, errNotLeader) {
-			// The remote lost leadership before enqueueing: safe to retry.
-			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
-				return nil, apiError(ErrTimeout)
-			}
-			continue
-		}
-		return res, err
+// proposer is the request path: how a write or a linearizable read
+// reaches the log. On the leader, keys-API writes go through the write
+// batcher and other commands straight to raft; a follower forwards them
+// (forward.go); read-index rounds are coalesced (readindex.go). Both
+// reach the leader through viaLeader (route.go).
+type proposer struct {
+	*raftNode
+	writes *writeBatcher // keys-API writes gathered into entries
+	reads  readBatcher   // coalesced read-index rounds
+}
+
+// newProposer builds the request path on a started core.
+func newProposer(n *raftNode) *proposer {
+	p := &proposer{raftNode: n,
+		writes: newWriteBatcher(n.raft, n.space, n.cfg, &n.proposalsFailed, n.ctx.Done())}
+	p.reads.fetch = p.readIndexRound
+	return p
+}
+
+// proposeRequest replicates a keys-API write (Node.Propose).
+func (p *proposer) proposeRequest(ctx context.Context, req *store.Request) (*store.Event, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RequestTimeout)
+	defer cancel()
+	res, err := p.propose(ctx, &command{Type: cmdRequest, Req: req})
+	if err != nil {
+		return nil, err
 	}
+	return res.Event, nil
+}
+
+// propose appends c through the leader and waits until this member has
+// applied it.
+func (p *proposer) propose(ctx context.Context, c *command) (*Result, error) {
+	return viaLeader(ctx, p.raftNode,
+		func(ctx context.Context) (*Result, error) { return p.proposeLocal(ctx, c) },
+		func(ctx context.Context, addr string) (*Result, error) {
+			// This member stores the entry too, and answers only once it
+			// has applied it: with no room for it here, say so now.
+			if err := p.space.admit(commandSize(c)); err != nil {
+				return nil, err
+			}
+			return p.forward(ctx, addr, c)
+		})
 }
 
 // proposeLocal appends c on this member, which must be the leader, and
 // waits for it to be applied here.
-func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
+func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 	if c.Type == cmdRequest {
-		return n.writes.submit(ctx, c.Req)
+		return p.writes.submit(ctx, c.Req)
 	}
-	c.Time = n.cfg.Clock.Now().UnixNano()
+	c.Time = p.cfg.Clock.Now().UnixNano()
 	data, err := encodeCommand(c)
 	if err != nil {
 		return nil, err
 	}
 	// The term's no-op is exempt: it is tiny, and read-index waits for it.
 	if c.Type != cmdNoop {
-		if err := n.space.admit(len(data)); err != nil {
+		if err := p.space.admit(len(data)); err != nil {
 			return nil, err
 		}
 	}
-	f := n.raft.Apply(data, n.cfg.RequestTimeout)
+	f := p.raft.Apply(data, p.cfg.RequestTimeout)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -66,10 +81,10 @@ func (n *Node) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 		return nil, apiError(ErrTimeout)
 	}
 	if err != nil {
-		n.proposalsFailed.Add(1)
+		p.proposalsFailed.Add(1)
 		return nil, translate(err)
 	}
-	res := &Result{RaftIndex: f.Index(), RaftTerm: n.raft.CurrentTerm()}
+	res := &Result{RaftIndex: f.Index(), RaftTerm: p.raft.CurrentTerm()}
 	if ar, ok := f.Response().(*applyResult); ok && ar != nil {
 		if ar.Err != nil {
 			return nil, ar.Err
@@ -94,47 +109,45 @@ func translate(err error) error {
 	return fmt.Errorf("raftfsm: %w", err)
 }
 
+// readBarrier makes the next local read linearizable: it learns the
+// leader's commit index (the leader confirms its leadership with a quorum
+// of heartbeats; nothing is appended to the log) and waits until this
+// member has applied up to it. Concurrent callers share rounds.
+func (p *proposer) readBarrier(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	idx, err := p.reads.get(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return apiError(ErrTimeout)
+		}
+		return err
+	}
+	if err := p.fsm.applied.wait(ctx, idx); err != nil {
+		return apiError(ErrTimeout)
+	}
+	return nil
+}
+
 // readIndexRound is one read-index round: on the leader a leadership
 // confirmation, elsewhere one request to the leader. It retries across
 // leader changes until ctx ends.
-func (n *Node) readIndexRound(ctx context.Context) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+func (p *proposer) readIndexRound(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
 	defer cancel()
-	for {
-		var idx uint64
-		var err error
-		if n.raft.State() == raft.Leader {
-			idx, err = n.leaderReadIndex(ctx)
-		} else {
-			var addr string
-			addr, err = n.waitLeader(ctx)
-			if err == nil && addr == "" {
-				continue
-			}
-			if err == nil {
-				idx, err = n.remoteReadIndex(ctx, addr)
-			}
-		}
-		if errors.Is(err, errNotLeader) {
-			if !n.pause(ctx, n.cfg.HeartbeatInterval) {
-				return 0, apiError(ErrTimeout)
-			}
-			continue
-		}
-		return idx, err
-	}
+	return viaLeader(ctx, p.raftNode, p.leaderReadIndex, p.remoteReadIndex)
 }
 
 // leaderReadIndex is the read-index step on the leader.
-func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
-	term := n.raft.CurrentTerm()
+func (p *proposer) leaderReadIndex(ctx context.Context) (uint64, error) {
+	term := p.raft.CurrentTerm()
 	// Until this term's no-op is applied, the commit index may not cover
 	// everything earlier leaders committed.
-	if err := n.ready.wait(ctx, term); err != nil {
+	if err := p.ready.wait(ctx, term); err != nil {
 		return 0, apiError(ErrTimeout)
 	}
-	idx := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	idx := p.raft.CommitIndex()
+	if err := p.raft.VerifyLeader().Error(); err != nil {
 		return 0, translate(err)
 	}
 	return idx, nil

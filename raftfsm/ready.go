@@ -16,16 +16,28 @@ import "context"
 // applied, the member is not ready, and WaitReady fails after its
 // context, as etcd serves nothing until it has joined its cluster.
 
-// readyLoop closes n.readyCh once the member is ready (see above).
-func (n *Node) readyLoop() {
-	defer n.wg.Done()
-	for n.ctx.Err() == nil {
-		if n.fsm.applied.get() >= n.startIndex || n.caughtUpWithLeader() {
-			close(n.readyCh)
-			n.log.WithField("raft_index", n.fsm.applied.get()).Info("caught up: serving reads")
+// readiness tells when a started member may serve local reads (see
+// above).
+type readiness struct {
+	*raftNode
+	reads      *readBatcher  // read-index rounds (the proposer's)
+	startIndex uint64        // last command or configuration entry in the log at start
+	ch         chan struct{} // closed once local reads may be served
+}
+
+func newReadiness(n *raftNode, reads *readBatcher) *readiness {
+	return &readiness{raftNode: n, reads: reads, startIndex: n.logSum.lastVisible, ch: make(chan struct{})}
+}
+
+// run closes rd.ch once the member is ready (see above).
+func (rd *readiness) run() {
+	for rd.ctx.Err() == nil {
+		if rd.fsm.applied.get() >= rd.startIndex || rd.caughtUpWithLeader() {
+			close(rd.ch)
+			rd.log.WithField("raft_index", rd.fsm.applied.get()).Info("caught up: serving reads")
 			return
 		}
-		n.pause(n.ctx, n.cfg.HeartbeatInterval)
+		rd.pause(rd.ctx, rd.cfg.HeartbeatInterval)
 	}
 }
 
@@ -33,39 +45,35 @@ func (n *Node) readyLoop() {
 // to learn the leader's commit index and apply up to it (or up to
 // startIndex if that is lower). It also returns true as soon as the FSM
 // reaches startIndex by itself.
-func (n *Node) caughtUpWithLeader() bool {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RequestTimeout)
+func (rd *readiness) caughtUpWithLeader() bool {
+	ctx, cancel := context.WithTimeout(rd.ctx, rd.cfg.RequestTimeout)
 	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if n.fsm.applied.wait(ctx, n.startIndex) == nil {
+		if rd.fsm.applied.wait(ctx, rd.startIndex) == nil {
 			cancel() // no need for the leader any more
 		}
 	}()
-	idx, err := n.reads.get(ctx)
+	idx, err := rd.reads.get(ctx)
 	if err == nil {
-		err = n.fsm.applied.wait(ctx, min(idx, n.startIndex))
+		err = rd.fsm.applied.wait(ctx, min(idx, rd.startIndex))
 	}
 	cancel()
 	<-done
-	return err == nil || n.fsm.applied.get() >= n.startIndex
+	return err == nil || rd.fsm.applied.get() >= rd.startIndex
 }
 
-// WaitReady blocks until this member may serve local reads after its
-// start: it has applied every entry its log held, or what a leader
-// confirmed was committed (see readyLoop). When ctx ends first it returns
-// ErrNoLeader if no leader is known, else ErrTimeout (both with error
-// 300); ErrStopped once the node closes.
-func (n *Node) WaitReady(ctx context.Context) error {
+// wait is Node.WaitReady.
+func (rd *readiness) wait(ctx context.Context) error {
 	select {
-	case <-n.readyCh:
+	case <-rd.ch:
 		return nil
-	case <-n.ctx.Done():
+	case <-rd.ctx.Done():
 		return apiError(ErrStopped)
 	case <-ctx.Done():
 	}
-	if _, ok := n.LeaderID(); !ok {
+	if _, id := rd.raft.LeaderWithID(); id == "" {
 		return apiError(ErrNoLeader)
 	}
 	return apiError(ErrTimeout)

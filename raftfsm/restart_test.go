@@ -50,7 +50,7 @@ func TestRestartAloneRestoresCommittedState(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	err := alone.node.WaitReady(wctx)
 	cancel()
-	if !errors.Is(err, ErrNoLeader) && alone.node.fsm.AppliedIndex() < alone.node.startIndex {
+	if !errors.Is(err, ErrNoLeader) && alone.node.fsm.AppliedIndex() < alone.node.readiness.startIndex {
 		t.Errorf("WaitReady alone, behind its log: %v, want ErrNoLeader", err)
 	}
 

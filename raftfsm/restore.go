@@ -31,7 +31,7 @@ const restoreBatch = 1024
 // restoreLocal restores the newest snapshot (already verified by
 // checkSnapshots) and applies the committed entries after it. It returns
 // the index the FSM has reached.
-func (n *Node) restoreLocal(snaps raft.SnapshotStore, last uint64) (uint64, error) {
+func (n *raftNode) restoreLocal(snaps raft.SnapshotStore, last uint64) (uint64, error) {
 	metas, err := snaps.List()
 	if err != nil {
 		return 0, fmt.Errorf("raftfsm: list snapshots: %w", err)

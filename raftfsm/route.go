@@ -2,35 +2,75 @@ package raftfsm
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
 )
+
+// Every request that must run on the leader — a proposal, a read-index
+// round, a membership change, and the join or lookup of a process that
+// is not a member (which cannot find the leader itself) — reaches it
+// through viaLeader: run here when this member leads, else call the
+// leader, and try again while the member tried turns out not to lead.
+
+// viaLeader runs a request on the leader: here when this member leads,
+// there (given the leader's peer address) when another member does. While
+// the member it ran on answers errNotLeader (it did nothing: leadership
+// moved), it waits a heartbeat interval and asks again; it waits for a
+// leader as waitLeader does. Every other outcome is the caller's.
+func viaLeader[T any](ctx context.Context, n *raftNode, here func(context.Context) (T, error), there func(context.Context, string) (T, error)) (T, error) {
+	for {
+		var res T
+		addr, err := n.waitLeader(ctx)
+		switch {
+		case err != nil:
+		case addr == "":
+			res, err = here(ctx)
+		default:
+			res, err = there(ctx, addr)
+		}
+		if !errors.Is(err, errNotLeader) {
+			return res, err
+		}
+		if !n.pause(ctx, n.cfg.HeartbeatInterval) {
+			var none T
+			return none, apiError(ErrTimeout)
+		}
+	}
+}
 
 // waitLeader returns the leader's address ("" if it is this member),
 // waiting at most three election timeouts (an election, with its
 // randomised timeouts, plus a margin) before failing fast with
 // ErrNoLeader instead of hanging for the whole request timeout.
-func (n *Node) waitLeader(ctx context.Context) (string, error) {
-	wait := 3 * n.cfg.ElectionTimeout
-	if !n.sawLeader.Load() {
-		// A member that has not seen a leader since it started is still
-		// in its first election: worth waiting for, up to the request
-		// timeout.
-		wait = n.cfg.RequestTimeout
-	}
-	deadline := time.Now().Add(wait)
+func (n *raftNode) waitLeader(ctx context.Context) (string, error) {
+	var deadline time.Time // set once there is something to wait for
 	for {
-		if n.raft.State() == raft.Leader {
-			n.sawLeader.Store(true)
-			return "", nil
+		leader, addr := n.raft.State() == raft.Leader, ""
+		if !leader {
+			a, _ := n.raft.LeaderWithID()
+			addr = string(a)
 		}
-		if addr, _ := n.raft.LeaderWithID(); addr != "" {
-			n.sawLeader.Store(true)
-			return string(addr), nil
+		if leader || addr != "" {
+			if !n.sawLeader.Load() { // written once: every proposal passes here
+				n.sawLeader.Store(true)
+			}
+			return addr, nil
 		}
 		if n.ctx.Err() != nil {
 			return "", apiError(ErrStopped)
+		}
+		if deadline.IsZero() {
+			wait := 3 * n.cfg.ElectionTimeout
+			if !n.sawLeader.Load() {
+				// A member that has not seen a leader since it started is
+				// still in its first election: worth waiting for, up to
+				// the request timeout.
+				wait = n.cfg.RequestTimeout
+			}
+			deadline = time.Now().Add(wait)
 		}
 		if time.Now().After(deadline) {
 			return "", apiError(ErrNoLeader)
@@ -43,7 +83,7 @@ func (n *Node) waitLeader(ctx context.Context) (string, error) {
 
 // pause waits d unless ctx or the node ends first; it reports whether the
 // full pause elapsed. (A back-off between retries, not synchronisation.)
-func (n *Node) pause(ctx context.Context, d time.Duration) bool {
+func (n *raftNode) pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -54,4 +94,22 @@ func (n *Node) pause(ctx context.Context, d time.Duration) bool {
 	case <-n.ctx.Done():
 		return false
 	}
+}
+
+// callFailure maps a failed cluster RPC to the leader to the error its
+// caller should see.
+func callFailure(ctx context.Context, log *logrus.Entry, err error) error {
+	switch {
+	case errors.Is(err, errRemote):
+		return err // the leader answered: its error stands
+	case ctx.Err() != nil:
+		return apiError(ErrTimeout)
+	case errors.Is(err, errNotSent):
+		// Nothing reached the leader (it is probably gone): the caller
+		// may wait for the next leader and try again.
+		return errNotLeader
+	}
+	// The connection failed: the leader may or may not have the entry.
+	log.WithField("err", err).Warn("cluster RPC to the leader failed")
+	return apiError(ErrLeadershipLost)
 }

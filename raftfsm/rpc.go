@@ -21,17 +21,9 @@ import (
 //	request:  id uint32 | op byte     | len uint32 | payload
 //	response: id uint32 | status byte | len uint32 | payload
 //
-// status 0 carries the op's reply, status 1 an encoded error.
+// status 0 carries the op's reply, status 1 an encoded error
+// (errors.go). The ops and their handlers are rpcops.go's table.
 const (
-	opReadIndex byte = 2 // reply: uvarint commit index, leadership verified
-	opJoin      byte = 3 // payload: memberRequest JSON (join, lookup, list); reply: memberReply JSON
-	opMember    byte = 4 // payload: memberRequest JSON (add, remove, update, promote); reply: memberReply JSON
-	// opPropose: payload: encoded command; reply: proposeReply (reply.go).
-	opPropose byte = 6
-	// opIdentify (7) asks a member who it is and which join it is waiting
-	// for (join.go).
-	opIdentify byte = 7
-
 	statusOK  byte = 0
 	statusErr byte = 1
 )

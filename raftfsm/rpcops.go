@@ -7,90 +7,94 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/raft"
 	"github.com/sirupsen/logrus"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// memberOps lists the operations each RPC carries. opJoin is open to
-// anonymous peers (processes that are not members yet), opMember only to
-// members.
-var memberOps = map[byte]map[string]bool{
-	opJoin:   {"join": true, "lookup": true, "list": true},
-	opMember: {"add": true, "remove": true, "update": true, "promote": true},
+// The cluster RPCs. The op byte is the whole vocabulary: each op has one
+// entry in rpcOps and one handler, and a membership change is the op of
+// its operation.
+const (
+	opPropose       byte = 1  // payload: encoded command; reply: proposeReply (reply.go)
+	opReadIndex     byte = 2  // reply: uvarint commit index, leadership verified
+	opStatus        byte = 3  // reply: uvarint applied index (the leader's probes, settling)
+	opIdentify      byte = 4  // reply: identifyReply JSON: who this is, which join it waits for (join.go)
+	opList          byte = 5  // reply: memberReply JSON: the cluster ID and the members
+	opJoin          byte = 6  // the membership ops: memberRequest JSON → memberReply JSON
+	opLookup        byte = 7  //
+	opMemberAdd     byte = 8  //
+	opMemberRemove  byte = 9  //
+	opMemberUpdate  byte = 10 //
+	opMemberPromote byte = 11 //
+)
+
+// rpcOp is one cluster RPC.
+type rpcOp struct {
+	name string // for logs and errors
+	// anonymous: a process that is not a member yet may make the call
+	// (join, look itself up, list the members).
+	anonymous bool
+	// serve answers the call; a membership op has change instead, which
+	// runs on the leader (peerService.member).
+	serve  func(s *peerService, ctx context.Context, from peerIdentity, payload []byte) ([]byte, error)
+	change memberChange
 }
 
-// handleMemberRPC serves opMember and opJoin for other members and, for
-// opJoin, processes that are not members yet; a follower passes them on to
-// the leader.
-func (n *Node) handleMemberRPC(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error) {
-	var req memberRequest
-	if err := json.Unmarshal(payload, &req); err != nil {
-		return nil, err
-	}
-	if !memberOps[op][req.Op] {
-		err := fmt.Errorf("%w: %q is not a %s operation", errPeerCall, req.Op, opName(op))
-		n.refuseCall(from, op, err)
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-	defer cancel()
-	if req.Op == "list" {
-		// Any member answers with its view of the membership (proxies
-		// use it to find the members' client URLs).
-		c := n.fsm.Cluster()
-		return json.Marshal(memberReply{ClusterID: n.ClusterID(), Members: c.Sorted()})
-	}
-	if !n.IsLeader() {
-		if op != opJoin {
-			return nil, errNotLeader
-		}
-		addr, err := n.waitLeader(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if addr == "" {
-			return n.handleMemberRPC(ctx, from, op, payload)
-		}
-		return n.peers.call(ctx, addr, opJoin, payload)
-	}
-	rep, err := n.leaderMemberOp(ctx, &req)
-	if err != nil {
-		return nil, err
-	}
-	n.settleMembership(ctx)
-	return json.Marshal(rep)
+// rpcOps maps every op to its handler.
+var rpcOps = map[byte]rpcOp{
+	opPropose:       {name: "propose", serve: (*peerService).propose},
+	opReadIndex:     {name: "read-index", serve: (*peerService).readIndex},
+	opStatus:        {name: "status", serve: (*peerService).status},
+	opIdentify:      {name: "identify", serve: (*peerService).identify},
+	opList:          {name: "list", anonymous: true, serve: (*peerService).list},
+	opJoin:          {name: "join", anonymous: true, change: (*membership).join},
+	opLookup:        {name: "lookup", anonymous: true, change: (*membership).lookup},
+	opMemberAdd:     {name: "member add", change: (*membership).add},
+	opMemberRemove:  {name: "member remove", change: (*membership).remove},
+	opMemberUpdate:  {name: "member update", change: (*membership).update},
+	opMemberPromote: {name: "member promote", change: (*membership).promote},
 }
 
 // errUnknownRPC answers an op this build does not serve.
 var errUnknownRPC = errors.New("raftfsm: unknown cluster RPC")
 
-// errPeerCall answers a cluster RPC the caller may not make.
+// errPeerCall answers a cluster RPC the caller may not make; the
+// refusal is logged.
 var errPeerCall = errors.New("raftfsm: cluster call refused")
 
-// refuseCall logs a refused cluster RPC at Warn.
-func (n *Node) refuseCall(from peerIdentity, op byte, err error) {
-	n.mux.refusals.warn(logrus.Fields{"remote": from.Remote, "cluster_id": idField(from.Cluster),
-		"member_id": idField(from.Member), "op": opName(op), "err": err.Error()}, "peer call refused")
+// peerService serves the cluster RPCs of other members, and the join,
+// lookup and list calls of processes that are not members yet.
+type peerService struct {
+	*raftNode
+	p *proposer
+	m *membership
 }
 
-// opName names a cluster RPC for logs and errors.
-func opName(op byte) string {
-	switch op {
-	case opPropose:
-		return "propose"
-	case opReadIndex:
-		return "read-index"
-	case opJoin:
-		return "join"
-	case opMember:
-		return "member"
-	case opStatus:
-		return "status"
-	case opIdentify:
-		return "identify"
+// handle serves one call (the rpcServer's handler).
+func (s *peerService) handle(ctx context.Context, from peerIdentity, code byte, payload []byte) ([]byte, error) {
+	op, ok := rpcOps[code]
+	if !ok {
+		op.name = fmt.Sprintf("op-%d", code)
 	}
-	return fmt.Sprintf("op-%d", op)
+	var reply []byte
+	var err error
+	switch {
+	case from.anonymous() && !op.anonymous:
+		err = fmt.Errorf("%w: %s needs a member identity (a process that is not a member may only join, look up and list)", errPeerCall, op.name)
+	case op.change != nil:
+		reply, err = s.member(ctx, from, code, op.change, payload)
+	case op.serve != nil:
+		reply, err = op.serve(s, ctx, from, payload)
+	default:
+		err = fmt.Errorf("%w %d", errUnknownRPC, code)
+	}
+	if errors.Is(err, errPeerCall) {
+		s.mux.refusals.warn(logrus.Fields{"remote": from.Remote, "cluster_id": idField(from.Cluster),
+			"member_id": idField(from.Member), "op": op.name, "err": err.Error()}, "peer call refused")
+	}
+	return reply, err
 }
 
 // checkForwarded decides whether a member may have c proposed for it: a
@@ -113,68 +117,100 @@ func checkForwarded(from peerIdentity, c *command) error {
 	return fmt.Errorf("%w: commands of type %d are not forwarded", errPeerCall, c.Type)
 }
 
-// handleRPC serves the cluster RPCs of other members, and the join,
-// lookup and list calls of processes that are not members yet.
-func (n *Node) handleRPC(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error) {
-	if from.anonymous() && op != opJoin {
-		err := fmt.Errorf("%w: %s needs a member identity (a process that is not a member may only join, look up and list)", errPeerCall, opName(op))
-		n.refuseCall(from, op, err)
+// propose proposes a follower's command (opPropose) on this member, which
+// must lead, and answers with its outcome.
+func (s *peerService) propose(ctx context.Context, from peerIdentity, payload []byte) ([]byte, error) {
+	c, err := decodeCommand(payload)
+	if err != nil {
 		return nil, err
 	}
-	switch op {
-	case opPropose:
-		marshal := func(r proposeReply) ([]byte, error) { return encodeProposeReply(&r), nil }
-		c, err := decodeCommand(payload)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkForwarded(from, c); err != nil {
-			n.refuseCall(from, op, err)
-			return nil, err
-		}
-		if !n.IsLeader() {
-			return nil, errNotLeader
-		}
-		if c.Type == cmdRequest && len(c.Req.Value) > maxValueBytes {
-			// The client API refuses such a body (etcd 2.x: 400, error
-			// 210); nothing is proposed, so there is no index to wait for.
-			return marshal(proposeReply{Err: store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)})
-		}
-		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-		defer cancel()
-		res, err := n.proposeLocal(ctx, c)
-		var se *store.Error
-		if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
-			// An application error: committed and applied, report it with
-			// the index so the follower can catch up before answering.
-			return marshal(proposeReply{Err: se, Index: n.fsm.AppliedIndex(), Term: n.raft.CurrentTerm()})
-		}
-		if err != nil {
-			return nil, err
-		}
-		rep := proposeReply{Index: res.RaftIndex, Term: res.RaftTerm, Event: res.Event}
-		if res.Event != nil {
-			rep.EtcdIndex, rep.Refresh = res.Event.EtcdIndex, res.Event.Refresh
-		}
-		return marshal(rep)
-	case opReadIndex:
-		if !n.IsLeader() {
-			return nil, errNotLeader
-		}
-		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
-		defer cancel()
-		// Requests from followers share rounds with local ones.
-		idx, err := n.reads.get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return binary.AppendUvarint(nil, idx), nil
-	case opJoin, opMember:
-		return n.handleMemberRPC(ctx, from, op, payload)
-	case opStatus:
-		return binary.AppendUvarint(nil, n.fsm.AppliedIndex()), nil
-	case opIdentify:
-		return n.identify()
+	if err := checkForwarded(from, c); err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w %d", errUnknownRPC, op)
+	if s.raft.State() != raft.Leader {
+		return nil, errNotLeader
+	}
+	if c.Type == cmdRequest && len(c.Req.Value) > maxValueBytes {
+		// The client API refuses such a body (etcd 2.x: 400, error
+		// 210); nothing is proposed, so there is no index to wait for.
+		return encodeProposeReply(&proposeReply{Err: store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)}), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	res, err := s.p.proposeLocal(ctx, c)
+	var se *store.Error
+	if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
+		// An application error: committed and applied, report it with
+		// the index so the follower can catch up before answering.
+		return encodeProposeReply(&proposeReply{Err: se, Index: s.fsm.AppliedIndex(), Term: s.raft.CurrentTerm()}), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := proposeReply{Index: res.RaftIndex, Term: res.RaftTerm, Event: res.Event}
+	if res.Event != nil {
+		rep.EtcdIndex, rep.Refresh = res.Event.EtcdIndex, res.Event.Refresh
+	}
+	return encodeProposeReply(&rep), nil
+}
+
+// readIndex answers a follower's read-index round (opReadIndex) on the
+// leader; it shares rounds with local readers.
+func (s *peerService) readIndex(ctx context.Context, _ peerIdentity, _ []byte) ([]byte, error) {
+	if s.raft.State() != raft.Leader {
+		return nil, errNotLeader
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	idx, err := s.p.reads.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return binary.AppendUvarint(nil, idx), nil
+}
+
+// status answers opStatus with the index this member has applied.
+func (s *peerService) status(context.Context, peerIdentity, []byte) ([]byte, error) {
+	return binary.AppendUvarint(nil, s.fsm.AppliedIndex()), nil
+}
+
+// identify answers opIdentify (join.go).
+func (s *peerService) identify(context.Context, peerIdentity, []byte) ([]byte, error) {
+	return s.m.identify()
+}
+
+// list answers opList with this member's view of the membership (proxies
+// use it to find the members' client URLs; a joining member to learn its
+// cluster).
+func (s *peerService) list(context.Context, peerIdentity, []byte) ([]byte, error) {
+	return json.Marshal(memberReply{ClusterID: s.clusterID(), Members: s.fsm.Cluster().Sorted()})
+}
+
+// member serves a membership op on the leader. A follower answers a
+// member's call with errNotLeader (the caller finds the leader itself)
+// and passes on that of a process that is not a member, which cannot.
+func (s *peerService) member(ctx context.Context, from peerIdentity, code byte, change memberChange, payload []byte) ([]byte, error) {
+	var req memberRequest
+	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	here := func(ctx context.Context) ([]byte, error) {
+		rep, err := s.m.local(ctx, change, &req)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(rep)
+	}
+	if !from.anonymous() {
+		return here(ctx)
+	}
+	return viaLeader(ctx, s.raftNode, here, func(ctx context.Context, addr string) ([]byte, error) {
+		b, err := s.peers.call(ctx, addr, code, payload)
+		if err != nil {
+			return nil, callFailure(ctx, s.log, err)
+		}
+		return b, nil
+	})
 }
