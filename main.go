@@ -295,12 +295,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 		EnablePprof: cfg.enablePprof, HostWhitelist: splitList(cfg.hostWhitelist),
 		DisableDashboard: cfg.dashboardOff,
-		RaftStats: func() httpapi.RaftStats {
-			m := node.Metrics()
-			return httpapi.RaftStats{HasLeader: m.HasLeader, IsLeader: m.IsLeader, LeaderChanges: m.LeaderChanges,
-				Term: m.Term, CommittedIndex: m.CommitIndex, Applied: m.AppliedIndex, ProposalsFailed: m.ProposalsFailed,
-				LogAppends: m.LogAppends, LogEntries: m.LogEntries, RecvAppends: m.RecvAppends, SentAppends: m.SentAppends}
-		},
+		RaftStats:        node.Metrics,
 	})
 	if err := s.serveClients(m.listenClient, s.api, clientServerTLS); err != nil {
 		s.stop()

@@ -84,8 +84,9 @@ type Config struct {
 	WatchWriteTimeout time.Duration
 	// StartTime is when the member started (stats).
 	StartTime time.Time
-	// RaftStats feeds the replication series of /metrics (optional).
-	RaftStats func() RaftStats
+	// RaftStats feeds the replication series of /metrics (optional; the
+	// raft node's Metrics).
+	RaftStats func() machines.RaftStats
 	// EnablePprof serves /debug/pprof (etcd's --enable-pprof).
 	EnablePprof bool
 	// HostWhitelist lists the host names (no port) a request over plain

@@ -9,20 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/etcd-classic/etcd-classic/machines"
 	"github.com/etcd-classic/etcd-classic/store"
 )
-
-// RaftStats are the replication figures /metrics exports (main fills
-// them from the raft node).
-type RaftStats struct {
-	HasLeader, IsLeader      bool
-	LeaderChanges            uint64
-	Term                     uint64
-	CommittedIndex, Applied  uint64
-	ProposalsFailed          uint64
-	LogAppends, LogEntries   uint64 // durable appends (fsyncs) and entries
-	RecvAppends, SentAppends uint64
-}
 
 // metrics holds the HTTP instruments and the registry of one API.
 type metrics struct {
@@ -35,7 +24,7 @@ type metrics struct {
 // newMetrics registers etcd 2.x's series: the store's (etcd_store_*), the
 // HTTP layer's (etcd_http_*), the server's (etcd_server_*) and the raft
 // log's (etcd_disk_*), plus Go's process and runtime collectors.
-func newMetrics(st *store.Store, raftStats func() RaftStats) *metrics {
+func newMetrics(st *store.Store, raftStats func() machines.RaftStats) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.received = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "etcd", Subsystem: "http", Name: "received_total",
 		Help: "Counter of requests received into the system (successfully parsed and authd)."}, []string{"method"})
@@ -141,7 +130,7 @@ var (
 )
 
 // raftCollector reads the replication figures at scrape time.
-type raftCollector struct{ stats func() RaftStats }
+type raftCollector struct{ stats func() machines.RaftStats }
 
 func (c *raftCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHasLeader, descIsLeader, descLeaderChg, descTerm, descCommitted, descApplied, descPropFailed, descWALFsync, descWALEntries, descRecvApp, descSentApp} {
@@ -168,8 +157,8 @@ func (c *raftCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descIsLeader, b(s.IsLeader))
 	counter(descLeaderChg, s.LeaderChanges)
 	gauge(descTerm, float64(s.Term))
-	counter(descCommitted, s.CommittedIndex)
-	counter(descApplied, s.Applied)
+	counter(descCommitted, s.CommitIndex)
+	counter(descApplied, s.AppliedIndex)
 	counter(descPropFailed, s.ProposalsFailed)
 	counter(descWALFsync, s.LogAppends)
 	counter(descWALEntries, s.LogEntries)

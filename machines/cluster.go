@@ -34,6 +34,18 @@ type AppendStats struct {
 	SendPkgRate, SendBytesRate float64
 }
 
+// RaftStats are a member's replication figures, as /metrics exports them
+// (etcd_server_*, etcd_disk_*, etcd_network_*): the raft node fills them,
+// the client API renders them.
+type RaftStats struct {
+	HasLeader, IsLeader       bool
+	LeaderChanges, Term       uint64
+	CommitIndex, AppliedIndex uint64
+	ProposalsFailed           uint64
+	LogAppends, LogEntries    uint64 // durable appends (fsyncs) and entries
+	RecvAppends, SentAppends  uint64
+}
+
 // FollowerStats is what a leader knows of one follower, as
 // /v2/stats/leader reports it: round-trip latencies of the leader's
 // probes in seconds, and probe counts.

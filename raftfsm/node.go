@@ -100,21 +100,11 @@ func (n *Node) LeaderSince() time.Time {
 	return time.Unix(0, ns)
 }
 
-// Metrics are the replication figures of this member.
-type Metrics struct {
-	HasLeader, IsLeader       bool
-	LeaderChanges, Term       uint64
-	CommitIndex, AppliedIndex uint64
-	ProposalsFailed           uint64
-	LogAppends, LogEntries    uint64
-	RecvAppends, SentAppends  uint64
-}
-
 // Metrics returns this member's replication figures.
-func (n *Node) Metrics() Metrics {
+func (n *Node) Metrics() machines.RaftStats {
 	_, leader := n.raft.LeaderWithID()
 	ls := n.logStats()
-	return Metrics{HasLeader: leader != "", IsLeader: n.raft.State() == raft.Leader, LeaderChanges: n.leaderChanges.Load(),
+	return machines.RaftStats{HasLeader: leader != "", IsLeader: n.raft.State() == raft.Leader, LeaderChanges: n.leaderChanges.Load(),
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(),
 		ProposalsFailed: n.proposalsFailed.Load(), LogAppends: ls.Batches, LogEntries: ls.Entries,
 		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load()}
