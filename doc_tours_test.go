@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,7 @@ func compareTourAnswer(got, want string, headers bool) string {
 		diffs = append(diffs, fmt.Sprintf("status %q, want %q", gotLines[0], wantLines[0]))
 	}
 	for _, w := range wantLines[1:] {
-		if !contains(gotLines[1:], w) {
+		if !slices.Contains(gotLines[1:], w) {
 			diffs = append(diffs, fmt.Sprintf("no header line %q in\n%s", w, gh))
 		}
 	}

@@ -203,7 +203,7 @@ func TestSystemdEnvironmentFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.name != "infra1" || len(m.initialCluster) != 3 || c.logFormat != "json" {
+	if m.Name != "infra1" || len(m.InitialCluster) != 3 || c.logFormat != "json" {
 		t.Errorf("resolved %+v", m)
 	}
 }

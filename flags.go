@@ -5,13 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/server"
 )
 
 // config is every setting a member takes from its command line.
@@ -319,17 +317,17 @@ func defaultConfig() *config {
 	return &config{
 		initialClusterState: "new",
 		initialClusterToken: "etcd-cluster",
-		snapshotCount:       10000,
+		snapshotCount:       server.DefaultSnapshotCount,
 		snapshot:            true,
-		heartbeatMS:         100,
-		electionMS:          1000,
+		heartbeatMS:         uint64(server.DefaultHeartbeatInterval / time.Millisecond),
+		electionMS:          uint64(server.DefaultElectionTimeout / time.Millisecond),
 		maxClusterSize:      9,
 		maxResultBuffer:     1024,
 		maxRetryAttempts:    3,
 		maxClientConns:      4096,
 		proxy:               "off",
 		strictReconfig:      true,
-		v1Dialect:           "0.4",
+		v1Dialect:           server.DefaultV1Dialect,
 		bcryptCost:          defaultBcryptCost,
 		authTokenTTL:        300,
 		set:                 map[string]bool{},
@@ -407,316 +405,6 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		c.legacyTiming()
 	}
 	return c, nil
-}
-
-// member is the resolved identity and addresses of this member.
-type member struct {
-	name                          string
-	dataDir                       string
-	listenClient, advertiseClient []string
-	listenPeer, advertisePeer     []string
-	initialCluster                map[string][]string // name → peer URLs
-	initialOrder                  []string
-	joinPeers                     []string // 0.x -peers
-	heartbeat, election           time.Duration
-}
-
-// resolve turns the flags into concrete URLs and paths.
-func (c *config) resolve() (*member, error) {
-	m := &member{name: c.name, heartbeat: time.Duration(c.heartbeatMS) * time.Millisecond,
-		election: time.Duration(c.electionMS) * time.Millisecond}
-	switch c.v1Dialect {
-	case "0.4", "0.1":
-	default:
-		return nil, fmt.Errorf("--v1-dialect must be 0.4 or 0.1, not %q", c.v1Dialect)
-	}
-	switch c.initialClusterState {
-	case "new", "existing":
-	default:
-		return nil, fmt.Errorf("--initial-cluster-state must be new or existing, not %q", c.initialClusterState)
-	}
-	if m.name == "" {
-		switch {
-		case c.legacy && c.dataDir != "":
-			// etcd 0.1 scripts start members with only -d: name them after
-			// their data dir so that their registry keys differ.
-			m.name = filepath.Base(filepath.Clean(c.dataDir))
-		case c.legacy:
-			h, err := os.Hostname()
-			if err != nil || h == "" {
-				h = "default"
-			}
-			m.name = h
-		default:
-			m.name = "default"
-		}
-	}
-	m.dataDir = c.dataDir
-	if m.dataDir == "" {
-		m.dataDir = m.name + ".etcd"
-	}
-	clientScheme, peerScheme := "http", "http"
-	if c.clientTLSOn() {
-		clientScheme = "https"
-	}
-	if c.peerTLSOn() {
-		peerScheme = "https"
-	}
-	var err error
-	// Client side.
-	switch {
-	case c.legacy || c.addr != "":
-		adv := legacyHostPort(c.addr, "127.0.0.1:4001")
-		bind := adv
-		if c.bindAddr != "" {
-			bind = bindHostPort(c.bindAddr, adv)
-		}
-		m.advertiseClient = []string{clientScheme + "://" + adv}
-		m.listenClient = []string{clientScheme + "://" + bind}
-	default:
-		if m.listenClient, err = urlList(c.listenClientURLs, "http://localhost:2379,http://localhost:4001", clientScheme); err != nil {
-			return nil, fmt.Errorf("--listen-client-urls: %w", err)
-		}
-		adv := c.advertiseClientURLs
-		if adv == "" && c.set["listen-client-urls"] {
-			adv = c.listenClientURLs
-		}
-		if m.advertiseClient, err = urlList(adv, "http://localhost:2379,http://localhost:4001", clientScheme); err != nil {
-			return nil, fmt.Errorf("--advertise-client-urls: %w", err)
-		}
-	}
-	// Peer side.
-	switch {
-	case c.legacy || c.peerAddr != "":
-		adv := legacyHostPort(c.peerAddr, "127.0.0.1:7001")
-		bind := adv
-		if c.peerBindAddr != "" {
-			bind = bindHostPort(c.peerBindAddr, adv)
-		}
-		m.advertisePeer = []string{peerScheme + "://" + adv}
-		m.listenPeer = []string{peerScheme + "://" + bind}
-	default:
-		if m.listenPeer, err = urlList(c.listenPeerURLs, "http://localhost:2380", peerScheme); err != nil {
-			return nil, fmt.Errorf("--listen-peer-urls: %w", err)
-		}
-		adv := c.advertisePeerURLs
-		if adv == "" && c.set["listen-peer-urls"] {
-			adv = c.listenPeerURLs
-		}
-		if m.advertisePeer, err = urlList(adv, "http://localhost:2380", peerScheme); err != nil {
-			return nil, fmt.Errorf("--initial-advertise-peer-urls: %w", err)
-		}
-	}
-	// Initial cluster: explicit, or this member alone.
-	m.initialCluster = map[string][]string{}
-	if c.initialCluster != "" && !c.legacy {
-		for _, part := range strings.Split(c.initialCluster, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			name, u, ok := strings.Cut(part, "=")
-			if !ok || name == "" {
-				return nil, fmt.Errorf("--initial-cluster: %q is not name=URL", part)
-			}
-			if _, err := checkURL(u); err != nil {
-				return nil, fmt.Errorf("--initial-cluster: %w", err)
-			}
-			if _, seen := m.initialCluster[name]; !seen {
-				m.initialOrder = append(m.initialOrder, name)
-			}
-			m.initialCluster[name] = append(m.initialCluster[name], u)
-		}
-		if _, ok := m.initialCluster[m.name]; !ok && c.proxy == "off" {
-			return nil, fmt.Errorf("--initial-cluster has no member named %q (this member's --name)", m.name)
-		}
-	} else {
-		m.initialCluster[m.name] = m.advertisePeer
-		m.initialOrder = []string{m.name}
-	}
-	// 0.x joins.
-	if c.peersFile != "" {
-		b, err := os.ReadFile(c.peersFile)
-		if err != nil {
-			return nil, fmt.Errorf("-peers-file: %w", err)
-		}
-		c.peers = strings.TrimSpace(string(b))
-	}
-	for _, p := range strings.Split(c.peers, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			m.joinPeers = append(m.joinPeers, legacyHostPort(p, p))
-		}
-	}
-	if m.heartbeat <= 0 || m.election <= m.heartbeat {
-		return nil, fmt.Errorf("the election timeout (%v) must be larger than the heartbeat interval (%v)", m.election, m.heartbeat)
-	}
-	return m, nil
-}
-
-func (c *config) clientTLSOn() bool {
-	return (c.certFile != "" && c.keyFile != "") || c.autoTLS
-}
-
-func (c *config) peerTLSOn() bool {
-	return (c.peerCertFile != "" && c.peerKeyFile != "") || c.peerAutoTLS
-}
-
-// legacyHostPort reads an etcd 0.x address: a bare port means that port
-// on 127.0.0.1 (as etcd 0.1.0 scripts use it), host:port is kept, and a
-// URL gives its host:port.
-func legacyHostPort(s, def string) string {
-	if s == "" {
-		return def
-	}
-	if strings.Contains(s, "://") {
-		if u, err := url.Parse(s); err == nil && u.Host != "" {
-			return u.Host
-		}
-	}
-	if _, err := strconv.Atoi(s); err == nil {
-		return "127.0.0.1:" + s
-	}
-	return s
-}
-
-// bindHostPort reads -bind-addr: a host alone takes the advertised port,
-// a bare port the advertised host (etcd 0.1 listened on the advertised
-// host by default).
-func bindHostPort(s, adv string) string {
-	if _, _, err := net.SplitHostPort(s); err == nil {
-		return s
-	}
-	host, port, _ := net.SplitHostPort(adv)
-	if _, err := strconv.Atoi(s); err == nil {
-		return net.JoinHostPort(host, s)
-	}
-	return net.JoinHostPort(s, port)
-}
-
-// urlList parses a comma-separated URL list (def when empty).
-func urlList(s, def, scheme string) ([]string, error) {
-	if strings.TrimSpace(s) == "" {
-		s = def
-		if scheme == "https" {
-			s = strings.ReplaceAll(s, "http://", "https://")
-		}
-	}
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		u, err := checkURL(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no URL given")
-	}
-	return out, nil
-}
-
-func checkURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("bad URL %q: %w", s, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("URL %q: scheme must be http or https", s)
-	}
-	if _, _, err := net.SplitHostPort(u.Host); err != nil {
-		return "", fmt.Errorf("URL %q: address must be host:port", s)
-	}
-	return strings.TrimRight(s, "/"), nil
-}
-
-// envName is the environment variable of a flag: ETCD_ and the name in
-// upper case with dashes as underscores (--initial-cluster →
-// ETCD_INITIAL_CLUSTER), as etcd 2.x and 3.x read them.
-func envName(flagName string) string {
-	return "ETCD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// envAliases are etcd 0.4 variable names that do not follow the rule.
-var envAliases = map[string]string{
-	"ETCD_SNAPSHOTCOUNT": "snapshot-count",
-}
-
-// applyEnv sets every flag not given on the command line from its ETCD_*
-// variable, if present: a flag beats its variable. Variables that match
-// no flag are reported as warnings (etcd does the same), not errors.
-func applyEnv(fs *flag.FlagSet, specs []flagSpec, warn io.Writer, environ []string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	known := map[string]string{}
-	for _, s := range specs {
-		for _, n := range s.names {
-			if len(n) > 2 && !isDeprecated(s, n) {
-				known[envName(n)] = n
-			}
-		}
-	}
-	for k, v := range envAliases {
-		known[k] = v
-	}
-	setBy := map[string]string{} // canonical flag → variable used
-	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, "ETCD_") {
-			continue
-		}
-		name, ok := known[k]
-		if !ok {
-			if k != "ETCD_UNSUPPORTED_ARCH" {
-				fmt.Fprintf(warn, "[warning] unrecognized environment variable %s=%s\n", k, v)
-			}
-			continue
-		}
-		spec := specFor(specs, name)
-		if anyGiven(spec, given) {
-			continue // the flag wins
-		}
-		if prev, dup := setBy[spec.names[0]]; dup {
-			return fmt.Errorf("environment variables %s and %s set the same flag", prev, k)
-		}
-		if err := fs.Set(name, v); err != nil {
-			return fmt.Errorf("%s=%q: %w", k, v, err)
-		}
-		setBy[spec.names[0]] = k
-	}
-	return nil
-}
-
-func isDeprecated(s flagSpec, n string) bool {
-	for _, d := range s.deprecated {
-		if d == n {
-			return true
-		}
-	}
-	return false
-}
-
-func specFor(specs []flagSpec, name string) flagSpec {
-	for _, s := range specs {
-		for _, n := range s.names {
-			if n == name {
-				return s
-			}
-		}
-	}
-	return flagSpec{names: []string{name}}
-}
-
-func anyGiven(s flagSpec, given map[string]bool) bool {
-	for _, n := range s.names {
-		if given[n] {
-			return true
-		}
-	}
-	return false
 }
 
 // tlsControlSpecs are etcd 3.4's remaining TLS controls and its Host header

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -166,7 +167,7 @@ func TestOnOffFlagsBareAndWithValue(t *testing.T) {
 	for _, want := range []string{"force-new-cluster", "pre-vote", "enable-grpc-gateway", "experimental-initial-corrupt-check",
 		"unsafe-no-fsync", "initial-election-tick-advance", "experimental-enable-lease-checkpoint",
 		"experimental-peer-skip-client-san-verification", "experimental-v3demo", "enable-v2", "debug", "force"} {
-		if !contains(names, want) {
+		if !slices.Contains(names, want) {
 			t.Errorf("--%s is not an on/off flag", want)
 		}
 	}

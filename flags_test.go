@@ -109,20 +109,20 @@ func TestLegacyFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.name != tc.wantName || m.dataDir != tc.wantData {
-				t.Errorf("name %q data dir %q, want %q %q", m.name, m.dataDir, tc.wantName, tc.wantData)
+			if m.Name != tc.wantName || m.DataDir != tc.wantData {
+				t.Errorf("name %q data dir %q, want %q %q", m.Name, m.DataDir, tc.wantName, tc.wantData)
 			}
-			if got := []string{m.advertiseClient[0], m.listenClient[0]}; !reflect.DeepEqual(got, tc.wantClient) {
+			if got := []string{m.AdvertiseClientURLs[0], m.ListenClientURLs[0]}; !reflect.DeepEqual(got, tc.wantClient) {
 				t.Errorf("client (advertised, listen) %v, want %v", got, tc.wantClient)
 			}
-			if got := []string{m.advertisePeer[0], m.listenPeer[0]}; !reflect.DeepEqual(got, tc.wantPeer) {
+			if got := []string{m.AdvertisePeerURLs[0], m.ListenPeerURLs[0]}; !reflect.DeepEqual(got, tc.wantPeer) {
 				t.Errorf("peer (advertised, listen) %v, want %v", got, tc.wantPeer)
 			}
-			if !reflect.DeepEqual(m.joinPeers, tc.wantJoin) {
-				t.Errorf("join %v, want %v", m.joinPeers, tc.wantJoin)
+			if !reflect.DeepEqual(m.JoinPeers, tc.wantJoin) {
+				t.Errorf("join %v, want %v", m.JoinPeers, tc.wantJoin)
 			}
-			if m.heartbeat != tc.wantHB || m.election != tc.wantEl {
-				t.Errorf("heartbeat %v election %v, want %v %v", m.heartbeat, m.election, tc.wantHB, tc.wantEl)
+			if m.HeartbeatInterval != tc.wantHB || m.ElectionTimeout != tc.wantEl {
+				t.Errorf("heartbeat %v election %v, want %v %v", m.HeartbeatInterval, m.ElectionTimeout, tc.wantHB, tc.wantEl)
 			}
 			for _, w := range tc.wantWarn {
 				if !strings.Contains(warn.String(), w) {

@@ -60,7 +60,7 @@ func TestTLSControlFlags(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				client, peer := c.tlsSides(m)
+				client, peer := m.ClientTLS, m.PeerTLS
 				if !tc.check(sides{client, peer, c}) {
 					t.Errorf("--%s=%q not applied: client %+v, peer %+v", tc.flag, tc.value, client, peer)
 				}

@@ -71,7 +71,7 @@ type Config struct {
 	// Redirect makes followers answer writes with etcd 0.4's 307 to the
 	// leader's client URL instead of forwarding them.
 	Redirect bool
-	// V1Dialect is "0.4" (default) or "0.1".
+	// V1Dialect is Dialect04 or Dialect01 (DefaultV1Dialect).
 	V1Dialect string
 	// ReadyTimeout bounds how long a keys read or watch waits for a
 	// restarting member to be ready; then it is answered with the
@@ -129,7 +129,7 @@ func New(cfg Config) *API {
 		cfg.ReadyTimeout = 5 * time.Second
 	}
 	if cfg.V1Dialect == "" {
-		cfg.V1Dialect = "0.4"
+		cfg.V1Dialect = DefaultV1Dialect
 	}
 	if cfg.StartTime.IsZero() {
 		cfg.StartTime = cfg.Now()

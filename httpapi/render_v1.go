@@ -19,6 +19,8 @@ import (
 const (
 	Dialect04 = "0.4"
 	Dialect01 = "0.1"
+	// DefaultV1Dialect is the dialect of a zero Config: etcd 0.4.6's.
+	DefaultV1Dialect = Dialect04
 )
 
 // v01 reports whether /v1 speaks etcd v0.1.0's dialect.

@@ -11,6 +11,17 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
+// The defaults of the tuning settings, etcd 2.x's (every other default is
+// set in setDefaults alone). The command line shows and uses these.
+const (
+	// DefaultSnapshotCount is etcd 0.4's and 2.x's --snapshot-count.
+	DefaultSnapshotCount = 10000
+	// DefaultHeartbeatInterval is etcd 2.x's --heartbeat-interval.
+	DefaultHeartbeatInterval = 100 * time.Millisecond
+	// DefaultElectionTimeout is etcd 2.x's --election-timeout.
+	DefaultElectionTimeout = time.Second
+)
+
 // Config describes one member. Zero values of the tuning fields take the
 // documented defaults.
 type Config struct {
@@ -97,16 +108,16 @@ func (c *Config) setDefaults() {
 		c.Log = logrus.NewEntry(logrus.StandardLogger())
 	}
 	if c.SnapshotCount == 0 {
-		c.SnapshotCount = 10000
+		c.SnapshotCount = DefaultSnapshotCount
 	}
 	if c.SnapshotInterval == 0 {
 		c.SnapshotInterval = 5 * time.Second
 	}
 	if c.ElectionTimeout == 0 {
-		c.ElectionTimeout = time.Second
+		c.ElectionTimeout = DefaultElectionTimeout
 	}
 	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = 100 * time.Millisecond
+		c.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5*time.Second + 2*c.ElectionTimeout

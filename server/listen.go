@@ -1,8 +1,12 @@
-package main
+package server
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"sync"
+
+	"github.com/etcd-classic/etcd-classic/machines"
 )
 
 // multiListener accepts from several listeners as one (a member may
@@ -117,3 +121,39 @@ func (c *limitedConn) CloseWrite() error {
 	}
 	return nil
 }
+
+// listen opens a TCP listener on the host:port of URL u.
+func listen(u string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", machines.HostPort(u))
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", u, err)
+	}
+	return ln, nil
+}
+
+// listenAll opens every URL and merges them into one listener.
+func listenAll(urls []string) (net.Listener, error) {
+	var lns []net.Listener
+	for _, u := range urls {
+		ln, err := listen(u)
+		if err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 1 {
+		return lns[0], nil
+	}
+	return newMultiListener(lns), nil
+}
+
+// closeAll closes every listener of lns.
+func closeAll(lns []net.Listener) {
+	for _, l := range lns {
+		_ = l.Close()
+	}
+}
+
+// isHTTPS reports whether URL u is an https one.
+func isHTTPS(u string) bool { return strings.HasPrefix(u, "https://") }

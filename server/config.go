@@ -1,0 +1,154 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/certs"
+	"github.com/etcd-classic/etcd-classic/httpapi"
+	"github.com/etcd-classic/etcd-classic/raftfsm"
+)
+
+// The defaults of the settings a zero Config leaves to the packages that
+// own them, for the command line to show (they are set there and only
+// there).
+const (
+	DefaultSnapshotCount     = raftfsm.DefaultSnapshotCount
+	DefaultHeartbeatInterval = raftfsm.DefaultHeartbeatInterval
+	DefaultElectionTimeout   = raftfsm.DefaultElectionTimeout
+	DefaultV1Dialect         = httpapi.DefaultV1Dialect
+)
+
+// Proxy modes (Config.Proxy).
+const (
+	ProxyOff      = ""         // a member
+	ProxyOn       = "on"       // etcd 2.x --proxy=on: forwards every request to the members
+	ProxyReadOnly = "readonly" // --proxy=readonly: forwards reads, refuses writes
+)
+
+// Config describes one member (or proxy). Name, DataDir and the listen
+// URLs are required; every other zero value takes the default its comment
+// names.
+type Config struct {
+	// Name is the member's human name: its registry key and its entry in
+	// InitialCluster.
+	Name string
+	// DataDir holds what the member keeps (see DESIGN.md, "Data dir"):
+	// DataDir/member for its identity and raft state, DataDir/fixtures
+	// for auto-TLS certificates.
+	DataDir string
+
+	// ListenClientURLs are the URLs the client API listens on (port 0
+	// picks a free port); AdvertiseClientURLs are the ones the member
+	// announces (default: the listen URLs with the ports bound).
+	ListenClientURLs, AdvertiseClientURLs []string
+	// ListenPeerURLs and AdvertisePeerURLs are the same for the peer
+	// port.
+	ListenPeerURLs, AdvertisePeerURLs []string
+	// PeerListener, when set, is an open listener the member takes over
+	// for its peer port instead of listening on ListenPeerURLs (a caller
+	// that must know the port before the start, as tests do).
+	PeerListener net.Listener
+	// ListenMetricsURLs serve only /metrics and /health (none by default).
+	ListenMetricsURLs []string
+	// MaxClientConns caps the connections open at once on each client URL
+	// (0: no cap).
+	MaxClientConns int
+
+	// InitialCluster lists the members of a new cluster, this one among
+	// them by Name (default: this member alone at its advertised peer
+	// URLs). Only a first start reads it.
+	InitialCluster []InitialMember
+	// InitialClusterToken makes the member and cluster IDs of a new
+	// cluster unique.
+	InitialClusterToken string
+	// JoinExisting (etcd 2.x --initial-cluster-state=existing) starts a
+	// member that was added to a running cluster (POST /v2/members): it
+	// looks itself up through the other members of InitialCluster.
+	JoinExisting bool
+	// JoinPeers (etcd 0.x -peers, host:port) makes a first start ask the
+	// cluster at these peer addresses to add this member.
+	JoinPeers []string
+	// Force (etcd 0.x -force) discards the member's raft state first.
+	Force bool
+	// Proxy is ProxyOff (a member), ProxyOn or ProxyReadOnly.
+	Proxy string
+
+	// ClientTLS and PeerTLS are the two sides' TLS settings; Start adds
+	// the auto-TLS directory (under DataDir) and host names.
+	ClientTLS, PeerTLS certs.Info
+
+	// SnapshotCount, HeartbeatInterval and ElectionTimeout tune raft
+	// (defaults: DefaultSnapshotCount, DefaultHeartbeatInterval,
+	// DefaultElectionTimeout).
+	SnapshotCount                      uint64
+	HeartbeatInterval, ElectionTimeout time.Duration
+	// StrictReconfigCheck refuses membership changes that could leave the
+	// cluster without a quorum of running members.
+	StrictReconfigCheck bool
+	// PeerDial, when set, replaces the TCP dial of every peer connection
+	// (tests cut links with it).
+	PeerDial func(addr string, timeout time.Duration) (net.Conn, error)
+
+	// API is the client API's configuration (CORS, redirect, v1 dialect,
+	// versions...). Start sets its Store, Node, Log and RaftStats.
+	API httpapi.Config
+
+	// Log receives the member's logs (default: logrus's standard logger).
+	Log *logrus.Entry
+}
+
+// InitialMember is one member of a new cluster.
+type InitialMember struct {
+	Name     string
+	PeerURLs []string
+}
+
+// check validates c and fills the defaults this package owns.
+func (c *Config) check() error {
+	switch {
+	case c.Name == "":
+		return errors.New("server: a member needs a name")
+	case c.DataDir == "" && c.Proxy == ProxyOff:
+		return errors.New("server: a member needs a data dir")
+	case len(c.ListenClientURLs) == 0:
+		return errors.New("server: no client URL to listen on")
+	case len(c.ListenPeerURLs) == 0 && c.PeerListener == nil && c.Proxy == ProxyOff:
+		return errors.New("server: no peer URL to listen on")
+	}
+	switch c.Proxy {
+	case ProxyOff, ProxyOn, ProxyReadOnly:
+	default:
+		return fmt.Errorf("--proxy must be off, on or readonly, not %q", c.Proxy)
+	}
+	if c.Log == nil {
+		c.Log = logrus.NewEntry(logrus.StandardLogger())
+	}
+	return nil
+}
+
+// The data dir's layout: DataDir/member is the member's (identity.json
+// here, raft.db, snapshots and the rest from raftfsm), DataDir/fixtures
+// holds the auto-TLS certificates.
+func (c *Config) memberDir() string    { return filepath.Join(c.DataDir, "member") }
+func (c *Config) identityPath() string { return filepath.Join(c.memberDir(), "identity.json") }
+func (c *Config) autoTLSDir(side string) string {
+	return filepath.Join(c.DataDir, "fixtures", side)
+}
+
+// tlsInfo is one side's TLS settings with the auto-TLS directory and the
+// host names of its URLs.
+func (c *Config) tlsInfo(side string) certs.Info {
+	info, urls := c.ClientTLS, [][]string{c.ListenClientURLs, c.AdvertiseClientURLs}
+	if side == "peer" {
+		info, urls = c.PeerTLS, [][]string{c.ListenPeerURLs, c.AdvertisePeerURLs}
+	}
+	info.AutoDir = c.autoTLSDir(side)
+	info.Hosts = append(info.Hosts, urlHosts(urls...)...)
+	return info
+}

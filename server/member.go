@@ -1,0 +1,292 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/etcd-classic/etcd-classic/httpapi"
+	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/raftfsm"
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// Member is a running member (or proxy): its raft node, its client API
+// and the HTTP servers on its client and metrics URLs.
+type Member struct {
+	cfg        Config
+	log        *logrus.Entry
+	node       *raftfsm.Node // nil for a proxy
+	api        *httpapi.API  // nil for a proxy
+	clientURLs []string      // where the client API listens, ports bound
+	servers    []*http.Server
+	failed     chan error
+	wg         sync.WaitGroup
+	closers    []func() // more to stop (a proxy's refresher)
+	stopOnce   sync.Once
+}
+
+// Start starts a member as cfg describes: it opens the listeners, reads
+// (or, at a first start, decides) the member's identity, starts raft and
+// serves the client API. It returns once every listener is open; the
+// member answers reads once it is ready (WaitReady). On error nothing is
+// left running.
+func Start(cfg Config) (*Member, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	m := &Member{cfg: cfg, log: cfg.Log, failed: make(chan error, 1)}
+	var err error
+	if cfg.Proxy != ProxyOff {
+		err = m.startProxy()
+	} else {
+		err = m.startMember()
+	}
+	if err != nil {
+		m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// startMember starts raft and the client API on the member's data dir.
+func (m *Member) startMember() error {
+	cfg := &m.cfg
+	if cfg.Force {
+		if err := os.RemoveAll(cfg.memberDir()); err != nil {
+			return fmt.Errorf("-force: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	clientServerTLS, _, err := tlsConfigs("client", cfg.tlsInfo("client"))
+	if err != nil {
+		return err
+	}
+	peerServerTLS, peerTLS, err := tlsConfigs("peer", cfg.tlsInfo("peer"))
+	if err != nil {
+		return err
+	}
+	peerLn, err := m.peerListener(peerServerTLS)
+	if err != nil {
+		return err
+	}
+	clientLns, err := m.listenClients(cfg.ListenClientURLs, clientServerTLS)
+	if err != nil {
+		_ = peerLn.Close()
+		return err
+	}
+	m.clientURLs = boundURLs(cfg.ListenClientURLs, clientLns)
+	if len(cfg.AdvertiseClientURLs) == 0 {
+		cfg.AdvertiseClientURLs = m.clientURLs
+	}
+	if err := m.startNode(peerLn, peerTLS); err != nil {
+		closeAll(clientLns)
+		return err
+	}
+	m.serve(clientLns, m.api)
+	if err := m.serveMetrics(clientServerTLS); err != nil {
+		return err
+	}
+	m.log.WithFields(logrus.Fields{"node": cfg.Name, "peer_urls": cfg.AdvertisePeerURLs, "client_urls": cfg.AdvertiseClientURLs}).Info("member started")
+	return nil
+}
+
+// startNode decides the bootstrap, starts the raft node on peerLn (which
+// it then owns) and builds the client API.
+func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
+	cfg := &m.cfg
+	b, err := decide(cfg, peerTLS)
+	if err != nil {
+		_ = peerLn.Close()
+		return err
+	}
+	st := store.New()
+	node, err := raftfsm.New(raftfsm.Config{
+		ID: b.memberID, Name: cfg.Name, DataDir: cfg.DataDir, PeerListener: peerLn,
+		PeerURLs: cfg.AdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
+		InitialMembers: b.initial, ClusterID: b.clusterID, Existing: b.existing, KnownMembers: b.known, Store: st, Log: m.log,
+		SnapshotCount: cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
+		StrictReconfigCheck: cfg.StrictReconfigCheck, PeerTLS: peerTLS, PeerDial: cfg.PeerDial,
+	})
+	if err != nil {
+		_ = peerLn.Close()
+		return err
+	}
+	if err := b.finish(cfg, node); err != nil {
+		return err
+	}
+	m.node = node
+	api := cfg.API
+	api.Store, api.Node, api.Log, api.RaftStats = st, node, m.log, node.Metrics
+	m.api = httpapi.New(api)
+	return nil
+}
+
+// peerListener is the peer port: Config.PeerListener, or every listen
+// URL merged into one listener; TLS-wrapped when peer TLS is on. Without
+// advertised peer URLs the member advertises the bound listen URLs.
+func (m *Member) peerListener(serverTLS *tls.Config) (net.Listener, error) {
+	cfg := &m.cfg
+	ln, urls := cfg.PeerListener, cfg.ListenPeerURLs
+	if ln == nil {
+		var err error
+		if ln, err = listenAll(urls); err != nil {
+			return nil, err
+		}
+	} else if len(urls) == 0 {
+		urls = []string{"http://" + ln.Addr().String()}
+		if serverTLS != nil {
+			urls = []string{"https://" + ln.Addr().String()}
+		}
+	}
+	if len(cfg.AdvertisePeerURLs) == 0 {
+		cfg.AdvertisePeerURLs = boundURLs(urls, []net.Listener{ln})
+	}
+	return tlsListener(ln, serverTLS), nil
+}
+
+// listenClients opens a client listener on every URL: capped at
+// MaxClientConns connections each, TLS-wrapped with tlsCfg.
+func (m *Member) listenClients(urls []string, tlsCfg *tls.Config) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, u := range urls {
+		ln, err := listen(u)
+		if err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, tlsListener(newLimitListener(ln, m.cfg.MaxClientConns), tlsCfg))
+	}
+	return lns, nil
+}
+
+// serve starts an HTTP server for h on every listener. What a client can
+// hold is bounded (httpapi/DESIGN.md "Limits"): at most MaxClientConns
+// connections per URL, headers within 30s and 64 KiB, idle connections
+// closed after 2 minutes. There is deliberately no ReadTimeout or
+// WriteTimeout: they would end long-poll watches (httpapi bounds each
+// watch write itself).
+func (m *Member) serve(lns []net.Listener, h http.Handler) {
+	for _, ln := range lns {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		m.servers = append(m.servers, hs)
+		m.wg.Add(1)
+		go func(ln net.Listener) {
+			defer m.wg.Done()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case m.failed <- err:
+				default:
+				}
+			}
+		}(ln)
+		m.log.WithField("url", ln.Addr().String()).Info("listening for client requests")
+	}
+}
+
+// serveMetrics serves /metrics and /health on ListenMetricsURLs (TLS with
+// the client side's certificate on https URLs).
+func (m *Member) serveMetrics(clientServerTLS *tls.Config) error {
+	var lns []net.Listener
+	for _, u := range m.cfg.ListenMetricsURLs {
+		var tlsCfg *tls.Config
+		if isHTTPS(u) {
+			tlsCfg = clientServerTLS
+		}
+		ln, err := listen(u)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("--listen-metrics-urls: %w", err)
+		}
+		lns = append(lns, tlsListener(newLimitListener(ln, m.cfg.MaxClientConns), tlsCfg))
+	}
+	m.serve(lns, m.api.MetricsHandler())
+	return nil
+}
+
+// ClientURLs are the URLs the client API listens on, with the ports the
+// listeners bound.
+func (m *Member) ClientURLs() []string { return m.clientURLs }
+
+// ID is the member's ID (0 for a proxy).
+func (m *Member) ID() uint64 {
+	if m.node == nil {
+		return 0
+	}
+	return m.node.ID()
+}
+
+// WaitReady returns once the member may serve local reads (at once for a
+// proxy), or ctx's end as an error wrapping etcd's error 300.
+func (m *Member) WaitReady(ctx context.Context) error {
+	if m.node == nil {
+		return nil
+	}
+	return m.node.WaitReady(ctx)
+}
+
+// Failed delivers the first error of a client or metrics listener.
+func (m *Member) Failed() <-chan error { return m.failed }
+
+// Removed is closed when the member is removed from the cluster (never for
+// a proxy); the owner should then Stop it, as etcd stops.
+func (m *Member) Removed() <-chan struct{} {
+	if m.node == nil {
+		return nil
+	}
+	return m.node.Removed()
+}
+
+// Stop shuts the member down: long polls end, the HTTP servers drain
+// (for at most 5s), then raft stops. It is idempotent.
+func (m *Member) Stop() {
+	m.stopOnce.Do(func() {
+		if m.api != nil {
+			m.api.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, hs := range m.servers {
+			_ = hs.Shutdown(ctx)
+		}
+		m.wg.Wait()
+		for _, c := range m.closers {
+			c()
+		}
+		if m.node != nil {
+			if err := m.node.Close(); err != nil {
+				m.log.WithField("err", err).Warn("raft shutdown")
+			}
+		}
+	})
+}
+
+// boundURLs are urls with the port each listener bound (a URL asking for
+// port 0 gets the one picked).
+func boundURLs(urls []string, lns []net.Listener) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = u
+		if i < len(lns) {
+			scheme := "http://"
+			if isHTTPS(u) {
+				scheme = "https://"
+			}
+			host, _, _ := net.SplitHostPort(machines.HostPort(u))
+			_, port, _ := net.SplitHostPort(lns[i].Addr().String())
+			out[i] = scheme + net.JoinHostPort(host, port)
+		}
+	}
+	return out
+}
