@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // procCluster is a cluster of real etcd-classic processes on loopback.

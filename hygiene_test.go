@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // testCode reports whether a Go file is test code: a _test.go file, or a
@@ -50,7 +50,7 @@ func TestTestsHaveTimeoutsAndTempDirs(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		allowMkdirTemp := strings.HasPrefix(filepath.ToSlash(path), "internal/proctest/") ||
+		allowMkdirTemp := strings.HasPrefix(filepath.ToSlash(path), "proctest/") ||
 			strings.HasSuffix(filepath.ToSlash(path), "internal/launch/launch.go") // under the test's own t.TempDir
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch x := n.(type) {

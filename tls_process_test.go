@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/etcd-classic/etcd-classic/certs/certstest"
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // httpsClient trusts ca and presents cert/key when given.

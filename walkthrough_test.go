@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // walkMember is a member started the way etcd 0.1's README starts one, in

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // bin holds the binaries built once by TestMain.

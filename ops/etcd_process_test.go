@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/internal/proctest"
+	"github.com/etcd-classic/etcd-classic/proctest"
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
