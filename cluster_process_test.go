@@ -27,37 +27,22 @@ type procCluster struct {
 	names   []string
 }
 
-// startProcCluster bootstraps n members with the etcd 2.x flags.
-func startProcCluster(t *testing.T, n int, extra ...string) *procCluster {
+// startProcCluster bootstraps n members with the etcd 2.x flags
+// (proctest.StartCluster) and waits until they are healthy and agree on
+// a leader.
+func startProcCluster(t *testing.T, n int) *procCluster {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pc, err := proctest.StartCluster(ctx, proctest.ClusterConfig{Binary: binPath, Members: n, Dir: t.TempDir(), T: t})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &procCluster{t: t}
-	var ic []string
-	var clients, peers []string
-	for i := 0; i < n; i++ {
-		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
-		peers = append(peers, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
-		c.names = append(c.names, fmt.Sprintf("m%d", i))
-		ic = append(ic, c.names[i]+"="+peers[i])
+	for _, m := range pc.Members {
+		c.members = append(c.members, &proc{Member: m, t: t, client: m.ClientURL, dataDir: m.DataDir})
+		c.names = append(c.names, m.Name)
 	}
-	var wg sync.WaitGroup
-	c.members = make([]*proc, n)
-	for i := 0; i < n; i++ {
-		dir := t.TempDir()
-		args := append([]string{"--name", c.names[i], "--data-dir", dir,
-			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
-			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
-			"--initial-cluster", strings.Join(ic, ",")}, extra...)
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			c.members[i] = startProcAsync(t, clients[i], dir, args...)
-		}(i)
-	}
-	wg.Wait()
-	for _, p := range c.members {
-		p.waitUp()
-	}
-	c.waitHealthy()
 	return c
 }
 
@@ -88,14 +73,7 @@ func (p *proc) restart() {
 	}
 }
 
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
+func (p *proc) alive() bool { return p.Alive() }
 
 func (c *procCluster) waitHealthy() {
 	waitFor(c.t, "a healthy cluster", func() bool {

@@ -257,7 +257,7 @@ func tourMember(t *testing.T, tr tour) (toMember, toDoc *strings.Replacer) {
 	proc := startProc(t, client, dir, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("member log:\n%s", proc.log.String())
+			t.Logf("member log:\n%s", proc.Output())
 		}
 	})
 	// The tour starts once the member has registered itself and written

@@ -105,9 +105,9 @@ func TestLogFormatAndEtcd3Flags(t *testing.T) {
 	args = append(args, "--log-format", "json", "--enable-v2", "--quota-backend-bytes", "8589934592",
 		"--auto-compaction-retention", "1", "--logger", "zap", "--log-outputs", "stderr", "--listen-metrics-urls", "")
 	p := startProc(t, client, dir, args...)
-	waitFor(t, "some log lines", func() bool { return strings.Count(p.log.String(), "\n") > 3 })
+	waitFor(t, "some log lines", func() bool { return strings.Count(p.Output(), "\n") > 3 })
 	p.kill()
-	for _, line := range strings.Split(strings.TrimSpace(p.log.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(p.Output()), "\n") {
 		if strings.HasPrefix(line, "[ignored]") || strings.HasPrefix(line, "[deprecated]") {
 			continue
 		}

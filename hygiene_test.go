@@ -17,14 +17,13 @@ import (
 )
 
 // testCode reports whether a Go file is test code: a _test.go file, or a
-// file of a test-helper package (raftfsmtest, certstest, proctest, the
-// compat module's launcher).
+// file of a test-helper package (raftfsmtest, certstest, proctest,
+// servertest).
 func testCode(path string) bool {
 	if strings.HasSuffix(path, "_test.go") {
 		return true
 	}
-	dir := filepath.ToSlash(filepath.Dir(path))
-	return strings.HasSuffix(dir, "test") || strings.HasSuffix(dir, "internal/launch")
+	return strings.HasSuffix(filepath.ToSlash(filepath.Dir(path)), "test")
 }
 
 // Every HTTP client of the tests, in every package of the repository (the
@@ -50,8 +49,7 @@ func TestTestsHaveTimeoutsAndTempDirs(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		allowMkdirTemp := strings.HasPrefix(filepath.ToSlash(path), "proctest/") ||
-			strings.HasSuffix(filepath.ToSlash(path), "internal/launch/launch.go") // under the test's own t.TempDir
+		allowMkdirTemp := strings.HasPrefix(filepath.ToSlash(path), "proctest/") // TempDir, and clusters under the test's own t.TempDir
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch x := n.(type) {
 			case *ast.SelectorExpr:

@@ -47,18 +47,18 @@ func stoppedMember(t *testing.T, writes int, extra ...string) (*proc, string) {
 // trace, no silent start.
 func mustRefuseToStart(t *testing.T, p *proc, file string) {
 	t.Helper()
-	p.log = &lockedBuf{}
+	before := len(p.Output()) // only this start's output counts
 	if err := p.launch(); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		st, r, err := v2do(context.Background(), "GET", p.client+"/v2/keys/important", nil)
 		t.Fatalf("the member started on a damaged data dir (GET /important: %d %+v %v)", st, r, err)
 	}
-	out := p.log.String()
-	if code := p.cmd.ProcessState.ExitCode(); code <= 0 {
+	out := p.Output()[before:]
+	if code := p.Proc.Cmd.ProcessState.ExitCode(); code <= 0 {
 		t.Errorf("exit code %d, want a failure", code)
 	}
 	if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {

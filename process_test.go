@@ -50,18 +50,49 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// proc is one etcd-classic process.
+// proc is one etcd-classic process (a proctest.Member tied to its test:
+// killed when the test ends, its log shown if the test failed).
 type proc struct {
+	*proctest.Member
 	t       *testing.T
-	args    []string
-	cmd     *exec.Cmd
-	p       *proctest.Proc // the running instance; nil before launch
-	log     *lockedBuf
 	client  string
 	dataDir string
-	done    <-chan struct{}
 }
 
+// startProc starts the binary with args and waits until /version answers.
+func startProc(t *testing.T, client, dataDir string, args ...string) *proc {
+	t.Helper()
+	p := newProc(t, client, dataDir, args)
+	p.start()
+	return p
+}
+
+// newProc describes a member process.
+func newProc(t *testing.T, client, dataDir string, args []string) *proc {
+	return &proc{Member: &proctest.Member{Name: client, ClientURL: client, DataDir: dataDir, Binary: binPath, Args: args, T: t},
+		t: t, client: client, dataDir: dataDir}
+}
+
+// launch starts the process with p's command line.
+func (p *proc) launch() error { return p.Start() }
+
+func (p *proc) start() {
+	p.t.Helper()
+	if err := p.launch(); err != nil {
+		p.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitUp(ctx); err != nil {
+		p.t.Fatalf("member %s: %v", p.client, err)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() { p.Kill() }
+
+// lockedBuf is the output of a process that is not a member (foreman, a
+// script), read while the process writes it.
 type lockedBuf struct {
 	mu sync.Mutex
 	b  strings.Builder
@@ -77,62 +108,6 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// startProc starts the binary with args and waits until /version answers.
-func startProc(t *testing.T, client, dataDir string, args ...string) *proc {
-	t.Helper()
-	p := newProc(t, client, dataDir, args)
-	p.start()
-	return p
-}
-
-// newProc describes a member process; it is killed (and its log shown if
-// the test failed) when the test ends.
-func newProc(t *testing.T, client, dataDir string, args []string) *proc {
-	p := &proc{t: t, args: args, client: client, dataDir: dataDir, log: &lockedBuf{}}
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("member log (%s):\n%s", client, p.log.String())
-		}
-	})
-	return p
-}
-
-// launch starts the process with p's command line; proctest kills it
-// when the test ends, whatever way it ends.
-func (p *proc) launch() error {
-	p.cmd = exec.Command(binPath, p.args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	pr, err := proctest.Start(p.t, p.cmd)
-	if err != nil {
-		return err
-	}
-	p.p, p.done = pr, pr.Done()
-	return nil
-}
-
-func (p *proc) start() {
-	p.t.Helper()
-	if err := p.launch(); err != nil {
-		p.t.Fatal(err)
-	}
-	waitFor(p.t, "member "+p.client+" answers /version", func() bool {
-		r, err := testClient.Get(p.client + "/version")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == 200
-	})
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
-	if p.p != nil {
-		p.p.Kill()
-	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -291,14 +266,14 @@ func TestGracefulShutdown(t *testing.T) {
 		_ = json.NewDecoder(r.Body).Decode(&s)
 		return s.Watchers == 1
 	})
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Proc.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(30 * time.Second):
 		t.Fatal("member did not stop on SIGTERM")
 	}
-	if !p.cmd.ProcessState.Success() {
-		t.Errorf("exit status after SIGTERM: %v", p.cmd.ProcessState)
+	if !p.Proc.Cmd.ProcessState.Success() {
+		t.Errorf("exit status after SIGTERM: %v", p.Proc.Cmd.ProcessState)
 	}
 	<-watchDone
 	p.start()

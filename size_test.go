@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// Size limits of production code (issue 10, STYLE.md §8), checked with
+// Size limits of production code, checked with
 // go/ast on every non-test Go file of this module:
 //
 //   - no function longer than maxFuncLines, not counting the lines of the

@@ -248,7 +248,7 @@ func TestPeerCertAllowedCNAndCRL(t *testing.T) {
 
 	// Straight to the peer ports: the handshake itself decides.
 	for _, m := range c.members {
-		addr := strings.TrimPrefix(m.args[peerArg(m.args)], "https://")
+		addr := strings.TrimPrefix(m.Args[peerArg(m.Args)], "https://")
 		if err := tlsProbe(addr, set, memberCert, memberKey, nil, 0); err != nil {
 			t.Errorf("%s: a member certificate was refused: %v", addr, err)
 		}
@@ -261,7 +261,7 @@ func TestPeerCertAllowedCNAndCRL(t *testing.T) {
 	}
 
 	// Real members asking to join through -peers.
-	seed := strings.TrimPrefix(c.members[0].args[peerArg(c.members[0].args)], "https://")
+	seed := strings.TrimPrefix(c.members[0].Args[peerArg(c.members[0].Args)], "https://")
 	joiner := func(name, cert, key string, extra ...string) *proc {
 		// etcd 0.x joins take etcd 0.x addresses (-addr, -peer-addr).
 		cp, pp := freePort(t), freePort(t)
@@ -292,7 +292,7 @@ func TestPeerCertAllowedCNAndCRL(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // polling interval
 	}
 	for _, p := range []*proc{stranger, revokedMember} {
-		if p.cmd.ProcessState.Success() {
+		if p.Proc.Cmd.ProcessState.Success() {
 			t.Errorf("%s exited 0, want a failed join", p.client)
 		}
 	}
@@ -302,7 +302,7 @@ func TestPeerCertAllowedCNAndCRL(t *testing.T) {
 	}
 	if t.Failed() {
 		for _, p := range []*proc{stranger, revokedMember} {
-			t.Logf("%s log:\n%s", p.client, p.log.String())
+			t.Logf("%s log:\n%s", p.client, p.Output())
 		}
 	}
 }

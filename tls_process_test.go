@@ -197,7 +197,7 @@ func TestPeerTLSCluster(t *testing.T) {
 		peerURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, pp)
 		args := append([]string{"-name", "intruder", "-data-dir", t.TempDir(), "-listen-client-urls", client,
 			"-advertise-client-urls", client, "-listen-peer-urls", peerURL, "-initial-advertise-peer-urls", peerURL,
-			"-peers", strings.TrimPrefix(nl.args[peerArg(nl.args)], "https://")}, intruder.flags...)
+			"-peers", strings.TrimPrefix(nl.Args[peerArg(nl.Args)], "https://")}, intruder.flags...)
 		cmd := exec.Command(binPath, args...)
 		out := &lockedBuf{}
 		cmd.Stdout, cmd.Stderr = out, out

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,38 +16,25 @@ import (
 
 // walkMember is a member started the way etcd 0.1's README starts one, in
 // the working directory dir.
-type walkMember struct {
-	p   *proctest.Proc
-	log *lockedBuf
-}
+type walkMember struct{ *proctest.Member }
 
 func startWalkMember(t *testing.T, dir string, args ...string) *walkMember {
 	t.Helper()
-	m := &walkMember{log: &lockedBuf{}}
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = m.log, m.log
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("member log:\n%s", m.log.String())
-		}
-	})
-	p, err := proctest.Start(t, cmd)
-	if err != nil {
+	m := &walkMember{&proctest.Member{Name: "walkthrough", Binary: binPath, Args: args, Dir: dir, T: t}}
+	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m.p = p
 	return m
 }
 
 // stop ends the member as an operator would (SIGTERM), killing it if it
 // does not stop within 10s.
 func (m *walkMember) stop() {
-	_ = m.p.Signal(syscall.SIGTERM)
+	_ = m.Signal(syscall.SIGTERM)
 	select {
-	case <-m.p.Done():
+	case <-m.Done():
 	case <-time.After(10 * time.Second):
-		m.p.Kill()
+		m.Kill()
 	}
 }
 
@@ -114,7 +100,7 @@ func TestSeedWalkthroughV01(t *testing.T) {
 		return r.StatusCode == 200
 	})
 	for _, w := range []string{"[deprecated] use -peer-addr, not -s", "[deprecated] use -addr, not -c", "[deprecated] use -data-dir, not -d"} {
-		if !strings.Contains(m.log.String(), w) {
+		if !strings.Contains(m.Output(), w) {
 			t.Errorf("no %q on stderr", w)
 		}
 	}

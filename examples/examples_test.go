@@ -6,6 +6,7 @@ package examples
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -267,26 +268,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// startMember starts the member README.md gives example and waits until
-// it has registered itself.
+// startMember starts the member README.md gives example (proctest's
+// member launcher, as the root and compat tests) and waits until it has
+// registered itself.
 func startMember(t *testing.T, example string) string {
 	t.Helper()
 	endpoint, args := memberArgs(t, example)
-	start(t, nil, bin["etcd-classic"], args...)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := client.Get(endpoint + "/v1/keys/_etcd/machines")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return endpoint
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("member %s not ready", endpoint)
-		}
-		time.Sleep(20 * time.Millisecond)
+	m := &proctest.Member{Name: example, ClientURL: endpoint, Binary: bin["etcd-classic"], Args: args, T: t}
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.WaitPath(ctx, "/v1/keys/_etcd/machines"); err != nil {
+		t.Fatalf("member %s not ready: %v", endpoint, err)
+	}
+	return endpoint
 }
 
 // post sets a key through /v1 and returns the answer's index.

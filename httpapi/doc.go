@@ -10,6 +10,6 @@
 // local reads and watches) or the Node interface (for writes, quorum reads
 // and cluster facts), and hand the result to one renderer. The package
 // must not import raftfsm or touch raft types; it declares the small
-// interfaces it needs and main passes the raft node in. All routes are in
-// routes.go.
+// interfaces it needs and the server package passes the raft node in.
+// All routes are in routes.go.
 package httpapi

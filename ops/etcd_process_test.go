@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,17 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(proctest.Main(m, nil))
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // syncBuf is a log buffer written by a process and read by the test.
 type syncBuf struct {
 	mu sync.Mutex
@@ -88,52 +76,19 @@ func (s *syncBuf) String() string {
 }
 
 // startMember starts a one-member cluster of bin (etcd or etcd-classic)
-// with data in a temporary directory and returns its client URL once it
-// answers /v2/keys. The process is killed when the test ends; its log
-// is shown if the test failed.
+// with data in a temporary directory (proctest's cluster launcher, as the
+// root and compat tests) and returns its client URL once it is healthy
+// and has published itself. The process is killed when the test ends; its
+// log is shown if the test failed.
 func startMember(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	args := append([]string{"--name", "m1", "--data-dir", filepath.Join(t.TempDir(), "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "m1=" + peer}, extra...)
-	cmd := exec.Command(bin, args...)
-	log := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = log, log
-	// proctest kills the process group when the test ends, even if it
-	// fails or the run times out; this cleanup runs first and only logs.
-	if _, err := proctest.Start(t, cmd); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := proctest.StartCluster(ctx, proctest.ClusterConfig{Binary: bin, Args: extra, Members: 1, Dir: t.TempDir(), T: t})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("%s log:\n%s", filepath.Base(bin), log.String())
-		}
-	})
-	hc := &http.Client{Timeout: 2 * time.Second}
-	waitUntil(t, filepath.Base(bin)+" serves /v2/keys", func() bool {
-		r, err := hc.Get(client + "/v2/keys/")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == http.StatusOK
-	})
-	return client
-}
-
-// waitUntil polls cond for up to a minute.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	return c.Members[0].ClientURL
 }
 
 // write is one request of the fill.

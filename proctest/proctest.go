@@ -1,7 +1,11 @@
 // Package proctest starts the processes of process tests so that none of
 // them outlives its test: not when the test passes, not when it fails,
 // and not when the run hits go test's -timeout, which panics without
-// running any t.Cleanup.
+// running any t.Cleanup. It also starts members and clusters of a server
+// binary on loopback (member.go) — etcd-classic, or etcd itself when the
+// compat tests record their golden answers — for the root package's
+// tests, the examples, ops and the compat module (which uses it through
+// a replace directive in its go.mod).
 //
 // Every process starts in a process group of its own, so that killing the
 // group also takes what it started (a script's background members). On
@@ -10,7 +14,8 @@
 // removes the directories of TempDir, shortly before the -timeout
 // deadline and when the run ends.
 //
-// It is imported by tests only.
+// It is imported by tests only (and by compat's cluster launcher, a test
+// tool).
 package proctest
 
 import (
@@ -40,11 +45,15 @@ func (p *Proc) Err() error {
 	return p.err
 }
 
-// Kill sends SIGKILL to the process's whole group and waits for the
-// process to exit. It is idempotent.
+// Kill sends SIGKILL to the process's whole group, waits for the process
+// to exit and forgets the group. It is idempotent.
 func (p *Proc) Kill() {
-	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	pgid := p.Cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-p.done
+	mu.Lock()
+	delete(groups, pgid)
+	mu.Unlock()
 }
 
 // Signal sends sig to the process's whole group.
@@ -58,10 +67,12 @@ var (
 	dirs   = map[string]bool{} // TempDir directories
 )
 
-// Start starts cmd in a new process group and kills that group when the
-// test ends (or, through Main, when the run is about to time out). The
-// caller must not call cmd.Wait; Proc.Done tells when it exited.
-func Start(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
+// Spawn starts cmd in a new process group (on Linux also killed by the
+// kernel when this process dies) and registers the group, so that Main
+// kills it if it is still running at the end of the run. The caller kills
+// it (Proc.Kill) and must not call cmd.Wait; Proc.Done tells when it
+// exited. Programs that are not tests use it too (compat-cluster).
+func Spawn(cmd *exec.Cmd) (*Proc, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -79,12 +90,17 @@ func Start(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.Kill()
-		mu.Lock()
-		delete(groups, pgid)
-		mu.Unlock()
-	})
+	return p, nil
+}
+
+// Start is Spawn for a test: the group is killed when the test ends (or,
+// through Main, when the run is about to time out).
+func Start(t testing.TB, cmd *exec.Cmd) (*Proc, error) {
+	p, err := Spawn(cmd)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(p.Kill)
 	return p, nil
 }
 

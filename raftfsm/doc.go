@@ -8,6 +8,13 @@
 // reads), and the free-space guard that refuses writes the data dir has
 // no room for.
 //
+// Node is a thin front over parts that each embed the replication core
+// (raftNode): the request path (proposer), the membership manager
+// (membership), the leader's probes and duties, readiness and the cluster
+// RPC service; every request that must run on the leader goes through one
+// routine (viaLeader), and the op byte of rpcops.go is the only RPC
+// vocabulary (DESIGN.md, "Structure").
+//
 // It must not know about the client HTTP API: it speaks in store.Request,
 // store.Event and *store.Error values and in its own sentinel errors, and
 // every raft error is translated before it leaves the package.

@@ -131,8 +131,8 @@ func listen(u string) (net.Listener, error) {
 	return ln, nil
 }
 
-// listenAll opens every URL and merges them into one listener.
-func listenAll(urls []string) (net.Listener, error) {
+// listenEach opens a listener on every URL; on error none stays open.
+func listenEach(urls []string) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, u := range urls {
 		ln, err := listen(u)
@@ -141,6 +141,15 @@ func listenAll(urls []string) (net.Listener, error) {
 			return nil, err
 		}
 		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// listenAll opens every URL and merges them into one listener.
+func listenAll(urls []string) (net.Listener, error) {
+	lns, err := listenEach(urls)
+	if err != nil {
+		return nil, err
 	}
 	if len(lns) == 1 {
 		return lns[0], nil

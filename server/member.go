@@ -68,19 +68,15 @@ func (m *Member) startMember() error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
-	clientServerTLS, _, err := tlsConfigs("client", cfg.tlsInfo("client"))
+	tc, err := cfg.tlsConfigs()
 	if err != nil {
 		return err
 	}
-	peerServerTLS, peerTLS, err := tlsConfigs("peer", cfg.tlsInfo("peer"))
+	peerLn, err := m.peerListener(tc.peerServer)
 	if err != nil {
 		return err
 	}
-	peerLn, err := m.peerListener(peerServerTLS)
-	if err != nil {
-		return err
-	}
-	clientLns, err := m.listenClients(cfg.ListenClientURLs, clientServerTLS)
+	clientLns, err := m.listenClients(cfg.ListenClientURLs, func(string) *tls.Config { return tc.clientServer })
 	if err != nil {
 		_ = peerLn.Close()
 		return err
@@ -89,14 +85,23 @@ func (m *Member) startMember() error {
 	if len(cfg.AdvertiseClientURLs) == 0 {
 		cfg.AdvertiseClientURLs = m.clientURLs
 	}
-	if err := m.startNode(peerLn, peerTLS); err != nil {
+	if err := m.startNode(peerLn, tc.peerDial); err != nil {
 		closeAll(clientLns)
 		return err
 	}
 	m.serve(clientLns, m.api)
-	if err := m.serveMetrics(clientServerTLS); err != nil {
-		return err
+	// The metrics URLs use the client side's certificate where they are
+	// https.
+	metricsLns, err := m.listenClients(cfg.ListenMetricsURLs, func(u string) *tls.Config {
+		if isHTTPS(u) {
+			return tc.clientServer
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("--listen-metrics-urls: %w", err)
 	}
+	m.serve(metricsLns, m.api.MetricsHandler())
 	m.log.WithFields(logrus.Fields{"node": cfg.Name, "peer_urls": cfg.AdvertisePeerURLs, "client_urls": cfg.AdvertiseClientURLs}).Info("member started")
 	return nil
 }
@@ -156,16 +161,15 @@ func (m *Member) peerListener(serverTLS *tls.Config) (net.Listener, error) {
 }
 
 // listenClients opens a client listener on every URL: capped at
-// MaxClientConns connections each, TLS-wrapped with tlsCfg.
-func (m *Member) listenClients(urls []string, tlsCfg *tls.Config) ([]net.Listener, error) {
-	var lns []net.Listener
-	for _, u := range urls {
-		ln, err := listen(u)
-		if err != nil {
-			closeAll(lns)
-			return nil, err
-		}
-		lns = append(lns, tlsListener(newLimitListener(ln, m.cfg.MaxClientConns), tlsCfg))
+// MaxClientConns connections each, TLS-wrapped with tlsFor's answer for
+// the URL.
+func (m *Member) listenClients(urls []string, tlsFor func(u string) *tls.Config) ([]net.Listener, error) {
+	lns, err := listenEach(urls)
+	if err != nil {
+		return nil, err
+	}
+	for i, ln := range lns {
+		lns[i] = tlsListener(newLimitListener(ln, m.cfg.MaxClientConns), tlsFor(urls[i]))
 	}
 	return lns, nil
 }
@@ -193,26 +197,6 @@ func (m *Member) serve(lns []net.Listener, h http.Handler) {
 		}(ln)
 		m.log.WithField("url", ln.Addr().String()).Info("listening for client requests")
 	}
-}
-
-// serveMetrics serves /metrics and /health on ListenMetricsURLs (TLS with
-// the client side's certificate on https URLs).
-func (m *Member) serveMetrics(clientServerTLS *tls.Config) error {
-	var lns []net.Listener
-	for _, u := range m.cfg.ListenMetricsURLs {
-		var tlsCfg *tls.Config
-		if isHTTPS(u) {
-			tlsCfg = clientServerTLS
-		}
-		ln, err := listen(u)
-		if err != nil {
-			closeAll(lns)
-			return fmt.Errorf("--listen-metrics-urls: %w", err)
-		}
-		lns = append(lns, tlsListener(newLimitListener(ln, m.cfg.MaxClientConns), tlsCfg))
-	}
-	m.serve(lns, m.api.MetricsHandler())
-	return nil
 }
 
 // ClientURLs are the URLs the client API listens on, with the ports the

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"time"
@@ -21,18 +22,14 @@ func (m *Member) startProxy() error {
 	if len(peers) == 0 {
 		return errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
 	}
-	clientServerTLS, clientTLS, err := tlsConfigs("client", cfg.tlsInfo("client"))
-	if err != nil {
-		return err
-	}
-	_, peerTLS, err := tlsConfigs("peer", cfg.tlsInfo("peer"))
+	tc, err := cfg.tlsConfigs()
 	if err != nil {
 		return err
 	}
 	fetch := func() ([]string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, members, err := raftfsm.ListMembers(ctx, peers, peerTLS)
+		_, members, err := raftfsm.ListMembers(ctx, peers, tc.peerDial)
 		if err != nil {
 			return nil, err
 		}
@@ -50,9 +47,9 @@ func (m *Member) startProxy() error {
 	m.closers = append(m.closers, refresher.Close)
 	// Members with client TLS are reached with this side's certificate.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = clientTLS
+	tr.TLSClientConfig = tc.clientDial
 	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.Proxy == ProxyReadOnly, Log: m.log, Transport: tr})
-	lns, err := m.listenClients(cfg.ListenClientURLs, clientServerTLS)
+	lns, err := m.listenClients(cfg.ListenClientURLs, func(string) *tls.Config { return tc.clientServer })
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,24 @@ import (
 	"github.com/etcd-classic/etcd-classic/certs"
 )
 
+// tlsSet is the TLS configurations of a member's two sides (nil where a
+// side has no TLS).
+type tlsSet struct {
+	clientServer, clientDial *tls.Config // the client API's listener; a proxy's dialer
+	peerServer, peerDial     *tls.Config // the peer port; the dialer of other members
+}
+
+// tlsConfigs builds both sides' configurations.
+func (c *Config) tlsConfigs() (tlsSet, error) {
+	var s tlsSet
+	var err error
+	if s.clientServer, s.clientDial, err = tlsConfigs("client", c.tlsInfo("client")); err != nil {
+		return s, err
+	}
+	s.peerServer, s.peerDial, err = tlsConfigs("peer", c.tlsInfo("peer"))
+	return s, err
+}
+
 // tlsConfigs builds the listener and dialer configurations of one side;
 // both are nil when the side has no TLS. The settings are validated even
 // then, so that an unknown --cipher-suites name or a CRL file without TLS

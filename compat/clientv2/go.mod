@@ -12,3 +12,10 @@ require (
 	go.etcd.io/etcd/api/v3 v3.5.35 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.5.35 // indirect
 )
+
+// The compat tests start their clusters with the main module's launcher
+// (proctest), the one the root, examples and ops tests use; the replace
+// directive takes it from this checkout, never from a registry.
+require github.com/etcd-classic/etcd-classic v0.0.0-00010101000000-000000000000
+
+replace github.com/etcd-classic/etcd-classic => ../..

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/compat/clientv2/internal/launch"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // background runs etcdctl while the harness changes keys over HTTP: the
@@ -123,7 +123,7 @@ func (e *env) watchers() int {
 	n := 0
 	for _, m := range e.live() {
 		var st struct{ Watchers int }
-		if _, err := launch.GetJSON(ctx, m.ClientURL+"/v2/stats/store", &st); err == nil {
+		if _, err := proctest.GetJSON(ctx, m.ClientURL+"/v2/stats/store", &st); err == nil {
 			n += st.Watchers
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/compat/clientv2/internal/launch"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the server under test (record them from etcd 3.4)")
@@ -52,7 +52,7 @@ type step struct {
 
 // env is one running cluster and what the normaliser knows about it.
 type env struct {
-	c       *launch.Cluster
+	c       *proctest.Cluster
 	started time.Time
 	ctl     string
 	norm    *normaliser
@@ -76,7 +76,7 @@ func newEnv(t *testing.T, members int) *env {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c, err := launch.Start(ctx, launch.Config{Binary: bin, Args: strings.Fields(os.Getenv("COMPAT_ETCD_ARGS")), Members: members, Dir: dir})
+	c, err := proctest.StartCluster(ctx, proctest.ClusterConfig{CleanEnv: true, Binary: bin, Args: strings.Fields(os.Getenv("COMPAT_ETCD_ARGS")), Members: members, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func (e *env) label(l, u string) {
 // port nobody listens on can be handed out twice).
 func (e *env) freeURL(t *testing.T) string {
 	for {
-		p, err := launch.FreePort()
+		p, err := proctest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,8 +124,8 @@ func (e *env) freeURL(t *testing.T) string {
 	}
 }
 
-func (e *env) live() []*launch.Member {
-	var out []*launch.Member
+func (e *env) live() []*proctest.Member {
+	var out []*proctest.Member
 	for _, m := range e.c.Members {
 		if m.Alive() {
 			out = append(out, m)
@@ -150,7 +150,7 @@ func (e *env) refreshIDs() {
 				PeerURLs []string
 			}
 		}
-		if _, err := launch.GetJSON(ctx, m.ClientURL+"/v2/members", &ms); err != nil {
+		if _, err := proctest.GetJSON(ctx, m.ClientURL+"/v2/members", &ms); err != nil {
 			continue
 		}
 		for _, x := range ms.Members {
@@ -199,7 +199,7 @@ func (e *env) quorumIndex() (uint64, error) {
 	defer cancel()
 	var last error
 	for _, m := range e.live() {
-		idx, err := launch.EtcdIndex(ctx, m.ClientURL, true)
+		idx, err := proctest.EtcdIndex(ctx, m.ClientURL, true)
 		if err == nil {
 			return idx, nil
 		}
@@ -234,7 +234,7 @@ func (e *env) settled() error {
 	ctx, cancel := ctx5()
 	defer cancel()
 	for _, m := range e.live() {
-		idx, err := launch.EtcdIndex(ctx, m.ClientURL, false)
+		idx, err := proctest.EtcdIndex(ctx, m.ClientURL, false)
 		if err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ func (e *env) expand(t *testing.T, a string) string {
 			}
 			ctx, cancel := ctx5()
 			defer cancel()
-			if _, err := launch.GetJSON(ctx, e.live()[0].ClientURL+"/v2/keys"+arg+"?quorum=true", &r); err != nil {
+			if _, err := proctest.GetJSON(ctx, e.live()[0].ClientURL+"/v2/keys"+arg+"?quorum=true", &r); err != nil {
 				t.Fatalf("template %s: %v", m, err)
 			}
 			return strconv.FormatUint(r.Node.ModifiedIndex, 10)

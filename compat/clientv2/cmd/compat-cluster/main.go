@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/etcd-classic/etcd-classic/compat/clientv2/internal/launch"
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := launch.Start(ctx, launch.Config{Binary: *bin, Args: strings.Fields(*extra), Members: *n, Dir: work, Ready: *ready})
+	c, err := proctest.StartCluster(ctx, proctest.ClusterConfig{CleanEnv: true, Binary: *bin, Args: strings.Fields(*extra), Members: *n, Dir: work, Ready: *ready})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "compat-cluster:", err)
 		return 1
