@@ -13,8 +13,8 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// Node is what the handlers need from the replication layer (main passes
-// the raft node).
+// Node is what the handlers need from the replication layer (the server
+// package passes the raft node).
 type Node interface {
 	// Propose replicates a write and returns its event once applied on
 	// this member; failures are *store.Error values or errors that wrap
