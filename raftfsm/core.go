@@ -82,6 +82,7 @@ func openRaftNode(cfg Config) (*raftNode, error) {
 	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
 	}))
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
 		n.closeStores()
 		return nil, err
@@ -102,7 +103,6 @@ func openRaftNode(cfg Config) (*raftNode, error) {
 		default: // one is already asked for
 		}
 	}
-	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	return n, nil
 }
 
@@ -299,15 +299,16 @@ func (n *raftNode) restoreTimeouts() {
 }
 
 func (n *raftNode) closeStores() {
+	n.peers.Close()
 	_ = n.trans.Close()
 	_ = n.mux.Close()
 	_ = n.bolt.Close()
 }
 
-// close stops raft, the connection pool, the transport and the stores;
-// the loops (wg) must have ended. It returns raft's shutdown error.
+// close stops raft, then the connection pool, the transport and the
+// stores; the loops (wg) must have ended. It returns raft's shutdown
+// error.
 func (n *raftNode) close() error {
-	n.peers.Close()
 	var err error
 	if n.raft != nil {
 		err = n.raft.Shutdown().Error()
