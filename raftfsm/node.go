@@ -69,8 +69,16 @@ func New(cfg Config) (*Node, error) {
 	core.mux.start(core.checkHello)
 	obs := core.watchLeaders()
 	duties := &leaderDuties{raftNode: core, p: props, mon: mon}
-	for _, loop := range []func(){n.readiness.run, func() { core.space.run(core.ctx.Done()) }, props.writes.run,
-		core.snapshotLoop, duties.loop, members.publish, func() { core.observeLeaders(obs) }} {
+	// The member's loops; Close cancels core.ctx and waits for them.
+	for _, loop := range []func(){
+		n.readiness.run,
+		props.writes.run,
+		core.snapshotLoop,
+		func() { core.observeLeaders(obs) },
+		func() { core.space.run(core.ctx.Done()) },
+		duties.loop,
+		members.publish,
+	} {
 		core.spawn(loop)
 	}
 	core.log.WithFields(logrus.Fields{"node": cfg.Name, "id": machines.IDString(cfg.ID), "restarted": core.hasState}).Info("raft node started")
