@@ -49,6 +49,9 @@ type Event struct {
 	// of its own: its Index is the index current when it happened, and it
 	// is ordered just after that index for live watchers.
 	noIndex bool
+	// internal marks an event of an auth change (auth_apply.go): it is
+	// in the history, taking room as in etcd, but matches no watch.
+	internal bool
 }
 
 // Index is the index of the event itself: the modifiedIndex of its node.

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,11 +22,16 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
+	// auth is the authentication state (auth.go): replaced, never
+	// modified, by auth changes under mu; read without a lock.
+	auth atomic.Pointer[AuthState]
 }
 
 // New returns an empty store at index 0.
 func New() *Store {
-	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+	s.auth.Store(emptyAuth)
+	return s
 }
 
 // Index returns the current store index: the index of the last mutation.
@@ -525,6 +531,14 @@ func (s *Store) publish(e *Event, refresh bool) {
 // otherwise the history is searched first from sinceIndex, and an index
 // older than the history fails with 401.
 func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Watcher, error) {
+	return s.WatchFiltered(p, recursive, stream, sinceIndex, nil)
+}
+
+// WatchFiltered is Watch for a watcher that sees only the events allow
+// accepts, in the history as live: a non-stream watcher waits for the
+// first accepted one. allow runs under the store's locks (it may call
+// Auth, nothing else of the store).
+func (s *Store) WatchFiltered(p string, recursive, stream bool, sinceIndex uint64, allow func(*Event) bool) (*Watcher, error) {
 	p = cleanPath(p)
 	s.stats.inc(&s.stats.WatchRequests)
 	s.mu.RLock()
@@ -532,7 +546,7 @@ func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Wat
 	if sinceIndex == 0 {
 		sinceIndex = s.index + 1
 	}
-	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index)
+	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index, allow)
 	if err != nil {
 		return nil, err
 	}

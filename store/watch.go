@@ -27,8 +27,12 @@ type Watcher struct {
 	sinceIndex uint64
 	startIndex uint64
 	hub        *watcherHub
-	elem       *list.Element // guarded by hub.mu; nil when not registered
-	removed    bool          // guarded by hub.mu
+	// allow, when set, decides per event whether the watcher may see it
+	// (auth: only what its user may read). It runs under the store's
+	// locks and must not call back into the store, except Auth.
+	allow   func(*Event) bool
+	elem    *list.Element // guarded by hub.mu; nil when not registered
+	removed bool          // guarded by hub.mu
 }
 
 // EventChan delivers the watcher's events.
@@ -64,16 +68,16 @@ func newWatcherHub() *watcherHub {
 
 // watch registers a watcher at key, first looking for a match in the
 // history from sinceIndex on. storeIndex is the current store index.
-func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, storeIndex uint64) (*Watcher, error) {
+func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, storeIndex uint64, allow func(*Event) bool) (*Watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, err := h.history.scan(key, recursive, sinceIndex)
+	e, err := h.history.scan(key, recursive, sinceIndex, allow)
 	if err != nil {
 		err.Index = storeIndex
 		return nil, err
 	}
 	w := &Watcher{ch: make(chan *Event, watcherBuffer), done: make(chan struct{}), key: key,
-		recursive: recursive, stream: stream, sinceIndex: sinceIndex, startIndex: storeIndex, hub: h}
+		recursive: recursive, stream: stream, sinceIndex: sinceIndex, startIndex: storeIndex, hub: h, allow: allow}
 	if e != nil {
 		// Satisfied from history: deliver that one event and do not
 		// register, even for a stream (etcd behaves the same way).
@@ -168,6 +172,9 @@ func (h *watcherHub) notifyLocked(e *Event, watchPath string, deleted bool) {
 		next = el.Next()
 		w := el.Value.(*Watcher)
 		if !(w.recursive || exact || deleted) || e.watchIndex() < w.sinceIndex {
+			continue
+		}
+		if w.allow != nil && !w.allow(e) {
 			continue
 		}
 		select {
