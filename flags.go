@@ -80,6 +80,9 @@ type config struct {
 	cipherSuites                       string
 	hostWhitelist                      string
 
+	// v2 auth (flags_auth.go).
+	bcryptCost int
+
 	// legacy reports whether any etcd 0.x address flag was used; it
 	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
 	// 127.0.0.1:7001).
@@ -168,6 +171,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
 	}
 	specs = append(specs, tlsControlSpecs()...)
+	specs = append(specs, authSpecs()...)
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
 	for _, x := range []struct{ name, why string }{
@@ -184,7 +188,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"max-wals", "the raft log is compacted after each snapshot"},
 		{"wal-dir", "the raft log lives in the data directory"},
 		{"metrics", "/metrics always serves the same set"},
-		{"auth-token", "v2 auth is not implemented"},
+		{"auth-token", "v2 auth uses HTTP basic credentials, not v3 tokens"},
 		{"pre-vote", "raft always pre-votes"},
 		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
 		{"backend-batch-interval", "there is no v3 backend"},
@@ -315,6 +319,7 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		proxy:               "off",
 		strictReconfig:      true,
 		v1Dialect:           "0.4",
+		bcryptCost:          defaultBcryptCost,
 		set:                 map[string]bool{},
 	}
 	fs, specs := defineFlags(c)

@@ -277,7 +277,12 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		log.WithFields(logrus.Fields{"peers": m.joinPeers, "id": id.ID}).Info("joined the cluster")
 	}
 	s := &server{node: node, failed: make(chan error, 1), log: log}
+	bcryptCost, warning := cfg.effectiveBcryptCost()
+	if warning != "" {
+		log.Warn(warning)
+	}
 	s.api = httpapi.New(httpapi.Config{
+		BcryptCost: bcryptCost, ClientCertAuth: clientInfo.ClientCertAuth,
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 		EnablePprof: cfg.enablePprof, HostWhitelist: splitList(cfg.hostWhitelist),

@@ -24,6 +24,13 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// After parsing, as etcd: a bad request is 400 even without access.
+	user, ok := a.keyAccess(r, kr.Path, kr.Recursive)
+	if !ok {
+		writeError(w, errNoAuth())
+		return
+	}
+	kr.User = user
 	switch {
 	case r.Method == http.MethodGet && kr.Quorum:
 		// Checked before wait: ?wait=true&quorum=true is a quorum GET.
@@ -113,7 +120,7 @@ type cidEntry struct {
 // store drops the watcher.
 func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 	a.waitReady(r)
-	wa, err := a.cfg.Store.Watch(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex)
+	wa, err := a.cfg.Store.WatchFiltered(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex, a.readFilter(kr.User, kr.Path, kr.Recursive))
 	if err != nil {
 		writeError(w, err)
 		return
