@@ -167,7 +167,10 @@ func (rm *realMember) waitServing() {
 
 type testWriter struct{ t testing.TB }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimRight(string(p), "\n")); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
 
 // waitUntil polls cond until it holds or a generous deadline passes.
 func waitUntil(t testing.TB, what string, cond func() bool) {
