@@ -110,7 +110,7 @@ func normMembers(s string) string {
 // TestAuthTranscriptLikeEtcd replays spec/v2-auth.md against a real
 // member (raft on disk, HTTP on loopback; --cors='*', which is etcd 3.4's
 // default) and compares every status, header and body. What differs by
-// nature is compared by shape: the cluster ID (16 hex digits), raft
+// nature is compared by shape: the cluster ID (hex), raft
 // index and term (numbers), member IDs and URLs; X-Etcd-Index is
 // compared relative to the store index before the first request (etcd
 // 3.4 starts at 3, this server at 2), 0 as 0. Bodies end as etcd's do:
@@ -169,7 +169,7 @@ func TestAuthTranscriptLikeEtcd(t *testing.T) {
 			ok := g == v
 			switch k {
 			case "X-Etcd-Cluster-Id":
-				ok = regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(g)
+				ok = regexp.MustCompile(`^[0-9a-f]{1,16}$`).MatchString(g)
 			case "X-Raft-Index", "X-Raft-Term":
 				_, err := strconv.ParseUint(g, 10, 64)
 				ok = err == nil

@@ -1,0 +1,87 @@
+package httpapi
+
+import (
+	"testing"
+
+	"github.com/etcd-classic/etcd-classic/store"
+)
+
+// The credentials cache makes a user's later requests skip bcrypt, but it
+// never accepts an old password or a deleted user: an entry counts only
+// while the user still has the hash it was checked against.
+func TestCredCacheNeverAcceptsOldPasswordOrDeletedUser(t *testing.T) {
+	t.Parallel()
+	s := newStubServer(t)
+	u := s.URL
+	const root = "root:rootpw"
+	must(t, u, "PUT", "/v2/auth/users/root", "", ctJSON, `{"user":"root","password":"rootpw"}`, 201)
+	must(t, u, "PUT", "/v2/auth/users/alice", "", ctJSON, `{"user":"alice","password":"a1","roles":["guest"]}`, 200)
+	must(t, u, "PUT", "/v2/auth/enable", "", "", "", 200)
+	must(t, u, "PUT", "/v2/keys/k", "alice:a1", ctForm, "value=1", 201)
+
+	cached := func() int {
+		s.api.creds.mu.RLock()
+		defer s.api.creds.mu.RUnlock()
+		return len(s.api.creds.m)
+	}
+	if n := cached(); n != 1 {
+		t.Fatalf("%d cached credentials after alice authenticated, want 1", n)
+	}
+	steps := []struct {
+		what, method, path, user, body string
+		want                           int
+	}{
+		{"cached password", "GET", "/v2/keys/k", "alice:a1", "", 200},
+		{"wrong password", "GET", "/v2/keys/k", "alice:a2", "", 401},
+		{"change password", "PUT", "/v2/auth/users/alice", root, `{"user":"alice","password":"a2"}`, 200},
+		{"old password after the change", "GET", "/v2/keys/k", "alice:a1", "", 401},
+		{"new password", "GET", "/v2/keys/k", "alice:a2", "", 200},
+		{"old password once more", "GET", "/v2/keys/k", "alice:a1", "", 401},
+		{"delete alice", "DELETE", "/v2/auth/users/alice", root, "", 200},
+		{"deleted user", "GET", "/v2/keys/k", "alice:a2", "", 401},
+		{"recreate alice, same password", "PUT", "/v2/auth/users/alice", root, `{"user":"alice","password":"a2","roles":["guest"]}`, 200},
+		{"recreated user", "GET", "/v2/keys/k", "alice:a2", "", 200},
+		{"first password of the deleted user", "GET", "/v2/keys/k", "alice:a1", "", 401},
+	}
+	for _, st := range steps {
+		ct := ""
+		if st.body != "" {
+			ct = ctJSON
+		}
+		if r := call(t, u, st.method, st.path, st.user, ct, st.body); r.status != st.want {
+			t.Errorf("%s: %d %s, want %d", st.what, r.status, r.body, st.want)
+		}
+	}
+}
+
+// A wrong password is never remembered; a right one is remembered once.
+func TestCredCacheCheck(t *testing.T) {
+	t.Parallel()
+	st := store.New()
+	a := New(Config{Store: st, Node: newStubNode(st, stubTime), BcryptCost: 4})
+	defer a.Close()
+	h, err := a.hashPassword("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(&store.Request{Method: store.MethodAuth, Auth: &store.AuthChange{Kind: store.AuthPutUser, Name: "u", PasswordHash: h}}, stubTime); err != nil {
+		t.Fatal(err)
+	}
+	c := newCredCache()
+	for i := 0; i < 2; i++ {
+		if c.check(st.Auth(), "u", "nope") || c.check(st.Auth(), "nobody", "pw") {
+			t.Fatal("wrong credentials accepted")
+		}
+	}
+	if len(c.m) != 0 {
+		t.Fatalf("failures cached: %d entries", len(c.m))
+	}
+	if !c.check(st.Auth(), "u", "pw") || !c.check(st.Auth(), "u", "pw") || len(c.m) != 1 {
+		t.Fatalf("right password: %d entries, want 1", len(c.m))
+	}
+	// Passwords beyond bcrypt's 72 bytes are cut, as etcd 3.4 cut them.
+	long := string(make([]byte, 80))
+	if h, err := a.hashPassword(long); err != nil || h == "" {
+		t.Errorf("long password: %v", err)
+	}
+}
