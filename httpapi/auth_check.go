@@ -177,14 +177,12 @@ func newCredCache() *credCache {
 }
 
 func (c *credCache) key(user, password string) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write(c.salt[:])
-	h.Write([]byte(user))
-	h.Write([]byte{0})
-	h.Write([]byte(password))
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	var buf [128]byte
+	b := append(buf[:0], c.salt[:]...)
+	b = append(b, user...)
+	b = append(b, 0)
+	b = append(b, password...)
+	return sha256.Sum256(b)
 }
 
 // check reports whether password is user's in st.
