@@ -318,6 +318,16 @@ func TestAuthSnapshot(t *testing.T) {
 		mustApply(t, s, Request{Method: MethodPut, Path: "/k", Value: "v", User: "root"}, t0)
 		return s
 	}
+	// Untouched auth: format 1, readable by builds from before auth.
+	plain := New()
+	mustApply(t, plain, Request{Method: MethodPut, Path: "/k", Value: "v"}, t0)
+	var pb bytes.Buffer
+	if err := plain.Save(&pb); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(pb.Bytes(), []byte(snapshotMagicV1)) {
+		t.Errorf("a store that never used auth saved as %q", pb.Bytes()[:len(snapshotMagic)])
+	}
 	s1, s2 := build(), build()
 	var b1, b2 bytes.Buffer
 	if err := s1.Save(&b1); err != nil {
@@ -328,6 +338,9 @@ func TestAuthSnapshot(t *testing.T) {
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
 		t.Fatal("equal stores, different snapshot bytes")
+	}
+	if !bytes.HasPrefix(b1.Bytes(), []byte(snapshotMagic)) {
+		t.Errorf("a store with auth saved as %q", b1.Bytes()[:len(snapshotMagic)])
 	}
 	r := New()
 	if err := r.Restore(bytes.NewReader(b1.Bytes())); err != nil {

@@ -11,9 +11,10 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the trailing digit is the format
-// version. Save writes version 2 (which adds the authentication state, so
-// a binary that cannot keep it refuses the snapshot instead of silently
-// turning auth off); Restore reads 1 and 2 and refuses anything else.
+// version. Save writes version 2 once the auth state has been touched
+// (it adds that state, so a binary that cannot keep it refuses the
+// snapshot instead of silently turning auth off), version 1 before;
+// Restore reads both and refuses anything else.
 const (
 	snapshotMagic   = "ECLSTORE2"
 	snapshotMagicV1 = "ECLSTORE1"
@@ -29,13 +30,15 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //
 // Format (all integers unsigned varints unless noted):
 //
-//	magic "ECLSTORE2"
+//	magic "ECLSTORE2" ("ECLSTORE1" while auth was never used)
 //	index
 //	node*      root first, pre-order, children sorted by name
 //	count, event*   history, oldest first
 //	lastWrite  (version 1: absent in snapshots written before the v0.1
 //	           dialect; Restore then takes index)
 //	auth       version 2 only: the authentication state (auth_snapshot.go)
+//
+// Version 1 is the same without the auth state (and event flag 4).
 //
 // node:  name, flags (1=dir, 2=ttl, 4=v01), created, modified,
 //
@@ -52,9 +55,19 @@ func (s *Store) Save(w io.Writer) error {
 	s.hub.mu.Lock()
 	events := s.hub.history.list()
 	s.hub.mu.Unlock()
+	// A store whose auth state was never touched (no auth write ever,
+	// so no auth event in the history either) is saved in format 1,
+	// which builds from before auth read: clusters that do not use auth
+	// keep exchanging snapshots with them during a rolling upgrade.
+	auth := s.auth.Load()
+	v2 := auth.dirs
 	bw := bufio.NewWriterSize(w, 64<<10)
 	e := &encoder{w: bw}
-	e.raw(snapshotMagic)
+	if v2 {
+		e.raw(snapshotMagic)
+	} else {
+		e.raw(snapshotMagicV1)
+	}
 	e.uvarint(s.index)
 	e.node(s.root)
 	e.uvarint(uint64(len(events)))
@@ -62,7 +75,9 @@ func (s *Store) Save(w io.Writer) error {
 		e.event(ev)
 	}
 	e.uvarint(s.lastWrite)
-	e.authState(s.auth.Load())
+	if v2 {
+		e.authState(auth)
+	}
 	if e.err != nil {
 		return e.err
 	}
