@@ -1,8 +1,14 @@
 package httpapi
 
 import (
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/certs/certstest"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -127,5 +133,95 @@ func BenchmarkKeyAccess(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// With --client-cert-auth, a request without Authorization whose verified
+// client certificate has a user's name as CN acts as that user (etcd
+// 3.4's userFromClientCertificate); Basic credentials still win, and a
+// certificate naming nobody leaves the request a guest.
+func TestAuthClientCertificateUser(t *testing.T) {
+	t.Parallel()
+	ca := certstest.NewCA(t, "", "ca")
+	srvCert, srvKey := ca.IssueServer(t, "", "server")
+	pair, err := tls.LoadX509KeyPair(srvCert, srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New()
+	api := New(Config{Store: st, Node: newStubNode(st, stubTime), Now: func() time.Time { return stubTime }, BcryptCost: 4, ClientCertAuth: true})
+	srv := httptest.NewUnstartedServer(api)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	t.Cleanup(func() { api.Close(); srv.Close() })
+
+	clientFor := func(cn string) *http.Client {
+		tc := &tls.Config{RootCAs: ca.Pool()}
+		if cn != "" {
+			cf, kf := ca.IssueClient(t, "", cn)
+			p, err := tls.LoadX509KeyPair(cf, kf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.Certificates = []tls.Certificate{p}
+		}
+		return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	get := func(c *http.Client, path, user string) int {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if user != "" {
+			name, pw, _ := strings.Cut(user, ":")
+			req.SetBasicAuth(name, pw)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	u := srv.URL
+	setup := clientFor("")
+	for _, s := range []struct{ method, path, body string }{
+		{"PUT", "/v2/auth/users/root", `{"user":"root","password":"rootpw"}`},
+		{"PUT", "/v2/auth/roles/app", `{"role":"app","permissions":{"kv":{"read":["/app/*"],"write":[]}}}`},
+		{"PUT", "/v2/auth/users/alice", `{"user":"alice","password":"alicepw","roles":["app"]}`},
+		{"PUT", "/v2/auth/enable", ``},
+	} {
+		req, _ := http.NewRequest(s.method, u+s.path, strings.NewReader(s.body))
+		r, err := setup.Do(req)
+		if err != nil || r.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %v %v", s.method, s.path, r, err)
+		}
+		r.Body.Close()
+	}
+	req, _ := http.NewRequest("PUT", u+"/v2/auth/roles/guest", strings.NewReader(`{"role":"guest","revoke":{"kv":{"read":["/*"],"write":["/*"]}}}`))
+	req.SetBasicAuth("root", "rootpw")
+	if r, err := setup.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("narrowing guest: %v %v", r, err)
+	}
+	if _, err := st.Apply(&store.Request{Method: store.MethodPut, Path: "/app/x", Value: "1", User: "root"}, stubTime); err != nil {
+		t.Fatal(err)
+	}
+	alice, root, nobody := clientFor("alice"), clientFor("root"), clientFor("nobody")
+	cases := []struct {
+		name string
+		c    *http.Client
+		path string
+		user string
+		want int
+	}{
+		{"alice's certificate reads /app", alice, "/v2/keys/app/x", "", 200},
+		{"alice's certificate, not elsewhere", alice, "/v2/keys/other", "", 401},
+		{"alice's certificate, no /v2/auth", alice, "/v2/auth/users", "", 401},
+		{"root's certificate is root", root, "/v2/auth/users", "", 200},
+		{"Basic credentials beat the certificate", root, "/v2/auth/users", "alice:alicepw", 401},
+		{"a certificate naming nobody is a guest", nobody, "/v2/keys/app/x", "", 401},
+		{"no certificate is a guest", setup, "/v2/keys/app/x", "", 401},
+	}
+	for _, c := range cases {
+		if got := get(c.c, c.path, c.user); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
 	}
 }
