@@ -83,7 +83,12 @@ func TestCredCacheCheck(t *testing.T) {
 	if len(c.m) != 0 {
 		t.Fatalf("failures cached: %d entries", len(c.m))
 	}
-	if !c.check(st.Auth(), "u", "pw") || !c.check(st.Auth(), "u", "pw") || len(c.m) != 1 {
+	for i := 0; i < 2; i++ { // the second check is a cache hit
+		if !c.check(st.Auth(), "u", "pw") {
+			t.Fatal("right password refused")
+		}
+	}
+	if len(c.m) != 1 {
 		t.Fatalf("right password: %d entries, want 1", len(c.m))
 	}
 	// Passwords beyond bcrypt's 72 bytes are cut, as etcd 3.4 cut them.
