@@ -56,3 +56,64 @@ func (m *multiListener) Close() error {
 }
 
 func (m *multiListener) Addr() net.Addr { return m.lns[0].Addr() }
+
+// limitListener caps the connections open at once: Accept waits until
+// one of the n it handed out is closed (like golang.org/x/net's
+// netutil.LimitListener), so connections beyond the cap wait in the
+// kernel's backlog instead of each costing a goroutine and buffers.
+type limitListener struct {
+	net.Listener
+	slots chan struct{} // one token per open connection
+	done  chan struct{} // closed by Close: a waiting Accept returns
+	once  sync.Once
+}
+
+// newLimitListener caps ln at n open connections; n <= 0 means no cap.
+func newLimitListener(ln net.Listener, n int) net.Listener {
+	if n <= 0 {
+		return ln
+	}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, slots: l.slots}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitedConn gives its slot back when closed (once, however often Close
+// is called).
+type limitedConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.slots })
+	return err
+}
+
+// CloseWrite half-closes a TCP connection, which Go's HTTP server uses to
+// end a connection gracefully.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/etcd-classic/etcd-classic/httpapi"
 	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/ops"
 	"github.com/etcd-classic/etcd-classic/raftfsm"
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -39,6 +40,10 @@ const (
 )
 
 func main() {
+	// Operator subcommands (ops) come before any flag parsing.
+	if len(os.Args) > 1 && os.Args[1] == "copy" {
+		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	// The write path allocates many short-lived objects per request;
 	// collecting less often trades a little memory for throughput. GOGC
 	// in the environment still wins.
@@ -51,25 +56,25 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.printVersion {
-		fmt.Fprintf(stdout, "etcd-classic Version: %s\netcd API version: %s\n", Version, ServerVersion)
+		printVersion(stdout)
 		return 0
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	m, err := cfg.resolve()
 	if err != nil {
-		log.WithField("err", err).Error("bad configuration")
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.cpuProfile != "" {
@@ -147,6 +152,9 @@ type server struct {
 	wg      sync.WaitGroup
 	log     *logrus.Entry
 	closers []func() // extra things to stop (proxy refresher)
+	// maxConns caps the open connections of each client listener (0: no
+	// cap); see serveClients.
+	maxConns int
 }
 
 // joinTimeout bounds a new member's attempts to reach its cluster.
@@ -186,9 +194,11 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	idFile := filepath.Join(m.dataDir, "member", "identity.json")
 	var id identity
 	var memberID, clusterID uint64
-	var initial []*machines.Member
+	var initial, known []*machines.Member
 	var joinMode string
+	existing := false
 	if b, err := os.ReadFile(idFile); err == nil {
+		existing = true
 		if err := json.Unmarshal(b, &id); err != nil {
 			return nil, fmt.Errorf("%s: %w", idFile, err)
 		}
@@ -233,14 +243,9 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("looking up this member in the existing cluster: %w", err)
 			}
-			memberID, clusterID, initial = res.Member.ID, res.ClusterID, nil
+			memberID, clusterID, initial, known = res.Member.ID, res.ClusterID, nil, res.Members
 		}
 		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
-		if joinMode == "" {
-			if err := writeIdentity(idFile, id); err != nil {
-				return nil, err
-			}
-		}
 	}
 
 	peerLn, err := listenAll(m.listenPeer)
@@ -252,13 +257,21 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
-		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
+		InitialMembers: initial, ClusterID: clusterID, Existing: existing, KnownMembers: known, Store: st, Log: log,
 		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
 		StrictReconfigCheck: cfg.strictReconfig, PeerTLS: peerTLS,
 	})
 	if err != nil {
 		_ = peerLn.Close()
 		return nil, err
+	}
+	// The identity is written once raft's files exist: an identity without
+	// a raft log is damage (raftfsm.ErrDamaged).
+	if !existing && joinMode == "" {
+		if err := writeIdentity(idFile, id); err != nil {
+			_ = node.Close()
+			return nil, err
+		}
 	}
 	if joinMode == "join" {
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
@@ -276,16 +289,13 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		}
 		log.WithFields(logrus.Fields{"peers": m.joinPeers, "id": id.ID}).Info("joined the cluster")
 	}
-	s := &server{node: node, failed: make(chan error, 1), log: log}
-	bcryptCost, warning := cfg.effectiveBcryptCost()
-	if warning != "" {
-		log.Warn(warning)
-	}
+	s := &server{node: node, failed: make(chan error, 1), log: log, maxConns: cfg.maxClientConns}
 	s.api = httpapi.New(httpapi.Config{
-		BcryptCost: bcryptCost, ClientCertAuth: clientInfo.ClientCertAuth,
+		BcryptCost: int(cfg.bcryptCost), ClientCertAuth: clientInfo.ClientCertAuth,
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 		EnablePprof: cfg.enablePprof, HostWhitelist: splitList(cfg.hostWhitelist),
+		DisableDashboard: cfg.dashboardOff,
 		RaftStats: func() httpapi.RaftStats {
 			m := node.Metrics()
 			return httpapi.RaftStats{HasLeader: m.HasLeader, IsLeader: m.IsLeader, LeaderChanges: m.LeaderChanges,
@@ -327,15 +337,21 @@ func (s *server) removed() <-chan struct{} {
 	return s.node.Removed()
 }
 
-// serveClients starts an HTTP server for h on every client URL.
+// serveClients starts an HTTP server for h on every client URL. What a
+// client can hold is bounded (httpapi/DESIGN.md "Limits"): at most
+// s.maxConns connections per URL, headers within 30s and 64 KiB, idle
+// connections closed after 2 minutes. There is deliberately no
+// ReadTimeout or WriteTimeout: they would end long-poll watches (httpapi
+// bounds each watch write itself).
 func (s *server) serveClients(urls []string, h http.Handler, tlsCfg *tls.Config) error {
 	for _, u := range urls {
 		ln, err := listen(u)
 		if err != nil {
 			return err
 		}
-		ln = tlsListener(ln, tlsCfg)
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+		ln = tlsListener(newLimitListener(ln, s.maxConns), tlsCfg)
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 		s.servers = append(s.servers, hs)
 		s.wg.Add(1)
 		go func() {
@@ -401,7 +417,7 @@ func startProxy(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = clientTLS
 	proxy := httpapi.NewProxy(httpapi.ProxyConfig{Endpoints: refresher.Endpoints, ReadOnly: cfg.proxy == "readonly", Log: log, Transport: tr})
-	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}}
+	s := &server{failed: make(chan error, 1), log: log, closers: []func(){refresher.Close}, maxConns: cfg.maxClientConns}
 	if err := s.serveClients(m.listenClient, proxy, clientServerTLS); err != nil {
 		s.stop()
 		return nil, err

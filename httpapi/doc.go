@@ -5,7 +5,8 @@
 // auth.go, auth_check.go).
 // /v1 speaks etcd 0.4.6's dialect, or etcd v0.1.0's with
 // Config.V1Dialect "0.1" (render_v1.go says what differs); /v2 is the
-// same in both.
+// same in both. It also serves the web dashboard at /dashboard/
+// (dashboard.go), a page that is only a client of that API.
 //
 // Handlers are thin: parse and validate the request, call the store (for
 // local reads and watches) or the Node interface (for writes, quorum reads

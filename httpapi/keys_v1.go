@@ -33,7 +33,10 @@ func (a *API) keysV1(w http.ResponseWriter, r *http.Request) {
 		if _, ok := a.v1Access(w, r, key, false); !ok {
 			return
 		}
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			a.writeV1Error(w, r, err)
+			return
+		}
 		ev, err := a.cfg.Store.Get(key, false, true, a.cfg.Now())
 		if err != nil {
 			a.writeV1Error(w, r, err)
@@ -65,8 +68,11 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 		if _, ok := a.v1Access(w, r, "/"+raw, false); !ok {
 			return
 		}
-		a.waitReady(r)
-		ev, err := a.cfg.Store.GetV01(raw, a.cfg.Now())
+		if err := a.waitReady(r); err != nil {
+			a.writeV1Error(w, r, err)
+			return
+		}
+		ev, err := a.getV01(raw)
 		if err != nil {
 			a.writeV1Error(w, r, err)
 			return

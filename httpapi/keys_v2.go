@@ -42,7 +42,10 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && kr.Wait:
 		a.watchV2(w, r, kr)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			writeError(w, err)
+			return
+		}
 		a.getV2(w, r, kr)
 	default:
 		if a.redirectToLeader(w, r) {
@@ -119,7 +122,10 @@ type cidEntry struct {
 // written. It ends when the client goes away, the member stops, or the
 // store drops the watcher.
 func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
-	a.waitReady(r)
+	if err := a.waitReady(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	wa, err := a.cfg.Store.WatchFiltered(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex, a.readFilter(kr.User, kr.Path, kr.Recursive))
 	if err != nil {
 		writeError(w, err)
@@ -128,9 +134,12 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 	defer wa.Remove()
 	a.setIndexHeaders(w, wa.StartIndex())
 	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
+	// Every write has a deadline (watchWriter): a client that stops
+	// reading is cut off instead of holding the watcher forever.
+	ww := a.newWatchWriter(w)
+	defer ww.done()
+	if ww.flush() != nil {
+		return
 	}
 	buf := make([]byte, 0, 256)
 	for {
@@ -141,11 +150,8 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 			return
 		case ev := <-wa.EventChan():
 			buf = appendEvent(buf[:0], ev)
-			if _, err := w.Write(buf); err != nil || !kr.Stream {
+			if err := ww.write(buf); err != nil || !kr.Stream {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		case <-wa.Done():
 			// Dropped as too slow: hand over what was buffered and end the
@@ -153,7 +159,9 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 			for {
 				select {
 				case ev := <-wa.EventChan():
-					_, _ = w.Write(appendEvent(buf[:0], ev))
+					if ww.write(appendEvent(buf[:0], ev)) != nil {
+						return
+					}
 				default:
 					return
 				}

@@ -200,9 +200,6 @@ func leader(t testing.TB, ms []*realMember) *realMember {
 	return l
 }
 
-var testClient = &http.Client{Timeout: 30 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 // call sends one request; user is "name:password" ("" for none), ct the
 // content type ("" for none).
 func call(t testing.TB, base, method, path, user, ct, body string) resp {
@@ -222,7 +219,7 @@ func call(t testing.TB, base, method, path, user, ct, body string) resp {
 		name, pw, _ := strings.Cut(user, ":")
 		req.SetBasicAuth(name, pw)
 	}
-	r, err := testClient.Do(req)
+	r, err := noRedirectClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

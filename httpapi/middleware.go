@@ -8,17 +8,21 @@ import (
 	"time"
 )
 
-// wrap adds what etcd does before routing: answer OPTIONS on any path,
-// add CORS headers for allowed origins, and redirect unclean paths.
+// wrap adds what etcd does before routing: refuse over-long request
+// lines (limits.go), answer OPTIONS on any path, add CORS headers for
+// allowed origins, and redirect unclean paths.
 func (a *API) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuseLongRequestLine(w, r) {
+			return
+		}
 		a.cors(w, r)
 		if r.Method == http.MethodOptions && !a.optionsRouted01(r.URL.Path) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
 		if cp := cleanURLPath(r.URL.Path); cp != r.URL.Path {
-			redirectClean(w, r, cp)
+			a.cleanRedirect(w, r, cp)
 			return
 		}
 		if !isKeysPath(r.URL.Path) {

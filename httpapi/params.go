@@ -16,24 +16,6 @@ type keyRequest struct {
 	NoValueOnSuccess             bool
 }
 
-// maxFormBody is Go's own cap on url-encoded bodies (10 MiB); etcd's only
-// size limit on v2 writes. Longer bodies fail with error 210, "http: POST
-// too large".
-const maxFormBody = 10 << 20
-
-// parseForm parses the query and, for PUT and POST with a url-encoded
-// body, the body (body values first: the first value of a name wins, so
-// the body beats the query, as in etcd). Bodies of other methods and
-// content types are ignored; the body read is bounded.
-func parseForm(r *http.Request) (url.Values, error) {
-	// Go's ParseForm reads only url-encoded PUT/POST/PATCH bodies, and at
-	// most maxFormBody+1 bytes of them.
-	if err := r.ParseForm(); err != nil {
-		return nil, err
-	}
-	return r.Form, nil
-}
-
 // formBool parses a boolean parameter with strconv.ParseBool; absent is
 // false, and an empty value is an error (etcd's getBool).
 func formBool(f url.Values, key string) (bool, bool) {

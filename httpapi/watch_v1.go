@@ -42,7 +42,10 @@ func (a *API) watchV1(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.waitReady(r)
+	if err := a.waitReady(r); err != nil {
+		a.writeV1Error(w, r, err)
+		return
+	}
 	wa, err := a.watchStoreV1(key, since, a.readFilter(user, key, a.v01()))
 	if err != nil {
 		a.writeV1Error(w, r, err)

@@ -143,6 +143,13 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 		}
 		return
 	}
+	if err := n.space.admit(len(data)); err != nil {
+		<-b.inflight
+		for _, w := range batch {
+			w.done <- writeOutcome{err: err}
+		}
+		return
+	}
 	f := n.raft.Apply(data, n.cfg.RequestTimeout)
 	go func() {
 		err := f.Error()

@@ -118,7 +118,13 @@ func encodeCommand(c *command) ([]byte, error) {
 	return nil, fmt.Errorf("%w %d", errUnknownType, c.Type)
 }
 
+// appendRequest encodes r. A request over the store's limits
+// (store.Request.Validate) is refused here, before it can reach the log;
+// the error is the *store.Error the client gets.
 func appendRequest(b []byte, r *store.Request) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	switch r.Method {
 	case store.MethodPut:
 		b = append(b, methodPut)

@@ -10,11 +10,11 @@ import (
 const HistoryCapacity = 1000
 
 // history is a ring of the most recent events, oldest first. Every
-// mutation of the store adds exactly one event (refreshes included), so the
-// indexes never decrease, but they are not always consecutive: a failed
-// write of the etcd 0.1 dialect takes an index and records nothing, and
-// the expiry of a 0.1 key records an event at the index before it. scan
-// therefore uses a binary search.
+// mutation of the store that takes an index adds exactly one event
+// (refreshes included), so the indexes never decrease, but they are not
+// always consecutive: a failed write of the etcd 0.1 dialect takes an
+// index and records nothing (and the expiry of a 0.1 key takes no index
+// and is not recorded). scan therefore uses a binary search.
 type history struct {
 	events []*Event // ring buffer, len == capacity once full
 	front  int      // position of the oldest event

@@ -1,8 +1,8 @@
 package store
 
 import (
-	"path"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -14,6 +14,12 @@ var minExpireTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // node is one entry of the tree. A node is a directory iff children is not
 // nil. expireTime is the zero Time for permanent nodes. heapIndex is the
 // position in the TTL heap, -1 when the node is not in it.
+//
+// path is the node's full key, but its bytes are shared: the directories
+// a write creates on its way down all point into the one key string of
+// that write (walkCreate), and Restore builds one string per chain of
+// nodes (assignPaths). A key d levels deep therefore costs O(len(key)),
+// not O(d*len(key)); see DESIGN.md "Key limits and cost".
 type node struct {
 	path          string
 	name          string
@@ -29,14 +35,24 @@ type node struct {
 	v01 bool
 }
 
+// newFile and newDir make a node at p. p must be clean; the name is a
+// substring of it (no copy).
 func newFile(p, value string, index uint64, parent *node, expire time.Time) *node {
-	return &node{path: p, name: path.Base(p), createdIndex: index, modifiedIndex: index,
+	return &node{path: p, name: baseName(p), createdIndex: index, modifiedIndex: index,
 		value: value, parent: parent, expireTime: expire, heapIndex: -1}
 }
 
 func newDir(p string, index uint64, parent *node, expire time.Time) *node {
-	return &node{path: p, name: path.Base(p), createdIndex: index, modifiedIndex: index,
+	return &node{path: p, name: baseName(p), createdIndex: index, modifiedIndex: index,
 		children: make(map[string]*node), parent: parent, expireTime: expire, heapIndex: -1}
+}
+
+// baseName is the last segment of the clean path p ("/" for the root).
+func baseName(p string) string {
+	if p == "/" {
+		return p
+	}
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 func (n *node) isDir() bool       { return n.children != nil }

@@ -60,6 +60,35 @@ func (r *Request) accessKey() string {
 	return r.Path
 }
 
+// MaxKeyLength is the longest key, in bytes, a write may name. etcd 3.4
+// takes keys from the request line, which it refuses past 4094 bytes, so
+// no key etcd accepts on a fresh connection is longer than that; this
+// limit is twice that and can only be reached by an entry that did not
+// come through the client port. It also bounds a key's depth: every level
+// takes at least two bytes ("/x"), so a key has at most MaxKeyLength/2
+// levels.
+const MaxKeyLength = 8192
+
+// uniqueSuffix is what a POST adds to its key: "/" and 20 digits.
+const uniqueSuffix = 21
+
+// Validate checks the limits every write must respect whatever the path
+// it came by: its key (after a POST's unique name is added) is at most
+// MaxKeyLength bytes. It is checked before a write is proposed and again
+// when it is applied, so an entry that reached the log anyway is refused
+// alike on every replica instead of being applied. The error is 209
+// "Invalid field" (HTTP 400) with index 0.
+func (r *Request) Validate() *Error {
+	n := len(r.Path)
+	if r.Method == MethodPost && !r.V01 {
+		n += uniqueSuffix
+	}
+	if n > MaxKeyLength {
+		return NewError(EcodeInvalidField, "key is longer than "+uitoa(MaxKeyLength)+" bytes", 0)
+	}
+	return nil
+}
+
 // TTLDuration converts TTL seconds into the wrapped duration etcd uses.
 func TTLDuration(seconds uint64) time.Duration {
 	return time.Duration(seconds) * time.Second
@@ -88,8 +117,13 @@ func (r *Request) ExpireTime(now time.Time) time.Time {
 //	DELETE otherwise                      → delete
 //
 // "Given" means a non-empty prevValue or a non-zero prevIndex. Requests
-// marked V01 follow etcd v0.1.0's rules instead (applyV01).
+// marked V01 follow etcd v0.1.0's rules instead (applyV01). A request
+// that fails Validate is refused first and changes nothing.
 func (s *Store) Apply(r *Request, now time.Time) (*Event, error) {
+	if err := r.Validate(); err != nil {
+		// Nothing changes, no index is taken: a deterministic refusal.
+		return nil, err
+	}
 	if r.Method == MethodAuth {
 		return s.applyAuth(r.Auth)
 	}

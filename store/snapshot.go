@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -69,7 +70,7 @@ func (s *Store) Save(w io.Writer) error {
 		e.raw(snapshotMagicV1)
 	}
 	e.uvarint(s.index)
-	e.node(s.root)
+	e.tree(s.root)
 	e.uvarint(uint64(len(events)))
 	for _, ev := range events {
 		e.event(ev)
@@ -120,6 +121,29 @@ func (e *encoder) time(t time.Time) {
 	e.uvarint(uint64(t.Nanosecond()))
 }
 
+// tree writes the subtree of n in pre-order, children sorted by name. It
+// keeps its own stack, so a tree of any depth is safe to encode.
+func (e *encoder) tree(n *node) {
+	stack := [][]*node{{n}} // per level: the nodes still to write
+	for len(stack) > 0 && e.err == nil {
+		top := stack[len(stack)-1]
+		if len(top) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		c := top[0]
+		stack[len(stack)-1] = top[1:]
+		e.node(c)
+		if c.isDir() {
+			kids := c.sortedChildren()
+			e.uvarint(uint64(len(kids)))
+			stack = append(stack, kids)
+		}
+	}
+}
+
+// node writes one node without its children (a directory's child count
+// follows, written by tree).
 func (e *encoder) node(n *node) {
 	e.str(n.name)
 	var flags uint64
@@ -140,12 +164,6 @@ func (e *encoder) node(n *node) {
 	}
 	if !n.isDir() {
 		e.str(n.value)
-		return
-	}
-	kids := n.sortedChildren()
-	e.uvarint(uint64(len(kids)))
-	for _, c := range kids {
-		e.node(c)
 	}
 }
 
@@ -205,7 +223,7 @@ func (s *Store) Restore(r io.Reader) error {
 	v1 := string(magic) == snapshotMagicV1
 	index := d.uvarint()
 	var heap ttlHeap
-	root := d.node(nil, "/", &heap)
+	root := d.tree(&heap)
 	n := d.uvarint()
 	if d.err == nil && n > HistoryCapacity {
 		d.err = fmt.Errorf("%w: %d history events", ErrBadSnapshot, n)
@@ -249,6 +267,7 @@ func (s *Store) Restore(r io.Reader) error {
 type decoder struct {
 	r   *bufio.Reader
 	err error
+	ttl []*node // nodes with a TTL, for the heap once paths are known
 }
 
 func (d *decoder) fail(what string) {
@@ -288,12 +307,22 @@ func (d *decoder) str() string {
 		d.fail("string too long")
 		return ""
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(d.r, b); err != nil {
+	if n <= 64<<10 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(d.r, b); err != nil {
+			d.fail("truncated string")
+			return ""
+		}
+		return string(b)
+	}
+	// A long string grows with the bytes actually read, so a damaged
+	// length cannot make Restore allocate gigabytes up front.
+	var sb strings.Builder
+	if m, err := io.CopyN(&sb, d.r, int64(n)); err != nil || m != int64(n) {
 		d.fail("truncated string")
 		return ""
 	}
-	return string(b)
+	return sb.String()
 }
 
 func (d *decoder) time() time.Time {
@@ -305,7 +334,57 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
-func (d *decoder) node(parent *node, p string, heap *ttlHeap) *node {
+// tree reads the tree written by encoder.tree and gives every node its
+// path (assignPaths). It keeps its own stack: a snapshot of any depth
+// decodes without deep recursion, in memory linear in its size.
+func (d *decoder) tree(heap *ttlHeap) *node {
+	type frame struct {
+		dir  *node
+		left uint64 // children still to read
+	}
+	root, count := d.node(nil)
+	if root == nil {
+		return nil
+	}
+	root.path, root.name = "/", "/"
+	var stack []frame
+	if root.isDir() {
+		stack = append(stack, frame{root, count})
+	}
+	for len(stack) > 0 && d.err == nil {
+		top := &stack[len(stack)-1]
+		if top.left == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		top.left--
+		c, count := d.node(top.dir)
+		if c == nil {
+			break
+		}
+		if _, dup := top.dir.children[c.name]; dup || c.name == "" || strings.IndexByte(c.name, '/') >= 0 {
+			d.fail("bad node name")
+			break
+		}
+		top.dir.children[c.name] = c
+		if c.isDir() {
+			stack = append(stack, frame{c, count})
+		}
+	}
+	if d.err != nil {
+		return nil
+	}
+	assignPaths(root)
+	// The heap orders by path: fill it once every path is known.
+	for _, n := range d.ttl {
+		heap.add(n)
+	}
+	return root
+}
+
+// node reads one node (and, for a directory, its child count). Its path
+// is left empty for assignPaths.
+func (d *decoder) node(parent *node) (*node, uint64) {
 	name := d.str()
 	flags := d.uvarint()
 	created, modified := d.uvarint(), d.uvarint()
@@ -314,30 +393,69 @@ func (d *decoder) node(parent *node, p string, heap *ttlHeap) *node {
 		expire = d.time()
 	}
 	if d.err != nil {
-		return nil
+		return nil, 0
 	}
-	if parent != nil {
-		p = childPath(parent.path, name)
-	}
-	var n *node
+	n := &node{name: name, createdIndex: created, modifiedIndex: modified,
+		parent: parent, expireTime: expire, heapIndex: -1, v01: flags&4 != 0}
+	var count uint64
 	if flags&1 == 0 {
-		n = newFile(p, d.str(), created, parent, expire)
+		n.value = d.str()
 	} else {
-		n = newDir(p, created, parent, expire)
-		count := d.uvarint()
-		for i := uint64(0); i < count && d.err == nil; i++ {
-			c := d.node(n, "", heap)
-			if c != nil {
-				n.children[c.name] = c
+		n.children = make(map[string]*node)
+		count = d.uvarint()
+	}
+	if d.err != nil {
+		return nil, 0
+	}
+	if !n.isPermanent() {
+		d.ttl = append(d.ttl, n)
+	}
+	return n, count
+}
+
+// assignPaths gives every node below root its full path, sharing bytes:
+// for a node without a path it follows one line of descendants down to
+// its end, builds that end's path once, and gives every node on the line
+// a prefix of it. Each line costs the length of one key, so a chain d
+// levels deep costs O(d) here, where joining each node's path to its
+// parent's would cost O(d²).
+func assignPaths(root *node) {
+	stack := []*node{root}
+	var buf []byte
+	var line []*node
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range n.children {
+			stack = append(stack, c)
+			if c.path != "" {
+				continue
+			}
+			buf, line = buf[:0], line[:0]
+			if n != root {
+				buf = append(buf, n.path...)
+			}
+			for x := c; x != nil; x = anyChild(x) {
+				buf = append(buf, '/')
+				buf = append(buf, x.name...)
+				line = append(line, x)
+			}
+			full := string(buf)
+			end := len(full)
+			for i := len(line) - 1; i >= 0; i-- {
+				line[i].path = full[:end]
+				end -= len(line[i].name) + 1
 			}
 		}
 	}
-	n.modifiedIndex = modified
-	n.v01 = flags&4 != 0
-	if !n.isPermanent() {
-		heap.add(n)
+}
+
+// anyChild returns one child of n, nil if it has none.
+func anyChild(n *node) *node {
+	for _, c := range n.children {
+		return c
 	}
-	return n
+	return nil
 }
 
 func (d *decoder) event() *Event {

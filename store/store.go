@@ -86,49 +86,58 @@ func childPath(dir, name string) string {
 
 // internalGet walks to p. A missing component gives 100 with the path of
 // the first missing component; a component that is a file gives 104 with
-// that file's path.
+// that file's path. The walk hashes each segment once: linear in len(p).
 func (s *Store) internalGet(p string) (*node, *Error) {
 	n := s.root
 	if p == "/" {
 		return n, nil
 	}
-	rest := p[1:]
-	for rest != "" {
-		name := rest
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			name, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = ""
-		}
+	for start := 1; start <= len(p); {
+		end := segmentEnd(p, start)
 		if !n.isDir() {
 			return nil, NewError(EcodeNotDir, n.path, s.index)
 		}
-		child, ok := n.children[name]
+		child, ok := n.children[p[start:end]]
 		if !ok {
-			return nil, NewError(EcodeKeyNotFound, childPath(n.path, name), s.index)
+			return nil, NewError(EcodeKeyNotFound, p[:end], s.index)
 		}
 		n = child
+		start = end + 1
 	}
 	return n, nil
+}
+
+// segmentEnd is the end of the segment of the clean path p that starts at
+// start: the next "/" or the end of p.
+func segmentEnd(p string, start int) int {
+	if i := strings.IndexByte(p[start:], '/'); i >= 0 {
+		return start + i
+	}
+	return len(p)
 }
 
 // walkCreate walks to directory p, creating missing directories with
 // index. It fails with 104 if a component is a file; it never fails after
 // having created something, because a new directory has no children.
+// Every directory it creates takes a prefix of p as its path, sharing p's
+// bytes, so creating d levels costs O(len(p)) and not O(d*len(p)).
 func (s *Store) walkCreate(p string, index uint64) (*node, *Error) {
 	n := s.root
 	if p == "/" {
 		return n, nil
 	}
-	for _, name := range strings.Split(p[1:], "/") {
+	for start := 1; start <= len(p); {
+		end := segmentEnd(p, start)
+		name := p[start:end]
 		child, ok := n.children[name]
 		if !ok {
-			child = newDir(childPath(n.path, name), index, n, time.Time{})
+			child = newDir(p[:end], index, n, time.Time{})
 			n.children[name] = child
 		} else if !child.isDir() {
 			return nil, NewError(EcodeNotDir, child.path, s.index)
 		}
 		n = child
+		start = end + 1
 	}
 	return n, nil
 }
@@ -221,8 +230,13 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 	if expire.Before(minExpireTime) {
 		expire = time.Time{}
 	}
-	dirPath, name := path.Split(p)
-	parent, err := s.walkCreate(path.Clean(dirPath), next)
+	// The parent path and the name are substrings of p (see walkCreate).
+	slash := strings.LastIndexByte(p, '/')
+	dirPath, name := p[:slash], p[slash+1:]
+	if dirPath == "" {
+		dirPath = "/"
+	}
+	parent, err := s.walkCreate(dirPath, next)
 	if err != nil {
 		// etcd counts a failed walk as a failed set on top of the
 		// operation's own failure counter (a quirk of its stats).
@@ -462,7 +476,8 @@ func (s *Store) compareAndDelete(p, prevValue string, prevIndex uint64, now time
 
 // DeleteExpiredKeys removes, in expiration order, every node whose
 // expiration is at or before cutoff; each removal is one expire event with
-// its own index. cutoff is the time carried by the leader's command.
+// its own index, except for keys written in the etcd 0.1 dialect
+// (expireV01). cutoff is the time carried by the leader's command.
 func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -472,20 +487,16 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 		if n == nil || n.expireTime.After(cutoff) {
 			break
 		}
-		next := s.index + 1
 		if n.v01 {
-			// etcd v0.1.0 expired keys with timers outside its log: the
-			// expiry of a key written in that dialect takes no index.
-			next = s.index
+			out = append(out, s.expireV01(n, cutoff))
+			continue
 		}
+		next := s.index + 1
 		// etcd 3.4 marks the expired node as a directory when it is one
-		// (v2.3.8 did not); the goldens come from 3.4.
+		// (v2.3.8 did not); this server answers as 3.4 does.
 		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 		e.PrevNode = n.repr(false, false, cutoff)
-		e.noIndex = n.v01
-		if !n.v01 {
-			s.advance(next)
-		}
+		s.advance(next)
 		e.EtcdIndex = next
 		s.removeNode(n, e)
 		s.stats.inc(&s.stats.ExpireCount)
@@ -493,28 +504,6 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 		out = append(out, e)
 	}
 	return out
-}
-
-// removeNode detaches n (and its subtree) from the tree and the TTL heap.
-// When e is not nil, the watchers registered exactly at every removed path
-// receive e, descendants first.
-func (s *Store) removeNode(n *node, e *Event) {
-	s.detach(n, e)
-	if n.parent != nil {
-		delete(n.parent.children, n.name)
-	}
-}
-
-func (s *Store) detach(n *node, e *Event) {
-	// Map order is fine here: it changes only the order in which
-	// watchers hear about the removal, never the resulting state.
-	for _, c := range n.children {
-		s.detach(c, e)
-	}
-	s.ttl.remove(n)
-	if e != nil {
-		s.hub.notifyDeleted(e, n.path)
-	}
 }
 
 // publish records a mutation's event; refreshes wake nobody.

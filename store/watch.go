@@ -2,8 +2,6 @@ package store
 
 import (
 	"container/list"
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -27,12 +25,13 @@ type Watcher struct {
 	sinceIndex uint64
 	startIndex uint64
 	hub        *watcherHub
+	at         *watchNode    // guarded by hub.mu; where w is registered
+	elem       *list.Element // guarded by hub.mu; nil when not registered
+	removed    bool          // guarded by hub.mu
 	// allow, when set, decides per event whether the watcher may see it
 	// (auth: only what its user may read). It runs under the store's
 	// locks and must not call back into the store, except Auth.
-	allow   func(*Event) bool
-	elem    *list.Element // guarded by hub.mu; nil when not registered
-	removed bool          // guarded by hub.mu
+	allow func(*Event) bool
 }
 
 // EventChan delivers the watcher's events.
@@ -56,14 +55,83 @@ func (w *Watcher) Remove() {
 // watcherHub keeps the registered watchers by key and the event history.
 // Lock order: Store.mu before watcherHub.mu.
 type watcherHub struct {
-	mu       sync.Mutex
-	watchers map[string]*list.List // guarded by mu
-	history  *history              // guarded by mu
-	count    atomic.Int64          // registered watchers
+	mu      sync.Mutex
+	root    *watchNode // guarded by mu; the watchers by key, as a tree
+	history *history   // guarded by mu
+	count   atomic.Int64
+}
+
+// watchNode is one path of the watcher index: the watchers registered at
+// exactly that path, and the nodes of the paths one segment longer that
+// have watchers at or below them. The index is a tree by path segment so
+// that finding the watchers on a key and on all its ancestors hashes each
+// segment of the key once (linear in the key's length), where a map by
+// full path would hash every prefix (quadratic in the key's depth). Nodes
+// with no watchers at or below them are pruned. Guarded by watcherHub.mu.
+type watchNode struct {
+	name     string
+	parent   *watchNode
+	children map[string]*watchNode
+	watchers list.List // of *Watcher
+}
+
+// child returns the index node for name below w (nil-safe).
+func (w *watchNode) child(name string) *watchNode {
+	if w == nil {
+		return nil
+	}
+	return w.children[name]
 }
 
 func newWatcherHub() *watcherHub {
-	return &watcherHub{watchers: make(map[string]*list.List), history: newHistory(HistoryCapacity)}
+	return &watcherHub{root: &watchNode{}, history: newHistory(HistoryCapacity)}
+}
+
+// lookupLocked returns the index node of the clean path p, nil if no
+// watcher is registered at or below p. Caller holds mu.
+func (h *watcherHub) lookupLocked(p string) *watchNode {
+	w := h.root
+	if p == "/" {
+		return w
+	}
+	for start := 1; start <= len(p) && w != nil; {
+		end := segmentEnd(p, start)
+		w = w.children[p[start:end]]
+		start = end + 1
+	}
+	return w
+}
+
+// insertLocked returns the index node of the clean path p, creating it.
+func (h *watcherHub) insertLocked(p string) *watchNode {
+	w := h.root
+	if p == "/" {
+		return w
+	}
+	for start := 1; start <= len(p); {
+		end := segmentEnd(p, start)
+		name := p[start:end]
+		c := w.children[name]
+		if c == nil {
+			if w.children == nil {
+				w.children = make(map[string]*watchNode)
+			}
+			c = &watchNode{name: name, parent: w}
+			w.children[name] = c
+		}
+		w = c
+		start = end + 1
+	}
+	return w
+}
+
+// pruneLocked removes w and its ancestors from the index while they hold
+// neither watchers nor children.
+func (h *watcherHub) pruneLocked(w *watchNode) {
+	for w.parent != nil && w.watchers.Len() == 0 && len(w.children) == 0 {
+		delete(w.parent.children, w.name)
+		w = w.parent
+	}
 }
 
 // watch registers a watcher at key, first looking for a match in the
@@ -86,12 +154,8 @@ func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, store
 		w.ch <- ne
 		return w, nil
 	}
-	l := h.watchers[key]
-	if l == nil {
-		l = list.New()
-		h.watchers[key] = l
-	}
-	w.elem = l.PushBack(w)
+	w.at = h.insertLocked(key)
+	w.elem = w.at.watchers.PushBack(w)
 	h.count.Add(1)
 	return w, nil
 }
@@ -109,13 +173,9 @@ func (h *watcherHub) removeLocked(w *Watcher, dropped bool) {
 	if w.elem == nil {
 		return
 	}
-	if l := h.watchers[w.key]; l != nil {
-		l.Remove(w.elem)
-		if l.Len() == 0 {
-			delete(h.watchers, w.key)
-		}
-	}
-	w.elem = nil
+	w.at.watchers.Remove(w.elem)
+	h.pruneLocked(w.at)
+	w.at, w.elem = nil, nil
 	h.count.Add(-1)
 }
 
@@ -127,76 +187,90 @@ func (h *watcherHub) add(e *Event) {
 }
 
 // notify records e and wakes the watchers on its key and on every
-// ancestor of it.
+// ancestor of it. It walks the watcher index down the key's segments, so
+// its cost is linear in the key's length. An event that took no index (the
+// expiry of an etcd 0.1 key) is not recorded: no replay returns it.
 func (h *watcherHub) notify(e *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.history.add(e)
+	if !e.noIndex {
+		h.history.add(e)
+	}
 	if h.count.Load() == 0 {
 		return
 	}
 	key := e.Node.Key
-	h.notifyLocked(e, "/", false)
+	// Watchers above a hidden segment ("_" first) do not see the event:
+	// hidden counts the hidden segments still below the current level.
+	hidden := 0
+	if key != "/" {
+		for start := 1; start <= len(key); {
+			end := segmentEnd(key, start)
+			if end > start && key[start] == '_' {
+				hidden++
+			}
+			start = end + 1
+		}
+	}
+	w := h.root
+	h.notifyLocked(e, w, key == "/", hidden > 0)
 	if key == "/" {
 		return
 	}
-	for i := 1; i <= len(key); i++ {
-		if i == len(key) || key[i] == '/' {
-			h.notifyLocked(e, key[:i], false)
+	for start := 1; start <= len(key); {
+		end := segmentEnd(key, start)
+		if w = w.children[key[start:end]]; w == nil {
+			return
 		}
+		if end > start && key[start] == '_' {
+			hidden--
+		}
+		h.notifyLocked(e, w, end == len(key), hidden > 0)
+		start = end + 1
 	}
 }
 
-// notifyDeleted wakes the watchers registered exactly at p, a node removed
-// by e (the target or one of its descendants).
-func (h *watcherHub) notifyDeleted(e *Event, p string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.count.Load() == 0 {
-		return
-	}
-	h.notifyLocked(e, p, true)
+// notifyDeletedLocked wakes the watchers registered exactly at w, the
+// index node of a node removed by e (the target or one of its
+// descendants). Caller holds mu.
+func (h *watcherHub) notifyDeletedLocked(e *Event, w *watchNode) {
+	h.deliverLocked(e, w, true)
 }
 
-func (h *watcherHub) notifyLocked(e *Event, watchPath string, deleted bool) {
-	l := h.watchers[watchPath]
-	if l == nil {
+// notifyLocked wakes the watchers at w, an ancestor of e's key (or the key
+// itself when exact). hiddenBelow tells whether a segment of the key below
+// w is hidden, in which case only an exact match is reported.
+func (h *watcherHub) notifyLocked(e *Event, w *watchNode, exact, hiddenBelow bool) {
+	if w.watchers.Len() == 0 || (!exact && hiddenBelow) {
 		return
 	}
-	exact := e.Node.Key == watchPath
-	if !exact && !deleted && hiddenBelow(watchPath, e.Node.Key) {
-		return
-	}
+	h.deliverLocked(e, w, exact)
+}
+
+// deliverLocked hands e to the watchers at w: every one of them when
+// direct (the event is on w's own path), recursive ones only otherwise.
+// A watcher whose buffer is full is dropped.
+func (h *watcherHub) deliverLocked(e *Event, w *watchNode, direct bool) {
 	var next *list.Element
-	for el := l.Front(); el != nil; el = next {
+	for el := w.watchers.Front(); el != nil; el = next {
 		next = el.Next()
-		w := el.Value.(*Watcher)
-		if !(w.recursive || exact || deleted) || e.watchIndex() < w.sinceIndex {
+		wa := el.Value.(*Watcher)
+		if !(wa.recursive || direct) || e.watchIndex() < wa.sinceIndex {
 			continue
 		}
-		if w.allow != nil && !w.allow(e) {
+		if wa.allow != nil && !wa.allow(e) {
 			continue
 		}
 		select {
-		case w.ch <- e:
-			if !w.stream {
-				h.removeLocked(w, false)
+		case wa.ch <- e:
+			if !wa.stream {
+				h.removeLocked(wa, false)
 			}
 		default:
 			// The consumer fell 100 events behind: drop it.
-			h.removeLocked(w, true)
+			h.removeLocked(wa, true)
 		}
 	}
-}
-
-// hiddenBelow reports whether key has a hidden segment (one starting with
-// "_") below watchPath, in which case watchers on watchPath do not see it.
-func hiddenBelow(watchPath, key string) bool {
-	if len(watchPath) > len(key) {
-		return false
-	}
-	rest := path.Clean("/" + key[len(watchPath):])
-	return strings.Contains(rest, "/_")
 }
 
 // dropAll removes every watcher, closing their Done channels (used when
@@ -204,12 +278,23 @@ func hiddenBelow(watchPath, key string) bool {
 func (h *watcherHub) dropAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, l := range h.watchers {
-		for el := l.Front(); el != nil; {
+	stack := []*watchNode{h.root}
+	for len(stack) > 0 {
+		w := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, c := range w.children {
+			stack = append(stack, c)
+		}
+		for el := w.watchers.Front(); el != nil; {
 			next := el.Next()
-			h.removeLocked(el.Value.(*Watcher), true)
+			wa := el.Value.(*Watcher)
+			// Unlink without pruning: the whole index is replaced below.
+			wa.removed = true
+			close(wa.done)
+			wa.at, wa.elem = nil, nil
+			h.count.Add(-1)
 			el = next
 		}
 	}
-	h.watchers = make(map[string]*list.List)
+	h.root = &watchNode{}
 }

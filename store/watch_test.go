@@ -60,6 +60,12 @@ func TestLiveWatch(t *testing.T) {
 		{name: "hidden key below watch is suppressed", watch: watch{path: "/h", recursive: true},
 			ops:  []Request{{Method: MethodPut, Path: "/h/_x", Value: "1"}, {Method: MethodPut, Path: "/h/_d/y", Value: "1"}, {Method: MethodPut, Path: "/h/v", Value: "1"}},
 			want: "set /h/v 3;"},
+		{name: "hidden segment above the watch does not hide", watch: watch{path: "/_h/d", recursive: true},
+			ops:  []Request{{Method: MethodPut, Path: "/_h/d/x", Value: "1"}, {Method: MethodPut, Path: "/_h/d/_y", Value: "1"}},
+			want: "set /_h/d/x 1;"},
+		{name: "hidden segment deep below the watch hides", watch: watch{path: "/", recursive: true},
+			ops:  []Request{{Method: MethodPut, Path: "/a/b/_c/d/e", Value: "1"}, {Method: MethodPut, Path: "/a/b/c/d/e", Value: "1"}},
+			want: "set /a/b/c/d/e 2;"},
 		{name: "hidden key watched directly", watch: watch{path: "/h/_x"},
 			ops:  []Request{{Method: MethodPut, Path: "/h/_x", Value: "1"}},
 			want: "set /h/_x 1;"},
@@ -220,5 +226,27 @@ func TestWatcherCount(t *testing.T) {
 	w1.Remove()
 	if c := s.WatcherCount(); c != 1 {
 		t.Fatalf("count %d after double Remove, want 1", c)
+	}
+}
+
+// TestWatchIndexPruned: the watcher index keeps no path once its
+// watchers are gone, however they went (removed, fired, dropped).
+func TestWatchIndexPruned(t *testing.T) {
+	t.Parallel()
+	s := New()
+	w1 := mustWatch(t, s, "/a/b/c", false, false, 0)
+	w2 := mustWatch(t, s, "/a/b", true, true, 0)
+	w3 := mustWatch(t, s, "/a/x/y/z", false, false, 0)
+	mustApply(t, s, Request{Method: MethodPut, Path: "/a/b/c", Value: "v"}, t0) // w1 fires
+	w2.Remove()
+	w3.Remove()
+	s.hub.mu.Lock()
+	left := len(s.hub.root.children)
+	s.hub.mu.Unlock()
+	if left != 0 || s.WatcherCount() != 0 {
+		t.Fatalf("index keeps %d top-level paths and %d watchers after every watcher left", left, s.WatcherCount())
+	}
+	if len(drain(w1)) != 1 {
+		t.Fatal("w1 did not get its event")
 	}
 }

@@ -195,7 +195,7 @@ func (e *env) removeMember(t *testing.T, l string) {
 		ctx, cancel := ctx5()
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, e.live()[0].ClientURL+"/v2/members/"+id, nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Errorf("removing member %s: %v", l, err)
 			return
