@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkAuth measures what v2 auth costs a request, end to end on one
@@ -20,7 +21,7 @@ func BenchmarkAuth(b *testing.B) {
 	ms := startMembers(b, 1, nil, nil)
 	u := ms[0].clientURL
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	c := &http.Client{Transport: tr}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b.Cleanup(tr.CloseIdleConnections)
 	do := func(method, path, user, ct, body string) int {
 		var rd io.Reader

@@ -123,7 +123,7 @@ func watchStream(t *testing.T, base, path, user string) (<-chan string, int) {
 		name, pw, _ := strings.Cut(user, ":")
 		req.SetBasicAuth(name, pw)
 	}
-	resp, err := (&http.Client{}).Do(req) // ended by ctx at cleanup
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req) // a stream: ended by ctx at cleanup, bounded anyway
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// transcriptStep is one request of testdata/v2-auth.md (a copy of
-// spec/v2-auth.md: etcd 3.4.23 answering 39 auth requests in order) and
-// etcd's answer.
+// transcriptStep is one request of testdata/v2-auth.md (a recorded
+// session of etcd 3.4.23 answering 39 auth requests in order) and etcd's
+// answer.
 type transcriptStep struct {
 	line              string
 	method, path      string
@@ -107,7 +107,7 @@ func normMembers(s string) string {
 	return reURLs.ReplaceAllString(s, `URLs":[URLS]`)
 }
 
-// TestAuthTranscriptLikeEtcd replays spec/v2-auth.md against a real
+// TestAuthTranscriptLikeEtcd replays testdata/v2-auth.md against a real
 // member (raft on disk, HTTP on loopback; --cors='*', which is etcd 3.4's
 // default) and compares every status, header and body. What differs by
 // nature is compared by shape: the cluster ID (hex), raft

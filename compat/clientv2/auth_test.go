@@ -195,7 +195,7 @@ func TestAuthUserAndRoleAPI(t *testing.T) {
 		if err := getJSON(ctx(), ep+"/v2/auth/enable", &st); err != nil || st.Enabled {
 			t.Errorf("%s: enabled=%v %v", ep, st.Enabled, err)
 		}
-		resp, err := http.Get(ep + "/v2/keys" + prefix + "/x")
+		resp, err := testClient.Get(ep + "/v2/keys" + prefix + "/x")
 		if err != nil {
 			t.Fatal(err)
 		}
