@@ -214,13 +214,14 @@ function showNode(node) {
   }
   if (node.key) actions.append(el('button', { type: 'button', id: 'detail-delete', class: 'danger', onclick: () => remove(node) }, 'Delete…'));
   actions.append(el('button', { type: 'button', onclick: () => select(key) }, 'Reload'));
-  detail.replaceChildren(
+  // replaceChildren would show a null as the text "null": leave it out.
+  detail.replaceChildren(...[
     el('h2', { class: 'key', id: 'detail-key' }, key),
     node.dir ? null : valueView(node),
     facts, actions,
     el('div', { id: 'conflict' }),
     el('div', { id: 'editor' }),
-  );
+  ].filter(Boolean));
 }
 
 function valueView(node) {
