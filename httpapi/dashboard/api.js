@@ -232,7 +232,7 @@ export function keyURL(key, dirForm = false) {
  * straight away. */
 const dirForms = new Set();
 
-/** forgetDirForms drops what readKey learnt (at log in and log out). */
+/** forgetDirForms drops what readKey learnt (at log out). */
 export function forgetDirForms() {
   dirForms.clear();
 }
