@@ -66,14 +66,18 @@ var recordCRC = crc32.MakeTable(crc32.Castagnoli)
 // errChecksum marks a record whose checksum or structure is wrong.
 var errChecksum = errors.New("checksum mismatch")
 
+// crcScratch is entryCRC's buffer for the fixed fields. crc32 makes it
+// escape, so callers allocate one per call of theirs, not per entry.
+type crcScratch [8 + 8 + 1 + 8 + 8]byte
+
 // seal returns l's data followed by its trailer: commit (8 bytes
 // big-endian), version, and the CRC-32C (big-endian) of entryCRC.
-func seal(l *raft.Log, commit uint64) []byte {
+func seal(l *raft.Log, commit uint64, h *crcScratch) []byte {
 	b := make([]byte, len(l.Data)+trailerLen)
 	n := copy(b, l.Data)
 	binary.BigEndian.PutUint64(b[n:], commit)
 	b[n+8] = trailerVersion
-	binary.BigEndian.PutUint32(b[n+9:], entryCRC(l, l.Data, b[n:n+9]))
+	binary.BigEndian.PutUint32(b[n+9:], entryCRC(l, l.Data, b[n:n+9], h))
 	return b
 }
 
@@ -83,8 +87,7 @@ func seal(l *raft.Log, commit uint64) []byte {
 // trailer's commit index and version (tail). The lengths keep data and
 // extensions from trading bytes unnoticed. (An entry found under another
 // key passes its own CRC: unseal compares its index with the key's.)
-func entryCRC(l *raft.Log, data, tail []byte) uint32 {
-	var h [8 + 8 + 1 + 8 + 8]byte
+func entryCRC(l *raft.Log, data, tail []byte, h *crcScratch) uint32 {
 	binary.BigEndian.PutUint64(h[0:], l.Index)
 	binary.BigEndian.PutUint64(h[8:], l.Term)
 	h[16] = byte(l.Type)
@@ -104,7 +107,7 @@ func entryCRC(l *raft.Log, data, tail []byte) uint32 {
 
 // unseal checks the entry raft-boltdb decoded from the key index, strips
 // its trailer from l.Data and returns the commit index it carried.
-func unseal(index uint64, l *raft.Log) (uint64, error) {
+func unseal(index uint64, l *raft.Log, h *crcScratch) (uint64, error) {
 	if l.Index != index {
 		return 0, fmt.Errorf("%w: entry %d found under index %d", errChecksum, l.Index, index)
 	}
@@ -116,7 +119,7 @@ func unseal(index uint64, l *raft.Log) (uint64, error) {
 	if t[8] != trailerVersion {
 		return 0, fmt.Errorf("%w: unknown trailer version %d", errChecksum, t[8])
 	}
-	if binary.BigEndian.Uint32(t[9:]) != entryCRC(l, l.Data[:n], t[:9]) {
+	if binary.BigEndian.Uint32(t[9:]) != entryCRC(l, l.Data[:n], t[:9], h) {
 		return 0, errChecksum
 	}
 	commit := binary.BigEndian.Uint64(t)
@@ -156,19 +159,24 @@ func parseStable(key, rec []byte) ([]byte, error) {
 // missing entry is raft.ErrLogNotFound; a record that does not decode is
 // damage like one that fails its CRC.
 func (s *logStore) read(index uint64, l *raft.Log) (uint64, error) {
-	var rec raft.Log // never decode into the caller's buffers
-	if err := s.bs.GetLog(index, &rec); err != nil {
+	// Never decode into the caller's buffers. One allocation for both.
+	var buf struct {
+		rec raft.Log
+		h   crcScratch
+	}
+	rec := &buf.rec
+	if err := s.bs.GetLog(index, rec); err != nil {
 		if errors.Is(err, raft.ErrLogNotFound) || errors.Is(err, bbolt.ErrDatabaseNotOpen) {
 			return 0, err
 		}
 		// Everything else raft-boltdb returns here comes from msgpack.
 		return 0, fmt.Errorf("%w: undecodable (%v)", errChecksum, err)
 	}
-	commit, err := unseal(index, &rec)
+	commit, err := unseal(index, rec, &buf.h)
 	if err != nil {
 		return 0, err
 	}
-	*l = rec
+	*l = *rec
 	return commit, nil
 }
 
@@ -203,11 +211,12 @@ func (s *logStore) StoreLogs(logs []*raft.Log) error {
 	s.batches.Add(1)
 	s.entries.Add(uint64(len(logs)))
 	commit := s.staged.Load()
+	var h crcScratch
 	sealed := make([]raft.Log, len(logs))
 	ptrs := make([]*raft.Log, len(logs))
 	for i, l := range logs {
 		sealed[i] = *l // raft keeps l (and its LogCache does): never touch it
-		sealed[i].Data = seal(l, commit)
+		sealed[i].Data = seal(l, commit, &h)
 		ptrs[i] = &sealed[i]
 	}
 	return s.bs.StoreLogs(ptrs)
