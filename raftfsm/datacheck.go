@@ -160,9 +160,10 @@ var (
 // raft-boltdb cannot: the file reaches as far as its pages, it has
 // raft-boltdb's buckets and this format's marker, every stable value
 // passes its CRC, the log's keys are indexes without gaps, and bbolt's
-// own tx.Check finds nothing. It runs inside guardBolt and writes nothing
-// (a bbolt transaction is only ever read). empty reports a file with
-// nothing stored yet (a first start that stopped early).
+// own tx.Check finds nothing. It runs inside guardBolt and writes nothing:
+// its transaction only reads (bbolt's open would rewrite a freelist it
+// found unsynced, which raft-boltdb never leaves). empty reports a file
+// with nothing stored yet (a first start that stopped early).
 //
 // bbolt's checker runs on a goroutine of its own, where a panic cannot be
 // recovered, so everything it will touch is touched here first: the
