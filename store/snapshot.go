@@ -41,148 +41,8 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //
 //	[sec (zigzag), nsec], ttl (zigzag), modified, created
 func (s *Store) Save(w io.Writer) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	s.hub.mu.Lock()
-	events := s.hub.history.list()
-	s.hub.mu.Unlock()
-	bw := bufio.NewWriterSize(w, 64<<10)
-	e := &encoder{w: bw}
-	e.raw(snapshotMagic)
-	e.uvarint(s.index)
-	e.tree(s.root)
-	e.uvarint(uint64(len(events)))
-	for _, ev := range events {
-		e.event(ev)
-	}
-	e.uvarint(s.lastWrite)
-	if e.err != nil {
-		return e.err
-	}
-	return bw.Flush()
-}
-
-type encoder struct {
-	w   *bufio.Writer
-	buf [binary.MaxVarintLen64]byte
-	err error
-}
-
-func (e *encoder) raw(s string) {
-	if e.err == nil {
-		_, e.err = e.w.WriteString(s)
-	}
-}
-
-func (e *encoder) uvarint(v uint64) {
-	if e.err == nil {
-		n := binary.PutUvarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) varint(v int64) {
-	if e.err == nil {
-		n := binary.PutVarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.raw(s)
-}
-
-func (e *encoder) time(t time.Time) {
-	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
-}
-
-// tree writes the subtree of n in pre-order, children sorted by name. It
-// keeps its own stack, so a tree of any depth is safe to encode.
-func (e *encoder) tree(n *node) {
-	stack := [][]*node{{n}} // per level: the nodes still to write
-	for len(stack) > 0 && e.err == nil {
-		top := stack[len(stack)-1]
-		if len(top) == 0 {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		c := top[0]
-		stack[len(stack)-1] = top[1:]
-		e.node(c)
-		if c.isDir() {
-			kids := c.sortedChildren()
-			e.uvarint(uint64(len(kids)))
-			stack = append(stack, kids)
-		}
-	}
-}
-
-// node writes one node without its children (a directory's child count
-// follows, written by tree).
-func (e *encoder) node(n *node) {
-	e.str(n.name)
-	var flags uint64
-	if n.isDir() {
-		flags |= 1
-	}
-	if !n.isPermanent() {
-		flags |= 2
-	}
-	if n.v01 {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(n.createdIndex)
-	e.uvarint(n.modifiedIndex)
-	if !n.isPermanent() {
-		e.time(n.expireTime)
-	}
-	if !n.isDir() {
-		e.str(n.value)
-	}
-}
-
-func (e *encoder) event(ev *Event) {
-	e.str(ev.Action)
-	var flags uint64
-	if ev.Refresh {
-		flags |= 1
-	}
-	if ev.PrevNode != nil {
-		flags |= 2
-	}
-	e.uvarint(flags)
-	e.uvarint(ev.EtcdIndex)
-	e.extern(ev.Node)
-	if ev.PrevNode != nil {
-		e.extern(ev.PrevNode)
-	}
-}
-
-func (e *encoder) extern(ne *NodeExtern) {
-	e.str(ne.Key)
-	var flags uint64
-	if ne.Value != nil {
-		flags |= 1
-	}
-	if ne.Dir {
-		flags |= 2
-	}
-	if ne.Expiration != nil {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	if ne.Value != nil {
-		e.str(*ne.Value)
-	}
-	if ne.Expiration != nil {
-		e.time(*ne.Expiration)
-	}
-	e.varint(ne.TTL)
-	e.uvarint(ne.ModifiedIndex)
-	e.uvarint(ne.CreatedIndex)
+	_, err := s.Capture().WriteTo(w)
+	return err
 }
 
 // Restore replaces the whole state with a snapshot written by Save. On
@@ -198,10 +58,14 @@ func (s *Store) Restore(r io.Reader) error {
 	var heap ttlHeap
 	root := d.tree(&heap)
 	n := d.uvarint()
-	if d.err == nil && n > HistoryCapacity {
-		d.err = fmt.Errorf("%w: %d history events", ErrBadSnapshot, n)
-	}
-	hist := newHistory(HistoryCapacity)
+	// The snapshot may come from a member with another history size:
+	// the ring keeps the newest events that fit this store's. A damaged
+	// count cannot make it allocate: the ring is sized here, and every
+	// event read takes bytes of the snapshot.
+	s.hub.mu.Lock()
+	size := s.hub.history.cap
+	s.hub.mu.Unlock()
+	hist := newHistory(size)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		hist.add(d.event())
 	}
@@ -233,9 +97,10 @@ func (s *Store) Restore(r io.Reader) error {
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	err error
-	ttl []*node // nodes with a TTL, for the heap once paths are known
+	r       *bufio.Reader
+	err     error
+	ttl     []*node // nodes with a TTL, for the heap once paths are known
+	scratch []byte  // reused by str
 }
 
 func (d *decoder) fail(what string) {
@@ -276,7 +141,13 @@ func (d *decoder) str() string {
 		return ""
 	}
 	if n <= 64<<10 {
-		b := make([]byte, n)
+		// Read through a reused scratch buffer: the string is the only
+		// allocation, so restoring makes little garbage (a restarted
+		// member's heap then stays near its live size).
+		if cap(d.scratch) < int(n) {
+			d.scratch = make([]byte, n, max(n, 512))
+		}
+		b := d.scratch[:n]
 		if _, err := io.ReadFull(d.r, b); err != nil {
 			d.fail("truncated string")
 			return ""

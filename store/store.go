@@ -21,11 +21,36 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
+	capHint   int // guarded by mu (read lock: Capture is its only user); nodes in the last Capture
 }
 
-// New returns an empty store at index 0.
-func New() *Store {
-	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+// Config holds a store's settings. The zero value takes the defaults.
+type Config struct {
+	// HistorySize is how many events the store remembers for watches
+	// that ask for a waitIndex in the past (HistoryCapacity, etcd's
+	// 1000, when zero or negative). It is a member's own choice: the
+	// history is rebuilt from the log on every replica, and a snapshot
+	// made with another size restores its newest events up to this one
+	// (see DESIGN.md "Event history").
+	HistorySize int
+}
+
+// New returns an empty store at index 0 with the default settings.
+func New() *Store { return NewWithConfig(Config{}) }
+
+// NewWithConfig returns an empty store at index 0.
+func NewWithConfig(cfg Config) *Store {
+	if cfg.HistorySize <= 0 {
+		cfg.HistorySize = HistoryCapacity
+	}
+	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+}
+
+// HistorySize is the number of events the store remembers.
+func (s *Store) HistorySize() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.hub.history.cap
 }
 
 // Index returns the current store index: the index of the last mutation.

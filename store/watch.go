@@ -79,8 +79,8 @@ func (w *watchNode) child(name string) *watchNode {
 	return w.children[name]
 }
 
-func newWatcherHub() *watcherHub {
-	return &watcherHub{root: &watchNode{}, history: newHistory(HistoryCapacity)}
+func newWatcherHub(historySize int) *watcherHub {
+	return &watcherHub{root: &watchNode{}, history: newHistory(historySize)}
 }
 
 // lookupLocked returns the index node of the clean path p, nil if no

@@ -34,6 +34,7 @@ func main() {
 	keys := flag.Int("keys", 100000, "key space size")
 	valSize := flag.Int("val-size", 8, "value size in bytes")
 	prefix := flag.String("prefix", "/bench", "key prefix")
+	seq := flag.Bool("seq", false, "put: write keys 0..n-1 in order, each once (a load of n distinct keys), instead of random keys")
 	caFile := flag.String("cacert", "", "CA bundle to verify https endpoints")
 	certFile := flag.String("cert", "", "client certificate for https endpoints")
 	keyFile := flag.String("key", "", "client key for https endpoints")
@@ -97,8 +98,16 @@ func main() {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(int64(c)))
 			ep := eps[c%len(eps)]
-			for next.Add(1) <= int64(*total) {
-				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(r.Intn(*keys))
+			for {
+				i := next.Add(1)
+				if i > int64(*total) {
+					break
+				}
+				k := r.Intn(*keys)
+				if *seq {
+					k = int(i - 1)
+				}
+				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(k)
 				t0 := time.Now()
 				var err error
 				switch *op {
