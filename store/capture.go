@@ -79,7 +79,7 @@ func (c *Capture) add(n *node) {
 	}
 	if !n.isPermanent() {
 		cn.flags |= 2
-		c.expires = append(c.expires, n.expireTime)
+		c.expires = append(c.expires, n.ttl.expire)
 		cn.ttl = int32(len(c.expires))
 	}
 	if n.v01 {

@@ -67,9 +67,9 @@ func (l *lister) file(n *node) {
 	l.value = n.value
 	l.leaf.Value = &l.value
 	if !n.isPermanent() {
-		l.expire = n.expireTime.UTC()
+		l.expire = n.ttl.expire.UTC()
 		l.leaf.Expiration = &l.expire
-		l.leaf.TTL = remainingTTL(n.expireTime, l.now)
+		l.leaf.TTL = remainingTTL(n.ttl.expire, l.now)
 	}
 	l.lw.Leaf(&l.leaf)
 }

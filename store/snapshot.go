@@ -235,7 +235,7 @@ func (d *decoder) node(parent *node) (*node, uint64) {
 		return nil, 0
 	}
 	n := &node{name: name, createdIndex: created, modifiedIndex: modified,
-		parent: parent, expireTime: expire, heapIndex: -1, v01: flags&4 != 0}
+		parent: parent, ttl: newTTL(expire), v01: flags&4 != 0}
 	var count uint64
 	if flags&1 == 0 {
 		n.value = d.str()

@@ -79,7 +79,7 @@ func (s *Store) HasTTLKeys() (time.Time, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if n := s.ttl.top(); n != nil {
-		return n.expireTime, true
+		return n.ttl.expire, true
 	}
 	return time.Time{}, false
 }
@@ -364,11 +364,15 @@ func (s *Store) rewrite(n *node, action, value string, expire time.Time, now tim
 // updateTTL gives n a new expiration (zero = permanent) and keeps the heap
 // in step. Unlike create it does not reject expirations before 2000.
 func (s *Store) updateTTL(n *node, expire time.Time) {
-	n.expireTime = expire
 	if expire.IsZero() {
 		s.ttl.remove(n)
+		n.ttl = nil
 		return
 	}
+	if n.ttl == nil {
+		n.ttl = &nodeTTL{heapIndex: -1}
+	}
+	n.ttl.expire = expire
 	s.ttl.add(n)
 }
 
@@ -502,7 +506,7 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	var out []*Event
 	for {
 		n := s.ttl.top()
-		if n == nil || n.expireTime.After(cutoff) {
+		if n == nil || n.ttl.expire.After(cutoff) {
 			break
 		}
 		next := s.index + 1
