@@ -460,6 +460,9 @@ func (s *server) stop() {
 		c()
 	}
 	if s.node != nil {
+		if err := s.node.SnapshotBeforeStop(); err != nil {
+			s.log.WithField("err", err).Warn("snapshot before stopping")
+		}
 		if err := s.node.Close(); err != nil {
 			s.log.WithField("err", err).Warn("raft shutdown")
 		}

@@ -10,7 +10,9 @@
 #      and record RSS before, the peak during (VmHWM reset through
 #      /proc/PID/clear_refs) and after, with the answer's size; then stop
 #      the member (SIGTERM), start it again, time until it serves the last
-#      key written, wait SETTLE seconds and record RSS again;
+#      key written, wait SETTLE seconds and record RSS again; then hold
+#      WATCHES (default 10000) idle v2 long-polls (one connection each)
+#      and record RSS with them;
 #   2. three members: the same load spread over the three, RSS of each;
 #      then all three stopped and started again, the time until every one
 #      serves the last key, and RSS of each after SETTLE seconds.
@@ -23,11 +25,13 @@ cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 
 keys=${KEYS:-100000}
+watches=${WATCHES:-10000}
 value=${VALUE:-256}
 settle=${SETTLE:-15}
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(etcd-classic etcd)
 
+ulimit -n 65536 # the idle watches: one connection each, both ends
 tmp=$(mktemp -d)
 trap bench_stop EXIT
 go build -o "$tmp/bench" ./scripts/bench
@@ -55,7 +59,7 @@ stop_members() {
 # start_single starts member m1 alone (client port 21379).
 start_single() {
 	# shellcheck disable=SC2086
-	"$tmp/server" $server_flags --name m1 --data-dir "$tmp/m1" \
+	"$tmp/server" $server_flags $single_flags --name m1 --data-dir "$tmp/m1" \
 		--listen-client-urls http://127.0.0.1:21379 --advertise-client-urls http://127.0.0.1:21379 \
 		--listen-peer-urls http://127.0.0.1:21380 --initial-advertise-peer-urls http://127.0.0.1:21380 \
 		--initial-cluster m1=http://127.0.0.1:21380 --initial-cluster-state new >>"$tmp/m1.log" 2>&1 &
@@ -83,6 +87,9 @@ load() {
 for which in "${servers[@]}"; do
 	rm -rf "$tmp"/m[123] "$tmp"/m*.log
 	bench_server "$which" || exit 2
+	single_flags=""
+	# etcd-classic caps client connections at 4096 per URL by default.
+	[ "$which" = etcd-classic ] && single_flags="--max-client-conns 0"
 	echo "== $which: $("$tmp/server" --version 2>/dev/null | head -1), $keys keys x $value-byte values, $(nproc) cores, $(uname -r)"
 
 	echo "-- one member"
@@ -107,7 +114,20 @@ for which in "${servers[@]}"; do
 	start_single
 	echo "restart: serving after $(wait_serving http://127.0.0.1:21379) s"
 	sleep "$settle"
-	echo "after restart: RSS/HWM MiB $(rss "$(cat "$tmp/m1.pid")")"
+	pid=$(cat "$tmp/m1.pid")
+	echo "after restart: RSS/HWM MiB $(rss "$pid")"
+	before=$(rss "$pid" | cut -d' ' -f1)
+	"$tmp/bench" -endpoints http://127.0.0.1:21379 -op watch -n "$watches" -hold "$((settle + 10))s" >"$tmp/watch.out" 2>&1 &
+	wpid=$!
+	for _ in $(seq 1 600); do
+		grep -q "watches=" "$tmp/watch.out" && break
+		kill -0 "$wpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 5
+	with=$(rss "$pid" | cut -d' ' -f1)
+	echo "idle watches: $(head -1 "$tmp/watch.out"); RSS before $before, with them $with MiB, $(((with - before) * 1024 / watches)) KiB each"
+	wait "$wpid" || true
 	stop_members
 	rm -rf "$tmp/m1" "$tmp/m1.log"
 
