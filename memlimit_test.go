@@ -16,7 +16,7 @@ func TestMemoryLimitFor(t *testing.T) {
 		want int64
 	}{
 		{"empty", 0, 32 << 20},
-		{"100k keys", 46 << 20, 46<<20 + 23<<20 + 32<<20},
+		{"100k keys", 48 << 20, 48<<20 + 24<<20 + 32<<20},
 		{"huge", math.MaxUint64, math.MaxInt64},
 	}
 	for _, tc := range cases {
