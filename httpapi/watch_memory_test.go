@@ -16,6 +16,9 @@ import (
 // read, 6 KiB to write), 10 KiB of stacks for the connection's two
 // goroutines, the request; the store's own part is 0.5 KiB.
 func TestMemoryPerIdleHTTPWatch(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector inflates memory")
+	}
 	if testing.Short() {
 		t.Skip("opens 1,000 connections")
 	}

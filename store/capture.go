@@ -46,7 +46,8 @@ func (s *Store) Capture() *Capture {
 	c := &Capture{index: s.index, lastWrite: s.lastWrite}
 	// The last capture's size is a good guess: avoid regrowing a slice
 	// of a hundred thousand nodes on every snapshot.
-	c.nodes = make([]capNode, 0, s.capHint+s.capHint/8+1)
+	hint := int(s.capHint.Load())
+	c.nodes = make([]capNode, 0, hint+hint/8+1)
 	queue := make([]*node, 0, cap(c.nodes))
 	c.add(s.root)
 	queue = append(queue, s.root)
@@ -62,7 +63,7 @@ func (s *Store) Capture() *Capture {
 			queue = append(queue, child)
 		}
 	}
-	s.capHint = len(c.nodes)
+	s.capHint.Store(int64(len(c.nodes)))
 	s.hub.mu.Lock()
 	c.events = s.hub.history.list()
 	s.hub.mu.Unlock()

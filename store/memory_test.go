@@ -33,6 +33,9 @@ func value256(i int) string {
 // and its slot in the parent's map: about 410 bytes (441 with the
 // 128-byte nodes before).
 func TestMemoryPerKey(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector inflates memory")
+	}
 	const n = 50000
 	before := liveHeap()
 	s := New()
@@ -62,6 +65,9 @@ func TestMemoryPerKey(t *testing.T) {
 // tree while the key lives): 520 bytes for 256-byte values. The
 // history's size times this is what --max-history costs.
 func TestMemoryPerRetainedEvent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector inflates memory")
+	}
 	const n = 10000
 	values := make([]string, n)
 	for i := range values {
@@ -94,6 +100,9 @@ func TestMemoryPerRetainedEvent(t *testing.T) {
 // its node in the watcher index: about 490 bytes in the store (1,380
 // with the 100-slot buffer every watcher had before).
 func TestMemoryPerIdleWatcher(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector inflates memory")
+	}
 	const n = 10000
 	keys := make([]string, n)
 	for i := range keys {

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,7 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
-	capHint   int // guarded by mu (read lock: Capture is its only user); nodes in the last Capture
+	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
 }
 
 // Config holds a store's settings. The zero value takes the defaults.
