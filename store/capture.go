@@ -4,7 +4,8 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -123,7 +124,7 @@ func (c *Capture) tree(e *encoder) {
 		e.capNode(cn, c.expires)
 		if cn.flags&1 != 0 {
 			kids := c.nodes[cn.first : cn.first+cn.count]
-			sort.Slice(kids, func(a, b int) bool { return kids[a].name < kids[b].name })
+			slices.SortFunc(kids, func(a, b capNode) int { return strings.Compare(a.name, b.name) })
 			e.uvarint(uint64(cn.count))
 			stack = append(stack, frame{cn.first, cn.first + cn.count})
 		}
