@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // procCluster is a cluster of real etcd-classic processes on loopback.
@@ -70,7 +72,7 @@ func startProcAsync(t *testing.T, client, dataDir string, args ...string) *proc 
 
 func (p *proc) waitUp() {
 	waitFor(p.t, "member "+p.client+" answers", func() bool {
-		r, err := http.Get(p.client + "/version")
+		r, err := testClient.Get(p.client + "/version")
 		if err != nil {
 			return false
 		}
@@ -101,7 +103,7 @@ func (c *procCluster) waitHealthy() {
 			if !p.alive() {
 				continue
 			}
-			r, err := http.Get(p.client + "/health")
+			r, err := testClient.Get(p.client + "/health")
 			if err != nil {
 				return false
 			}
@@ -122,7 +124,7 @@ func (c *procCluster) leader() *proc {
 			if !p.alive() {
 				continue
 			}
-			r, err := http.Get(p.client + "/v2/members/leader")
+			r, err := testClient.Get(p.client + "/v2/members/leader")
 			if err != nil {
 				continue
 			}
@@ -214,6 +216,9 @@ func (c *procCluster) verify(acks *ackLog) {
 // the other members within a few election timeouts; every acknowledged
 // write is there. Then kill every member, restart them all, and check
 // again.
+//
+// Slow (about 7 s): two elections among real processes (after the leader
+// kill, after the restart of all three) and a write load between them.
 func TestClusterKillLeaderAndRestartAll(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -252,6 +257,10 @@ func TestClusterKillLeaderAndRestartAll(t *testing.T) {
 
 // A key whose TTL a client keeps refreshing survives the leader's death:
 // the new leader waits out a grace period before expiring inherited keys.
+//
+// Slow (about 14 s on two cores): the key is watched for 8 s (more than
+// two 3 s TTLs, refreshed every second) after the new leader is elected,
+// then until it expires once the refreshes stop.
 func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -339,7 +348,7 @@ func TestLegacyJoinedCluster(t *testing.T) {
 	}
 	c := &procCluster{t: t, members: ps}
 	waitFor(t, "three members", func() bool {
-		r, err := http.Get(ps[0].client + "/v2/machines")
+		r, err := testClient.Get(ps[0].client + "/v2/machines")
 		if err != nil {
 			return false
 		}
@@ -383,9 +392,13 @@ func TestLegacyJoinedCluster(t *testing.T) {
 	}
 }
 
-// Procfile and scripts/cluster.sh bring up working clusters; the
-// learner walkthrough of Procfile.learner works on the Procfile's cluster.
+// Procfile brings up a working cluster (scripts_test.go tries
+// scripts/cluster.sh); the learner walkthrough of Procfile.learner works
+// on the Procfile's cluster.
 // The Procfiles' fixed ports are replaced by free ones in copies.
+//
+// Slow (about 8 s): foreman (Ruby) starts four members and then a fifth,
+// the learner, which must catch up before it can be promoted.
 func TestProcfileWithForeman(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -417,17 +430,25 @@ func TestProcfileWithForeman(t *testing.T) {
 	}
 	runForeman := func(procfile string) {
 		cmd := exec.Command(foreman, "start", "-f", procfile, "-d", dir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		out := &lockedBuf{}
 		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("foreman %s output:\n%s", filepath.Base(procfile), out.String())
+			}
+		})
+		// foreman and the members it starts share its process group,
+		// which proctest kills when the test ends.
+		p, err := proctest.Start(t, cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("foreman %s output:\n%s", filepath.Base(procfile), out.String())
+			// Let foreman stop its members itself first.
+			_ = p.Signal(syscall.SIGTERM)
+			select {
+			case <-p.Done():
+			case <-time.After(10 * time.Second):
 			}
 		})
 	}
@@ -449,7 +470,7 @@ func TestProcfileWithForeman(t *testing.T) {
 	learnerPeer := url("42380")
 	req, _ := http.NewRequest("POST", url("2379")+"/v2/members", strings.NewReader(`{"peerURLs":["`+learnerPeer+`"],"isLearner":true}`))
 	req.Header.Set("Content-Type", "application/json")
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,14 +489,14 @@ func TestProcfileWithForeman(t *testing.T) {
 		return err == nil && st == 200 && rr.Node.Value == "ok"
 	})
 	waitFor(t, "promotion", func() bool {
-		r, err := http.Post(url("2379")+"/v2/members/"+added.ID+"/promote", "", nil)
+		r, err := testClient.Post(url("2379")+"/v2/members/"+added.ID+"/promote", "", nil)
 		if err != nil {
 			return false
 		}
 		r.Body.Close()
 		return r.StatusCode == 200
 	})
-	r, err = http.Get(url("2379") + "/v2/members")
+	r, err = testClient.Get(url("2379") + "/v2/members")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,45 +504,6 @@ func TestProcfileWithForeman(t *testing.T) {
 	r.Body.Close()
 	if strings.Contains(string(b), "isLearner") || strings.Count(string(b), `"id"`) != 4 || !strings.Contains(string(b), `"name":"infra4"`) {
 		t.Errorf("members after promotion: %s", b)
-	}
-}
-
-func TestClusterScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("process test")
-	}
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed")
-	}
-	// The script uses fixed ports (i2379/i2380); skip if they are taken.
-	for _, p := range []int{12379, 22379, 32379, 12380, 22380, 32380} {
-		if r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/version", p)); err == nil {
-			r.Body.Close()
-			t.Skipf("port %d is in use", p)
-		}
-	}
-	data := t.TempDir()
-	run := func(args ...string) string {
-		cmd := exec.Command("bash", append([]string{"scripts/cluster.sh"}, args...)...)
-		cmd.Env = append(os.Environ(), "BIN="+binPath, "DATA="+data)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("cluster.sh %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	t.Cleanup(func() { run("stop") })
-	run("start")
-	st := run("status")
-	if strings.Count(st, "running") != 3 || !strings.Contains(st, `"name":"infra1"`) {
-		t.Errorf("status:\n%s", st)
-	}
-	if s, _, err := v2do(context.Background(), "PUT", "http://127.0.0.1:22379/v2/keys/script", netURL.Values{"value": {"ok"}}); err != nil || s != 201 {
-		t.Errorf("write: %d %v", s, err)
-	}
-	run("stop")
-	if st := run("status"); strings.Contains(st, "running") {
-		t.Errorf("after stop:\n%s", st)
 	}
 }
 
@@ -535,7 +517,7 @@ func TestNoQuorumFailsFast(t *testing.T) {
 	c := startProcCluster(t, 3)
 	ids := map[string]bool{}
 	for _, p := range c.members {
-		r, err := http.Get(p.client + "/v2/keys/")
+		r, err := testClient.Get(p.client + "/v2/keys/")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +542,7 @@ func TestNoQuorumFailsFast(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "PUT", survivor.client+"/v2/keys/after", strings.NewReader("value=2"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,12 +564,12 @@ func TestNoQuorumFailsFast(t *testing.T) {
 		t.Errorf("stale read without quorum: %d %v", st, err)
 	}
 	waitFor(t, "health and leader report the lost quorum", func() bool {
-		h, err := http.Get(survivor.client + "/health")
+		h, err := testClient.Get(survivor.client + "/health")
 		if err != nil {
 			return false
 		}
 		h.Body.Close()
-		l, err := http.Get(survivor.client + "/v2/members/leader")
+		l, err := testClient.Get(survivor.client + "/v2/members/leader")
 		if err != nil {
 			return false
 		}

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -118,7 +118,10 @@ func TestLogFormatAndEtcd3Flags(t *testing.T) {
 			t.Errorf("JSON log line without msg/level: %q", line)
 		}
 	}
-	out, err := exec.Command(binPath, "--force-new-cluster").CombinedOutput()
+	// A member that started after all would run until the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binPath, "--force-new-cluster").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "force-new-cluster") {
 		t.Errorf("--force-new-cluster: %v %s", err, out)
 	}
@@ -138,7 +141,7 @@ func TestMetricsFromBinary(t *testing.T) {
 		t.Fatalf("put: %d %v", st, err)
 	}
 	for _, base := range []string{client, metricsURL} {
-		r, err := http.Get(base + "/metrics")
+		r, err := testClient.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +168,7 @@ func TestMetricsFromBinary(t *testing.T) {
 		}
 	}
 	// The metrics listener serves nothing else.
-	if r, err := http.Get(metricsURL + "/v2/keys/m"); err == nil {
+	if r, err := testClient.Get(metricsURL + "/v2/keys/m"); err == nil {
 		if r.StatusCode != 404 {
 			t.Errorf("metrics listener served /v2/keys: %d", r.StatusCode)
 		}

@@ -53,8 +53,9 @@ type config struct {
 	logFormat         string
 	enablePprof       bool
 	listenMetricsURLs string
+	bcryptCost        uint64 // --bcrypt-cost, for the v2 auth API
+	authTokenTTL      uint64 // --auth-token-ttl (etcd 3.x tokens; unused by v2 auth)
 	maxClientConns    int    // open connections per client URL; 0 = no cap
-	ignoredValue      string // sink for etcd 3.x flags that change nothing here
 	printVersion      bool
 	cpuProfile        string
 	enableV2          bool
@@ -82,6 +83,7 @@ type config struct {
 	peerAllowedCN, peerAllowedHostname string
 	cipherSuites                       string
 	hostWhitelist                      string
+	dashboardOff                       bool // --enable-dashboard=false (dashboard block below)
 
 	// legacy reports whether any etcd 0.x address flag was used; it
 	// switches the defaults to 0.x's (client 127.0.0.1:4001, peer
@@ -110,7 +112,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 	fs := flag.NewFlagSet("etcd-classic", flag.ContinueOnError)
 	specs := []flagSpec{
 		{names: []string{"name", "n"}, deprecated: []string{"n"}, usage: "human-readable name of this member", value: func(c *config) flag.Value { return (*stringValue)(&c.name) }},
-		{names: []string{"data-dir", "d"}, deprecated: []string{"d"}, usage: "path to the data directory (default <name>.etcd)", value: func(c *config) flag.Value { return (*stringValue)(&c.dataDir) }},
+		{names: []string{"data-dir", "d"}, deprecated: []string{"d"}, usage: "path to the data directory", value: func(c *config) flag.Value { return (*stringValue)(&c.dataDir) }},
 		{names: []string{"listen-client-urls"}, usage: "URLs to listen on for client traffic", value: func(c *config) flag.Value { return (*stringValue)(&c.listenClientURLs) }},
 		{names: []string{"advertise-client-urls"}, usage: "client URLs advertised to the rest of the cluster", value: func(c *config) flag.Value { return (*stringValue)(&c.advertiseClientURLs) }},
 		{names: []string{"listen-peer-urls"}, usage: "URLs to listen on for peer traffic", value: func(c *config) flag.Value { return (*stringValue)(&c.listenPeerURLs) }},
@@ -119,9 +121,9 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"initial-cluster-state"}, usage: "new or existing", value: func(c *config) flag.Value { return (*stringValue)(&c.initialClusterState) }},
 		{names: []string{"initial-cluster-token"}, usage: "initial cluster token, makes cluster and member IDs unique", value: func(c *config) flag.Value { return (*stringValue)(&c.initialClusterToken) }},
 		{names: []string{"addr", "c"}, deprecated: []string{"c"}, legacy: true, usage: "etcd 0.x: advertised client host:port (a bare port means 127.0.0.1:port)", value: func(c *config) flag.Value { return (*stringValue)(&c.addr) }},
-		{names: []string{"bind-addr", "cl"}, deprecated: []string{"cl"}, legacy: true, usage: "etcd 0.x: client listen host or host:port (default: the advertised address)", value: func(c *config) flag.Value { return (*stringValue)(&c.bindAddr) }},
+		{names: []string{"bind-addr", "cl"}, deprecated: []string{"cl"}, legacy: true, usage: "etcd 0.x: client listen host or host:port (a host alone takes the advertised port)", value: func(c *config) flag.Value { return (*stringValue)(&c.bindAddr) }},
 		{names: []string{"peer-addr", "s"}, deprecated: []string{"s"}, legacy: true, usage: "etcd 0.x: advertised peer host:port (a bare port means 127.0.0.1:port)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerAddr) }},
-		{names: []string{"peer-bind-addr", "sl"}, deprecated: []string{"sl"}, legacy: true, usage: "etcd 0.x: peer listen host or host:port (default: the advertised address)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerBindAddr) }},
+		{names: []string{"peer-bind-addr", "sl"}, deprecated: []string{"sl"}, legacy: true, usage: "etcd 0.x: peer listen host or host:port (a host alone takes the advertised port)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerBindAddr) }},
 		{names: []string{"peers", "C"}, deprecated: []string{"C"}, legacy: true, usage: "etcd 0.x: comma-separated peer host:port list of members to join", value: func(c *config) flag.Value { return (*stringValue)(&c.peers) }},
 		{names: []string{"peers-file", "CF"}, deprecated: []string{"CF"}, legacy: true, usage: "etcd 0.x: file holding the -peers list", value: func(c *config) flag.Value { return (*stringValue)(&c.peersFile) }},
 		{names: []string{"force", "f"}, usage: "etcd 0.x: discard this member's raft state in the data dir before starting", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
@@ -137,7 +139,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"redirect"}, usage: "followers answer writes with a 307 to the leader (etcd 0.x) instead of forwarding them", value: func(c *config) flag.Value { return (*boolValue)(&c.redirect) }},
 		{names: []string{"strict-reconfig-check"}, usage: "refuse membership changes that could leave the cluster without a quorum", value: func(c *config) flag.Value { return (*boolValue)(&c.strictReconfig) }},
 		{names: []string{"cors"}, usage: "comma-separated allowed CORS origins (* for any)", value: func(c *config) flag.Value { return (*stringValue)(&c.cors) }},
-		{names: []string{"v1-dialect"}, usage: "dialect of the /v1 API: 0.4 (default) or 0.1", value: func(c *config) flag.Value { return (*stringValue)(&c.v1Dialect) }},
+		{names: []string{"v1-dialect"}, usage: "dialect of the /v1 API: 0.4 (etcd 0.4.6) or 0.1 (etcd v0.1.0)", value: func(c *config) flag.Value { return (*stringValue)(&c.v1Dialect) }},
 		{names: []string{"v"}, usage: "verbose logging", value: func(c *config) flag.Value { return (*boolValue)(&c.verbose) }},
 		{names: []string{"vv", "vvv", "debug"}, usage: "very verbose logging", value: func(c *config) flag.Value { return (*boolValue)(&c.veryVerb) }},
 		{names: []string{"log-level"}, usage: "log level: debug, info, warn, error", value: func(c *config) flag.Value { return (*stringValue)(&c.logLevel) }},
@@ -150,8 +152,8 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"w"}, ignored: "the etcd 0.1 web UI was removed in etcd 0.2", usage: "etcd 0.1: host:port of the web UI (accepted, no effect)", value: func(c *config) flag.Value { return (*stringValue)(&c.webAddr) }},
 		{names: []string{"config"}, usage: "etcd 0.4: TOML configuration file (not supported: pass flags)", value: func(c *config) flag.Value { return (*stringValue)(&c.configFile) }},
 		{names: []string{"enable-v2"}, usage: "accepted for etcd 3.x compatibility (the v2 API is always on)", value: func(c *config) flag.Value { return (*boolValue)(&c.enableV2) }},
-		{names: []string{"log-output", "log-outputs"}, usage: "where logs go: stderr (default), stdout, or a file path", value: func(c *config) flag.Value { return (*stringValue)(&c.logOutput) }},
-		{names: []string{"log-format"}, usage: "log format: text (default) or json", value: func(c *config) flag.Value { return (*stringValue)(&c.logFormat) }},
+		{names: []string{"log-output", "log-outputs"}, usage: "where logs go: stderr, stdout, or a file path", value: func(c *config) flag.Value { return (*stringValue)(&c.logOutput) }},
+		{names: []string{"log-format"}, usage: "log format: text or json", value: func(c *config) flag.Value { return (*stringValue)(&c.logFormat) }},
 		{names: []string{"enable-pprof"}, usage: "serve runtime profiling data at /debug/pprof on the client URLs", value: func(c *config) flag.Value { return (*boolValue)(&c.enablePprof) }},
 		{names: []string{"listen-metrics-urls"}, usage: "extra URLs serving only /metrics and /health", value: func(c *config) flag.Value { return (*stringValue)(&c.listenMetricsURLs) }},
 		{names: []string{"max-client-conns"}, usage: "most connections open at once on each client URL (long-poll watches included); more wait to be accepted; 0 for no limit", value: func(c *config) flag.Value { return (*intValue)(&c.maxClientConns) }},
@@ -172,6 +174,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 	}
 	specs = append(specs, tlsControlSpecs()...)
 	specs = append(specs, historySpecs()...)
+	specs = append(specs, dashboardFlag())
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
 	for _, x := range []struct{ name, why string }{
@@ -188,7 +191,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"max-wals", "the raft log is compacted after each snapshot"},
 		{"wal-dir", "the raft log lives in the data directory"},
 		{"metrics", "/metrics always serves the same set"},
-		{"auth-token", "v2 auth is not implemented"},
+		{"auth-token", "v2 auth uses HTTP basic credentials, not v3 tokens"},
 		{"pre-vote", "raft always pre-votes"},
 		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
 		{"backend-batch-interval", "there is no v3 backend"},
@@ -198,18 +201,25 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"proxy-dial-timeout", "the proxy uses Go's default dialer"},
 		{"proxy-write-timeout", "proxied watches never time out"},
 		{"proxy-read-timeout", "proxied watches never time out"},
-		{"experimental-initial-corrupt-check", "not applicable"},
-		{"experimental-corrupt-check-time", "not applicable"},
+		{"experimental-initial-corrupt-check", "there is no v3 backend to compare between members"},
+		{"experimental-corrupt-check-time", "there is no v3 backend to compare between members"},
 		{"experimental-enable-v2v3", "the v2 API is served from the v2 store"},
 		{"experimental-backend-bbolt-freelist-type", "there is no v3 backend"},
 		{"experimental-enable-lease-checkpoint", "there are no v3 leases"},
 		{"experimental-compaction-batch-limit", "there is no v3 history to compact"},
 		{"experimental-peer-skip-client-san-verification", "peer certificates are verified as usual"},
 		{"experimental-watch-progress-notify-interval", "there are no v3 watches"},
+		{"experimental-warning-apply-duration", "slow applies are not reported"},
+		{"max-txn-ops", "there are no v3 transactions"},
+		{"max-concurrent-streams", "there is no gRPC API"},
+		{"log-package-levels", "there are no per-package levels; use --log-level"},
+		{"experimental-v3demo", "there is no v3 API"},
+		{"experimental-gRPC-addr", "there is no gRPC API"},
+		{"experimental-auto-compaction-retention", "there is no v3 history to compact"},
 	} {
 		x := x
 		specs = append(specs, flagSpec{names: []string{x.name}, ignored: x.why, usage: "etcd 3.x: accepted, no effect (" + x.why + ")",
-			value: func(c *config) flag.Value { return (*stringValue)(&c.ignoredValue) }})
+			value: func(*config) flag.Value { return newCompatValue(x.name) }})
 	}
 	for _, x := range []struct{ name, why string }{
 		{"force-new-cluster", "rebuilding a cluster from one member's data is not supported"},
@@ -217,11 +227,14 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"discovery-fallback", "discovery is not supported"},
 		{"discovery-proxy", "discovery is not supported"},
 		{"unsafe-no-fsync", "acknowledged writes are always on disk"},
+		{"discovery-srv-name", "DNS discovery is not supported; list the members with --initial-cluster"},
+		{"config-file", "configuration files are not supported; pass the settings as flags"},
 	} {
 		x := x
 		specs = append(specs, flagSpec{names: []string{x.name}, refused: x.why, usage: "refused: " + x.why,
-			value: func(c *config) flag.Value { return (*stringValue)(&c.ignoredValue) }})
+			value: func(*config) flag.Value { return newCompatValue(x.name) }})
 	}
+	specs = append(specs, authSpecs()...)
 	for _, s := range specs {
 		for _, n := range s.names {
 			fs.Var(s.value(c), n, s.usage)
@@ -302,11 +315,10 @@ func (v *floatValue) Set(s string) error {
 	return nil
 }
 
-// parseFlags parses args (without the program name) into a config with
-// etcd 2.x defaults, or 0.x defaults when 0.x address flags are used.
-// Warnings (deprecated names) go to warn.
-func parseFlags(args []string, warn io.Writer) (*config, error) {
-	c := &config{
+// defaultConfig is the configuration of a command line without flags:
+// etcd 2.x's defaults.
+func defaultConfig() *config {
+	return &config{
 		initialClusterState: "new",
 		initialClusterToken: "etcd-cluster",
 		snapshotCount:       10000,
@@ -320,10 +332,30 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		proxy:               "off",
 		strictReconfig:      true,
 		v1Dialect:           "0.4",
+		bcryptCost:          defaultBcryptCost,
+		authTokenTTL:        300,
 		set:                 map[string]bool{},
 	}
+}
+
+// defaultBcryptCost is etcd 3.4's --bcrypt-cost default (bcrypt's).
+const defaultBcryptCost = 10
+
+// legacyTiming applies etcd 0.x's timing defaults (every 0.x release):
+// 50 ms heartbeats, 200 ms election timeout.
+func (c *config) legacyTiming() { c.heartbeatMS, c.electionMS = 50, 200 }
+
+// parseFlags parses args (without the program name) into a config with
+// etcd 2.x defaults, or 0.x defaults when 0.x address flags are used.
+// Warnings (deprecated names) go to warn. An error is one line, without
+// the usage table; -h and --help return flag.ErrHelp.
+func parseFlags(args []string, warn io.Writer) (*config, error) {
+	c := defaultConfig()
 	fs, specs := defineFlags(c)
-	fs.SetOutput(warn)
+	// The flag package would print the whole table after its error; the
+	// caller prints the error alone and points at --help.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -354,24 +386,27 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 		if s.ignored != "" {
 			fmt.Fprintf(warn, "[ignored] -%s: %s\n", f.Name, s.ignored)
 		}
-		if s.refused != "" && refused == nil {
+		if s.refused != "" && refused == nil && asksFor(f.Value) {
 			refused = fmt.Errorf("-%s: %s", f.Name, s.refused)
 		}
 	})
 	if refused != nil {
 		return nil, refused
 	}
-	if c.set["config"] {
+	if c.configFile != "" {
 		return nil, errors.New("-config: configuration files are not supported; pass the settings as flags")
 	}
-	if c.set["discovery"] {
+	if c.discovery != "" {
 		// Starting alone instead of joining would split the cluster.
 		return nil, errors.New("-discovery is not supported; list the members with -peers or --initial-cluster")
 	}
+	if c.bcryptCost < minBcryptCost || c.bcryptCost > maxBcryptCost {
+		// etcd 3.4 warns and uses its default (auth/store.go).
+		fmt.Fprintf(warn, "[warning] --bcrypt-cost %d is not within %d..%d; using %d\n", c.bcryptCost, minBcryptCost, maxBcryptCost, defaultBcryptCost)
+		c.bcryptCost = defaultBcryptCost
+	}
 	if c.legacy && !c.set["heartbeat-interval"] && !c.set["election-timeout"] {
-		// etcd 0.x timing defaults (every 0.x release): 50 ms heartbeats,
-		// 200 ms election timeout.
-		c.heartbeatMS, c.electionMS = 50, 200
+		c.legacyTiming()
 	}
 	return c, nil
 }
@@ -732,3 +767,31 @@ func (v *historySizeValue) Set(s string) error {
 	*v = historySizeValue(i)
 	return nil
 }
+
+// --- dashboard (issue 15) ---
+
+// dashboardFlag is --enable-dashboard: the web dashboard at /dashboard/ on
+// the client URLs (httpapi/dashboard.go), on unless set to false. etcd 0.4
+// served its dashboard without a flag.
+func dashboardFlag() flagSpec {
+	return flagSpec{names: []string{"enable-dashboard"},
+		usage: "serve the web dashboard at /dashboard/ on the client URLs (default true; =false turns it off)",
+		value: func(c *config) flag.Value { return (*offFlag)(&c.dashboardOff) }}
+}
+
+// offFlag is a boolean flag that defaults to true, stored negated so that
+// a zero config keeps the feature on.
+type offFlag bool
+
+func (v *offFlag) String() string { return strconv.FormatBool(!bool(*v)) }
+func (v *offFlag) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("not a boolean")
+	}
+	*v = offFlag(!b)
+	return nil
+}
+func (v *offFlag) IsBoolFlag() bool { return true }
+
+// --- end dashboard ---

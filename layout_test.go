@@ -6,8 +6,10 @@ import (
 	"testing"
 )
 
-// TestImportDirection enforces the layout's allowed arrows (STYLE §1):
+// TestImportDirection enforces the layout's allowed arrows (each
+// package's doc.go says what it may import):
 // httpapi → machines, store; raftfsm → machines, store; machines → store;
+// ops → machines, store (an HTTP client: never raftfsm or httpapi);
 // store and certs → standard library and small leaf libraries only. Only
 // raftfsm imports hashicorp/raft; only httpapi imports gorilla/mux.
 func TestImportDirection(t *testing.T) {
@@ -18,6 +20,7 @@ func TestImportDirection(t *testing.T) {
 		"machines": {"store"},
 		"store":    {},
 		"certs":    {},
+		"ops":      {"machines", "store"},
 	}
 	for pkg, ok := range allowed {
 		out, err := exec.Command("go", "list", "-deps", "./"+pkg).Output()

@@ -25,6 +25,7 @@ import (
 
 	"github.com/etcd-classic/etcd-classic/httpapi"
 	"github.com/etcd-classic/etcd-classic/machines"
+	"github.com/etcd-classic/etcd-classic/ops"
 	"github.com/etcd-classic/etcd-classic/raftfsm"
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -38,6 +39,10 @@ const (
 )
 
 func main() {
+	// Operator subcommands (ops) come before any flag parsing.
+	if len(os.Args) > 1 && os.Args[1] == "copy" {
+		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	// GOGC=200 for write throughput, with the heap of a large store
 	// capped a share above its live size (memlimit.go). GOGC or
 	// GOMEMLIMIT in the environment still win.
@@ -48,25 +53,25 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout)
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.printVersion {
-		fmt.Fprintf(stdout, "etcd-classic Version: %s\netcd API version: %s\n", Version, ServerVersion)
+		printVersion(stdout)
 		return 0
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	m, err := cfg.resolve()
 	if err != nil {
-		log.WithField("err", err).Error("bad configuration")
-		fmt.Fprintf(stderr, "etcd-classic: %v\n", err)
+		usageError(stderr, err)
 		return 2
 	}
 	if cfg.cpuProfile != "" {
@@ -186,9 +191,11 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	idFile := filepath.Join(m.dataDir, "member", "identity.json")
 	var id identity
 	var memberID, clusterID uint64
-	var initial []*machines.Member
+	var initial, known []*machines.Member
 	var joinMode string
+	existing := false
 	if b, err := os.ReadFile(idFile); err == nil {
+		existing = true
 		if err := json.Unmarshal(b, &id); err != nil {
 			return nil, fmt.Errorf("%s: %w", idFile, err)
 		}
@@ -233,14 +240,9 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("looking up this member in the existing cluster: %w", err)
 			}
-			memberID, clusterID, initial = res.Member.ID, res.ClusterID, nil
+			memberID, clusterID, initial, known = res.Member.ID, res.ClusterID, nil, res.Members
 		}
 		id = identity{Name: m.name, ID: machines.IDString(memberID), ClusterID: machines.IDString(clusterID)}
-		if joinMode == "" {
-			if err := writeIdentity(idFile, id); err != nil {
-				return nil, err
-			}
-		}
 	}
 
 	peerLn, err := listenAll(m.listenPeer)
@@ -252,13 +254,21 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
-		InitialMembers: initial, ClusterID: clusterID, Store: st, Log: log,
+		InitialMembers: initial, ClusterID: clusterID, Existing: existing, KnownMembers: known, Store: st, Log: log,
 		SnapshotCount: cfg.snapshotCount, ElectionTimeout: m.election, HeartbeatInterval: m.heartbeat,
 		StrictReconfigCheck: cfg.strictReconfig, PeerTLS: peerTLS,
 	})
 	if err != nil {
 		_ = peerLn.Close()
 		return nil, err
+	}
+	// The identity is written once raft's files exist: an identity without
+	// a raft log is damage (raftfsm.ErrDamaged).
+	if !existing && joinMode == "" {
+		if err := writeIdentity(idFile, id); err != nil {
+			_ = node.Close()
+			return nil, err
+		}
 	}
 	if joinMode == "join" {
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
@@ -278,9 +288,11 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 	}
 	s := &server{node: node, failed: make(chan error, 1), log: log, maxConns: cfg.maxClientConns}
 	s.api = httpapi.New(httpapi.Config{
+		BcryptCost: int(cfg.bcryptCost), ClientCertAuth: clientInfo.ClientCertAuth,
 		Store: st, Node: node, Log: log, ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
 		CORS: splitList(cfg.cors), Redirect: cfg.redirect, V1Dialect: cfg.v1Dialect,
 		EnablePprof: cfg.enablePprof, HostWhitelist: splitList(cfg.hostWhitelist),
+		DisableDashboard: cfg.dashboardOff,
 		RaftStats: func() httpapi.RaftStats {
 			m := node.Metrics()
 			return httpapi.RaftStats{HasLeader: m.HasLeader, IsLeader: m.IsLeader, LeaderChanges: m.LeaderChanges,

@@ -16,27 +16,27 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // binPath is the etcd-classic binary built once for the process tests.
 var binPath string
 
+// TestMain builds the binary into a directory that proctest removes at
+// the end of the run, even one that times out.
 func TestMain(m *testing.M) {
-	code := func() int {
-		dir, err := os.MkdirTemp("", "etcd-classic-bin")
+	os.Exit(proctest.Main(m, func() error {
+		dir, err := proctest.TempDir("etcd-classic-bin")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return err
 		}
-		defer os.RemoveAll(dir)
 		binPath = filepath.Join(dir, "etcd-classic")
 		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-			return 1
+			return fmt.Errorf("build: %v\n%s", err, out)
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	}))
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -55,10 +55,11 @@ type proc struct {
 	t       *testing.T
 	args    []string
 	cmd     *exec.Cmd
+	p       *proctest.Proc // the running instance; nil before launch
 	log     *lockedBuf
 	client  string
 	dataDir string
-	done    chan struct{}
+	done    <-chan struct{}
 }
 
 type lockedBuf struct {
@@ -99,15 +100,16 @@ func newProc(t *testing.T, client, dataDir string, args []string) *proc {
 	return p
 }
 
-// launch starts the process with p's command line.
+// launch starts the process with p's command line; proctest kills it
+// when the test ends, whatever way it ends.
 func (p *proc) launch() error {
 	p.cmd = exec.Command(binPath, p.args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
+	pr, err := proctest.Start(p.t, p.cmd)
+	if err != nil {
 		return err
 	}
-	p.done = make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	p.p, p.done = pr, pr.Done()
 	return nil
 }
 
@@ -117,7 +119,7 @@ func (p *proc) start() {
 		p.t.Fatal(err)
 	}
 	waitFor(p.t, "member "+p.client+" answers /version", func() bool {
-		r, err := http.Get(p.client + "/version")
+		r, err := testClient.Get(p.client + "/version")
 		if err != nil {
 			return false
 		}
@@ -128,11 +130,9 @@ func (p *proc) start() {
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
+	if p.p != nil {
+		p.p.Kill()
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -174,7 +174,7 @@ func v2do(ctx context.Context, method, u string, form url.Values) (int, *v2Resp,
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -275,14 +275,14 @@ func TestGracefulShutdown(t *testing.T) {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		r, err := http.Get(client + "/v2/keys/never?wait=true")
+		r, err := testClient.Get(client + "/v2/keys/never?wait=true")
 		if err == nil {
 			_, _ = io.Copy(io.Discard, r.Body)
 			r.Body.Close()
 		}
 	}()
 	waitFor(t, "watch registered", func() bool {
-		r, err := http.Get(client + "/v2/stats/store")
+		r, err := testClient.Get(client + "/v2/stats/store")
 		if err != nil {
 			return false
 		}

@@ -11,43 +11,44 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // walkMember is a member started the way etcd 0.1's README starts one, in
 // the working directory dir.
 type walkMember struct {
-	cmd  *exec.Cmd
-	log  *lockedBuf
-	done chan struct{}
+	p   *proctest.Proc
+	log *lockedBuf
 }
 
 func startWalkMember(t *testing.T, dir string, args ...string) *walkMember {
 	t.Helper()
-	m := &walkMember{cmd: exec.Command(binPath, args...), log: &lockedBuf{}, done: make(chan struct{})}
-	m.cmd.Dir = dir
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = m.cmd.Wait(); close(m.done) }()
+	m := &walkMember{log: &lockedBuf{}}
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = m.log, m.log
 	t.Cleanup(func() {
-		m.stop()
 		if t.Failed() {
 			t.Logf("member log:\n%s", m.log.String())
 		}
 	})
+	p, err := proctest.Start(t, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.p = p
 	return m
 }
 
+// stop ends the member as an operator would (SIGTERM), killing it if it
+// does not stop within 10s.
 func (m *walkMember) stop() {
-	if m.cmd.Process != nil {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	}
+	_ = m.p.Signal(syscall.SIGTERM)
 	select {
-	case <-m.done:
+	case <-m.p.Done():
 	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
+		m.p.Kill()
 	}
 }
 
@@ -72,7 +73,7 @@ func curlL(t *testing.T, method, u string, form ...string) (int, string) {
 	if len(form) > 0 {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +91,9 @@ func curlL(t *testing.T, method, u string, form ...string) (int, string) {
 // --v1-dialect=0.1, and checks every answer byte for byte. Indexes start at
 // 3: the member's registration and the cluster record come first, as in
 // the README.
+//
+// Slow (about 6 s): the README's key lives 5 s, and the test waits for
+// the leader to expire it; then it restarts the member.
 func TestSeedWalkthroughV01(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary (skipped under -short)")
@@ -102,7 +106,7 @@ func TestSeedWalkthroughV01(t *testing.T) {
 	args := []string{"-s", strconv.Itoa(pp), "-c", strconv.Itoa(cp), "-d", "nodes/node1", "--v1-dialect=0.1"}
 	m := startWalkMember(t, dir, args...)
 	waitFor(t, "the member registers itself", func() bool {
-		r, err := http.Get(ep + "/v1/keys/_etcd/machines")
+		r, err := testClient.Get(ep + "/v1/keys/_etcd/machines")
 		if err != nil {
 			return false
 		}
@@ -171,7 +175,7 @@ func TestSeedWalkthroughV01(t *testing.T) {
 	watch := make(chan string, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodGet, ep+"/v1/watch/foo", nil)
-		r, err := http.DefaultClient.Do(req)
+		r, err := testClient.Do(req)
 		if err != nil {
 			watch <- err.Error()
 			return
@@ -210,7 +214,7 @@ func TestSeedWalkthroughV01(t *testing.T) {
 	m.stop()
 	startWalkMember(t, dir, args...)
 	waitFor(t, "the restarted member answers", func() bool {
-		r, err := http.Get(ep + "/v1/leader")
+		r, err := testClient.Get(ep + "/v1/leader")
 		if err != nil {
 			return false
 		}

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,36 +22,37 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etcd-classic/etcd-classic/internal/proctest"
 )
 
 // bin holds the binaries built once by TestMain.
 var bin = map[string]string{}
 
+// client is the HTTP client of these tests: every request has a deadline.
+var client = &http.Client{Timeout: 30 * time.Second}
+
 func TestMain(m *testing.M) {
 	if os.Getenv("EXAMPLES_HELPER") == "incr" {
 		os.Exit(incr(os.Getenv("EXAMPLES_ENDPOINT")))
 	}
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run()) // every test skips itself
-	}
-	dir, err := os.MkdirTemp("", "etcd-classic-examples")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
+	os.Exit(proctest.Main(m, func() error {
+		if testing.Short() {
+			return nil // every test skips itself
+		}
+		// proctest removes the directory even when the run times out.
+		dir, err := proctest.TempDir("etcd-classic-examples")
+		if err != nil {
+			return err
+		}
 		for name, pkg := range map[string]string{"etcd-classic": "..", "lock": "./lock", "election": "./election", "watch": "./watch"} {
 			bin[name] = filepath.Join(dir, name)
 			if out, err := exec.Command("go", "build", "-o", bin[name], pkg).CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-				return 1
+				return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 			}
 		}
-		return m.Run()
-	}()
-	os.Exit(code)
+		return nil
+	}))
 }
 
 // incr is the critical section of the lock tests, run by the test binary
@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 // the middle, which loses updates unless the lock excludes the others.
 func incr(endpoint string) int {
 	n := 0
-	resp, err := http.Get(endpoint + "/v1/keys/counter")
+	resp, err := client.Get(endpoint + "/v1/keys/counter")
 	if err != nil {
 		return 1
 	}
@@ -74,7 +74,7 @@ func incr(endpoint string) int {
 		n, _ = strconv.Atoi(cur.Value)
 	}
 	time.Sleep(20 * time.Millisecond) // the gap the lock must protect
-	resp, err = http.PostForm(endpoint+"/v1/keys/counter", url.Values{"value": {strconv.Itoa(n + 1)}})
+	resp, err = client.PostForm(endpoint+"/v1/keys/counter", url.Values{"value": {strconv.Itoa(n + 1)}})
 	if err != nil {
 		return 1
 	}
@@ -126,12 +126,12 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// proc is a started process in its own process group.
+// proc is a started process in its own process group, killed with
+// everything it started when the test ends (proctest).
 type proc struct {
-	cmd  *exec.Cmd
-	out  *syncBuf
-	done chan struct{}
-	err  error
+	cmd *exec.Cmd
+	p   *proctest.Proc
+	out *syncBuf
 }
 
 func start(t *testing.T, env []string, name string, args ...string) *proc {
@@ -146,30 +146,24 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 // startE is start for goroutines other than the test's: it does not stop
 // the test.
 func startE(t *testing.T, env []string, name string, args ...string) (*proc, error) {
-	p := &proc{cmd: exec.Command(name, args...), out: &syncBuf{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(name, args...), out: &syncBuf{}}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.signal(syscall.SIGKILL)
-		<-p.done
 		if t.Failed() {
 			t.Logf("%s %v:\n%s", filepath.Base(name), args, p.out.String())
 		}
 	})
+	pp, err := proctest.Start(t, p.cmd)
+	if err != nil {
+		return nil, err
+	}
+	p.p = pp
 	return p, nil
 }
 
 // signal sends sig to the process's whole group (shell scripts fork).
-func (p *proc) signal(sig syscall.Signal) {
-	if p.cmd.Process != nil {
-		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-	}
-}
+func (p *proc) signal(sig syscall.Signal) { _ = p.p.Signal(sig) }
 
 // wait waits for the process to exit.
 func (p *proc) wait(t *testing.T, within time.Duration) error {
@@ -186,8 +180,8 @@ var errStillRunning = errors.New("still running")
 // waitE is wait for goroutines other than the test's.
 func (p *proc) waitE(within time.Duration) error {
 	select {
-	case <-p.done:
-		return p.err
+	case <-p.p.Done():
+		return p.p.Err()
 	case <-time.After(within):
 		return fmt.Errorf("%w after %v", errStillRunning, within)
 	}
@@ -205,20 +199,83 @@ func (p *proc) waitOutput(t *testing.T, s string, within time.Duration) {
 	}
 }
 
-// startMember starts a one-member cluster with etcd 0.1's flags (bare
-// ports) and waits until it has registered itself.
-func startMember(t *testing.T, dialect string) string {
+// memberArgs returns the flags README.md starts the member of example
+// with (the "go run .. ..." line of its section), on free ports and with
+// a fresh data directory: the tests run each example against the member
+// its README section tells a user to start.
+func memberArgs(t *testing.T, example string) (endpoint string, args []string) {
 	t.Helper()
-	cp, pp := freePort(t), freePort(t)
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", cp)
-	args := []string{"-c", strconv.Itoa(cp), "-s", strconv.Itoa(pp), "-d", filepath.Join(t.TempDir(), "node1")}
-	if dialect != "" {
-		args = append(args, "--v1-dialect="+dialect)
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, section, ok := strings.Cut(string(b), "\n## `"+example+"/`")
+	if !ok {
+		t.Fatalf("README.md has no section for %s/", example)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var line string
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "    go run .. ") {
+			if line != "" {
+				t.Fatalf("README.md: the %s/ section starts two members", example)
+			}
+			line = strings.TrimPrefix(l, "    go run .. ")
+		}
+	}
+	if line == "" {
+		t.Fatalf("README.md: the %s/ section does not say how to start its member", example)
+	}
+	cp, pp := freePort(t), freePort(t)
+	endpoint = fmt.Sprintf("http://127.0.0.1:%d", cp)
+	fields := strings.Fields(strings.ReplaceAll(line, `"$(mktemp -d)"`, "<datadir>"))
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		switch {
+		case (f == "-c" || f == "-s" || f == "-d") && i+1 < len(fields):
+			args = append(args, f)
+			i++
+			switch f {
+			case "-c":
+				args = append(args, strconv.Itoa(cp))
+			case "-s":
+				args = append(args, strconv.Itoa(pp))
+			default:
+				if fields[i] != "<datadir>" {
+					t.Fatalf("README.md: %s/'s member keeps its data in %s, not a fresh directory", example, fields[i])
+				}
+				args = append(args, filepath.Join(t.TempDir(), "node1"))
+			}
+		case strings.ContainsAny(f, "$`\"'|&;<>()"):
+			t.Fatalf("README.md: %s/'s member command %q needs a shell", example, line)
+		default:
+			args = append(args, f)
+		}
+	}
+	if !contains(args, "-c") || !contains(args, "-s") || !contains(args, "-d") {
+		t.Fatalf("README.md: %s/'s member command %q must name its client port, peer port and data directory", example, line)
+	}
+	return endpoint, args
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// startMember starts the member README.md gives example and waits until
+// it has registered itself.
+func startMember(t *testing.T, example string) string {
+	t.Helper()
+	endpoint, args := memberArgs(t, example)
 	start(t, nil, bin["etcd-classic"], args...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(endpoint + "/v1/keys/_etcd/machines")
+		resp, err := client.Get(endpoint + "/v1/keys/_etcd/machines")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -235,7 +292,7 @@ func startMember(t *testing.T, dialect string) string {
 // post sets a key through /v1 and returns the answer's index.
 func post(t *testing.T, endpoint, key string, form url.Values) uint64 {
 	t.Helper()
-	resp, err := http.PostForm(endpoint+"/v1/keys"+key, form)
+	resp, err := client.PostForm(endpoint+"/v1/keys"+key, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +309,7 @@ func post(t *testing.T, endpoint, key string, form url.Values) uint64 {
 
 func get(t *testing.T, endpoint, key string) string {
 	t.Helper()
-	resp, err := http.Get(endpoint + "/v1/keys" + key)
+	resp, err := client.Get(endpoint + "/v1/keys" + key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +337,7 @@ func TestLock(t *testing.T) {
 			if kind == "shell" {
 				needShell(t)
 			}
-			endpoint := startMember(t, "")
+			endpoint := startMember(t, "lock")
 			const holders, rounds = 4, 3
 			var wg sync.WaitGroup
 			for h := range holders {
@@ -317,7 +374,7 @@ func TestLock(t *testing.T) {
 func TestLockAfterCrashedHolder(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
-	endpoint := startMember(t, "")
+	endpoint := startMember(t, "lock")
 	post(t, endpoint, "/locks/crash", url.Values{"value": {"dead-holder"}, "ttl": {"2"}})
 	p := start(t, nil, bin["lock"], "-endpoint", endpoint, "-key", "/locks/crash", "-name", "next", "-ttl", "3", "--", "true")
 	if err := p.wait(t, 20*time.Second); err != nil {
@@ -355,7 +412,7 @@ func TestElection(t *testing.T) {
 			if kind == "shell" {
 				needShell(t)
 			}
-			endpoint := startMember(t, "")
+			endpoint := startMember(t, "election")
 			a := argv(endpoint, "A", true)
 			pa := start(t, nil, a[0], a[1:]...)
 			pa.waitOutput(t, "elected A", 20*time.Second)
@@ -383,22 +440,23 @@ func TestElection(t *testing.T) {
 }
 
 // The prefix watcher prints every change below its prefix, in order, and
-// nothing else; v1 needs the 0.1 dialect, v2 works on any member.
+// nothing else; v1 runs on the member of its README section (0.1
+// dialect), v2 on the lock's member (default dialect), as the README says.
 func TestPrefixWatch(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	cases := []struct {
-		name, dialect string
-		argv          func(endpoint string, index uint64) []string
-		want          []string // substrings of the three lines
+		name, member string
+		argv         func(endpoint string, index uint64) []string
+		want         []string // substrings of the three lines
 	}{
-		{"go v1", "0.1", func(e string, i uint64) []string {
+		{"go v1", "watch", func(e string, i uint64) []string {
 			return []string{bin["watch"], "-endpoint", e, "-prefix", "/foo", "-index", strconv.FormatUint(i, 10), "-n", "3"}
 		}, []string{`{"action":"SET","key":"/foo/a","value":"1","newKey":true,"index":`, `{"action":"SET","key":"/foo/b/c","value":"2","newKey":true,"index":`, `{"action":"DELETE","key":"/foo/a","prevValue":"1","index":`}},
-		{"go v2", "", func(e string, i uint64) []string {
+		{"go v2", "lock", func(e string, i uint64) []string {
 			return []string{bin["watch"], "-api", "v2", "-endpoint", e, "-prefix", "/foo", "-index", strconv.FormatUint(i, 10), "-n", "3"}
 		}, []string{`{"action":"set","node":{"key":"/foo/a","value":"1"`, `{"action":"set","node":{"key":"/foo/b/c","value":"2"`, `{"action":"delete","node":{"key":"/foo/a"`}},
-		{"shell", "0.1", func(e string, i uint64) []string {
+		{"shell", "watch", func(e string, i uint64) []string {
 			return []string{"bash", "watch/watch.sh", "-e", e, "-p", "/foo", "-i", strconv.FormatUint(i, 10), "-n", "3"}
 		}, []string{`{"action":"SET","key":"/foo/a"`, `{"action":"SET","key":"/foo/b/c"`, `{"action":"DELETE","key":"/foo/a"`}},
 	}
@@ -408,7 +466,7 @@ func TestPrefixWatch(t *testing.T) {
 			if strings.HasPrefix(tc.name, "shell") {
 				needShell(t)
 			}
-			endpoint := startMember(t, tc.dialect)
+			endpoint := startMember(t, tc.member)
 			base := post(t, endpoint, "/bar", url.Values{"value": {"0"}})
 			a := tc.argv(endpoint, base+1)
 			p := start(t, nil, a[0], a[1:]...)
@@ -417,7 +475,7 @@ func TestPrefixWatch(t *testing.T) {
 			post(t, endpoint, "/foox", url.Values{"value": {"x"}})
 			post(t, endpoint, "/foo/b/c", url.Values{"value": {"2"}})
 			req, _ := http.NewRequest(http.MethodDelete, endpoint+"/v1/keys/foo/a", nil)
-			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("delete: %v %v", resp, err)
 			} else {
 				resp.Body.Close()

@@ -22,8 +22,10 @@ type Node interface {
 	Propose(ctx context.Context, r *store.Request) (*store.Event, error)
 	// ReadBarrier returns once a local read would be linearizable.
 	ReadBarrier(ctx context.Context) error
-	// WaitReady returns once the member has applied the log it started
-	// with.
+	// WaitReady returns once the member may serve local reads after its
+	// start (it has caught up with the state it had before a restart), or
+	// an error wrapping a 300 store error ("no leader", "request timed
+	// out") when ctx ends first.
 	WaitReady(ctx context.Context) error
 
 	ID() uint64
@@ -71,9 +73,10 @@ type Config struct {
 	Redirect bool
 	// V1Dialect is "0.4" (default) or "0.1".
 	V1Dialect string
-	// ReadyTimeout bounds how long a request waits for a restarting
-	// member to catch up with its own log before being served anyway
-	// (5s).
+	// ReadyTimeout bounds how long a keys read or watch waits for a
+	// restarting member to be ready; then it is answered with the
+	// member's error 300 — never from a state older than the one the
+	// member had (5s).
 	ReadyTimeout time.Duration
 	// WatchWriteTimeout bounds each write of a v2 long poll (plus one
 	// second per 64 KiB written): a client that stops reading is cut off
@@ -90,6 +93,16 @@ type Config struct {
 	// hostcheck.go). Empty, or containing "*", allows every host. Requests
 	// over TLS are never checked.
 	HostWhitelist []string
+	// BcryptCost is the bcrypt cost of stored passwords (etcd's
+	// --bcrypt-cost); 0 means bcrypt's default, 10.
+	BcryptCost int
+	// ClientCertAuth is etcd's --client-cert-auth: with v2 auth enabled,
+	// a request without Authorization whose verified client certificate
+	// has a user's name as CN acts as that user.
+	ClientCertAuth bool
+	// DisableDashboard turns off the web dashboard at /dashboard/ (the
+	// zero value serves it; --enable-dashboard=false sets this).
+	DisableDashboard bool
 }
 
 // API is the client HTTP API of one member.
@@ -100,12 +113,16 @@ type API struct {
 	metrics *metrics
 
 	stop     chan struct{} // closed by Close: ends long-polls
+	stopCtx  context.Context
+	stopped  context.CancelFunc // cancels stopCtx, with stop
 	stopOnce sync.Once
 
 	readyOnce sync.Once
-	ready     chan struct{} // closed once the member caught up (or gave up waiting)
+	ready     chan struct{} // closed once the member is ready (Node.WaitReady)
 
 	cidCache atomic.Value // cidEntry: the cluster ID as text
+
+	creds *credCache // verified passwords (auth_check.go)
 }
 
 // New builds the API.
@@ -126,7 +143,8 @@ func New(cfg Config) *API {
 		cfg.StartTime = cfg.Now()
 	}
 	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
-		stop: make(chan struct{}), ready: make(chan struct{})}
+		stop: make(chan struct{}), ready: make(chan struct{}), creds: newCredCache()}
+	a.stopCtx, a.stopped = context.WithCancel(context.Background())
 	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
 	a.handler = a.checkHost(a.wrap(a.routes()))
 	go a.awaitReady()
@@ -138,32 +156,34 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 
 // Close ends every long-poll (watches answer with what they have, as a
 // stopping etcd does) so that the HTTP server can shut down. Idempotent.
-func (a *API) Close() { a.stopOnce.Do(func() { close(a.stop) }) }
-
-// awaitReady opens the gate for reads once the member has applied its
-// own log, or after ReadyTimeout (a member without quorum still serves
-// stale reads, as etcd does).
-func (a *API) awaitReady() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReadyTimeout)
-	defer cancel()
-	go func() {
-		select {
-		case <-a.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	if err := a.cfg.Node.WaitReady(ctx); err != nil {
-		a.log.WithField("err", err).Warn("serving before the local log is fully applied")
-	}
-	a.readyOnce.Do(func() { close(a.ready) })
+func (a *API) Close() {
+	a.stopOnce.Do(func() {
+		close(a.stop)
+		a.stopped()
+	})
 }
 
-// waitReady holds a request until the member is ready.
-func (a *API) waitReady(r *http.Request) {
+// awaitReady opens the gate for local reads once the member is ready;
+// until then each read asks the member itself (waitReady).
+func (a *API) awaitReady() {
+	if a.cfg.Node.WaitReady(a.stopCtx) == nil {
+		a.readyOnce.Do(func() { close(a.ready) })
+	}
+}
+
+// waitReady holds a keys read or watch until the member is ready, at most
+// ReadyTimeout (or until the client leaves or the API closes). A member
+// that is not ready answers with its error (300: no leader, or timed
+// out): etcd answers only once it has caught up, never with an older
+// state than it had.
+func (a *API) waitReady(r *http.Request) error {
 	select {
 	case <-a.ready:
-	case <-r.Context().Done():
-	case <-a.stop:
+		return nil
+	default:
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ReadyTimeout)
+	defer cancel()
+	defer context.AfterFunc(a.stopCtx, cancel)()
+	return a.cfg.Node.WaitReady(ctx)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkPutHTTP measures the HTTP layer of a write (parsing, routing,
@@ -16,7 +17,7 @@ import (
 func BenchmarkPutHTTP(b *testing.B) {
 	s := newStubServer(b)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	c := &http.Client{Transport: tr}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	var wg sync.WaitGroup
 	next := make(chan int, 64)
 	b.ReportAllocs()

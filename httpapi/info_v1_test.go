@@ -19,8 +19,8 @@ func leaderIs(id uint64) func(*stubNode) Node {
 	return func(n *stubNode) Node { return &followerNode{stubNode: n, leader: id} }
 }
 
-// Expected answers follow etcd 0.4.6 §4.1 and v0.1.0 §10; each step is
-// `curl -X METHOD http://127.0.0.1:4001PATH`.
+// Expected answers are etcd 0.4.6's and v0.1.0's (docs/v1-api.md); each
+// step is `curl -X METHOD http://127.0.0.1:4001PATH`.
 func TestInfoV1(t *testing.T) {
 	t.Parallel()
 	text := map[string]string{"Content-Type": "text/plain; charset=utf-8", "X-Etcd-Index": ""}

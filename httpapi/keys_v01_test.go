@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Expected answers follow etcd v0.1.0 (spec/v1-and-legacy.md §10, the
-// v0.1.0 README) for a member started with --v1-dialect=0.1.
+// Expected answers are etcd v0.1.0's (its README and answers recorded from
+// a v0.1.0 server; docs/v1-api.md lists every difference from 0.4.6) for a
+// member started with --v1-dialect=0.1.
 func TestKeysV01Exact(t *testing.T) {
 	t.Parallel()
 	notFound := func(cause string) string {

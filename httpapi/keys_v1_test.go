@@ -13,8 +13,9 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// Expected answers follow etcd 0.4.6 (spec/v1-and-legacy.md §3); each step
-// is the curl command `curl -X METHOD http://127.0.0.1:4001PATH -d BODY`.
+// Expected answers are etcd 0.4.6's, recorded from a 0.4.6 server
+// (docs/v1-api.md); each step is the curl command
+// `curl -X METHOD http://127.0.0.1:4001PATH -d BODY`.
 func TestKeysV1Exact(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

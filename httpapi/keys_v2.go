@@ -24,6 +24,13 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// After parsing, as etcd: a bad request is 400 even without access.
+	user, ok := a.keyAccess(r, kr.Path, kr.Recursive)
+	if !ok {
+		writeError(w, errNoAuth())
+		return
+	}
+	kr.User = user
 	switch {
 	case r.Method == http.MethodGet && kr.Quorum:
 		// Checked before wait: ?wait=true&quorum=true is a quorum GET.
@@ -35,7 +42,10 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && kr.Wait:
 		a.watchV2(w, r, kr)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		a.waitReady(r)
+		if err := a.waitReady(r); err != nil {
+			writeError(w, err)
+			return
+		}
 		a.getV2(w, r, kr)
 	default:
 		if a.redirectToLeader(w, r) {
@@ -103,8 +113,11 @@ type cidEntry struct {
 // written. It ends when the client goes away, the member stops, or the
 // store drops the watcher.
 func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
-	a.waitReady(r)
-	wa, err := a.cfg.Store.Watch(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex)
+	if err := a.waitReady(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	wa, err := a.cfg.Store.WatchFiltered(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex, a.readFilter(kr.User, kr.Path, kr.Recursive))
 	if err != nil {
 		writeError(w, err)
 		return

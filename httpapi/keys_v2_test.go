@@ -11,8 +11,9 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// Expected bodies below follow etcd 3.4 --enable-v2 (spec/v2.md §14); the
-// equivalent curl command is the step itself.
+// Expected bodies below are etcd 3.4.23's, started with --enable-v2 (try
+// any of them against `etcd --enable-v2`); the equivalent curl command is
+// the step itself.
 func TestKeysV2Exact(t *testing.T) {
 	t.Parallel()
 	type step struct {
@@ -214,7 +215,7 @@ func TestWatchV2(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/v2/keys/w?wait=true&stream=true", nil)
-	r, err := http.DefaultClient.Do(req) // returns once headers arrived
+	r, err := testClient.Do(req) // returns once headers arrived
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestWatchEndsOnClose(t *testing.T) {
 	t.Parallel()
 	s := newStubServer(t)
 	req, _ := http.NewRequest("GET", s.URL+"/v2/keys/x?wait=true", nil)
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

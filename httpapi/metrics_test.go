@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -20,7 +19,7 @@ func TestMetricsScrape(t *testing.T) {
 	s.do(t, "PUT", "/v2/keys/m?prevExist=false", "value=2")
 	s.do(t, "GET", "/v2/keys/m?wait=true&waitIndex=1", "")
 
-	r, err := http.Get(s.URL + "/metrics")
+	r, err := testClient.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

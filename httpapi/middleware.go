@@ -22,7 +22,7 @@ func (a *API) wrap(next http.Handler) http.Handler {
 			return
 		}
 		if cp := cleanURLPath(r.URL.Path); cp != r.URL.Path {
-			redirectClean(w, r, cp)
+			a.cleanRedirect(w, r, cp)
 			return
 		}
 		if !isKeysPath(r.URL.Path) {

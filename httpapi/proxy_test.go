@@ -52,7 +52,7 @@ func TestProxy(t *testing.T) {
 	}
 	// A watch streams through: headers first, then the event.
 	req, _ := http.NewRequest("GET", front.URL+"/v2/keys/p?wait=true", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestProxy(t *testing.T) {
 	}
 	none := httptest.NewServer(NewProxy(ProxyConfig{Endpoints: func() []string { return []string{downURL} }}))
 	defer none.Close()
-	resp2, err := http.Get(none.URL + "/v2/keys/p")
+	resp2, err := testClient.Get(none.URL + "/v2/keys/p")
 	if err != nil {
 		t.Fatal(err)
 	}

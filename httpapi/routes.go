@@ -31,7 +31,13 @@ func (a *API) routes() http.Handler {
 	r.Path("/metrics").Handler(a.metrics.handler())
 	r.Path("/debug/vars").Handler(expvar.Handler())
 	r.Path("/config/local/log").HandlerFunc(a.configLocalLog)
+	// v2 authentication (auth.go); every other handler checks access
+	// through auth_check.go.
 	r.Path("/v2/auth/enable").HandlerFunc(a.authEnable)
+	r.Path("/v2/auth/users").HandlerFunc(a.authUsers)
+	r.PathPrefix("/v2/auth/users/").HandlerFunc(a.authUsers)
+	r.Path("/v2/auth/roles").HandlerFunc(a.authRoles)
+	r.PathPrefix("/v2/auth/roles/").HandlerFunc(a.authRoles)
 	if a.cfg.EnablePprof {
 		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
 		r.Path("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)
@@ -42,9 +48,12 @@ func (a *API) routes() http.Handler {
 
 	// v1 keys API and the etcd 0.x info endpoints, in the dialect of
 	// --v1-dialect (keys_v1.go, watch_v1.go, info_v1.go). "/v1/keys" and
-	// "/v1/watch" without the slash are not routed (404), as in 0.4.6.
+	// "/v1/watch" without the slash are 404 as in 0.4.6, or v0.1.0's 301
+	// to the slash (routing_v01.go).
 	r.PathPrefix(v1KeysPrefix).HandlerFunc(a.keysV1)
 	r.PathPrefix(v1WatchPrefix).HandlerFunc(a.watchV1)
+	r.Path("/v1/keys").HandlerFunc(a.v1Bare)
+	r.Path("/v1/watch").HandlerFunc(a.v1Bare)
 	r.Path("/v1/machines").HandlerFunc(a.machinesV1)
 	r.Path("/v1/peers").HandlerFunc(a.machinesV1)
 	r.Path("/v1/leader").HandlerFunc(a.leaderV1)
@@ -57,6 +66,7 @@ func (a *API) routes() http.Handler {
 	r.Path("/leader").HandlerFunc(a.leaderRoot)
 	r.Path("/").HandlerFunc(a.rootV01)
 	r.Path("/stats").HandlerFunc(a.statsV01)
+	a.dashboardRoutes(r) // /dashboard/ and etcd 0.4's /mod/dashboard/ (dashboard.go)
 	return r
 }
 

@@ -178,8 +178,7 @@ func (s *stubServer) doJSON(t *testing.T, method, path, ct, body string) resp {
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	r, err := c.Do(req)
+	r, err := noRedirectClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

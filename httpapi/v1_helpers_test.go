@@ -182,7 +182,7 @@ func (s *v1Server) doNoFatal(method, path, body string) resp {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	r, err := http.DefaultClient.Do(req)
+	r, err := testClient.Do(req)
 	if err != nil {
 		return resp{body: err.Error()}
 	}

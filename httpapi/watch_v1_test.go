@@ -126,7 +126,7 @@ func TestWatchV1Ends(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/v1/watch/gone", nil)
 	done := make(chan error, 1)
 	go func() {
-		r, err := http.DefaultClient.Do(req)
+		r, err := testClient.Do(req)
 		if err == nil {
 			r.Body.Close()
 		}

@@ -217,7 +217,7 @@ func TestLearnerPromoteAndRemove(t *testing.T) {
 		t.Fatalf("lookup: %+v %v", res, err)
 	}
 	extra.m.ID = res.Member.ID
-	startWith(t, extra, nil)
+	startWith(t, extra, func(c *Config) { c.ClusterID, c.KnownMembers = res.ClusterID, res.Members })
 	eventually(t, "learner published", func() bool { return ld.node.Cluster().Members[m.ID].Name == "learner" })
 	if len(ld.node.voters()) != 3 {
 		t.Fatalf("a learner counts as a voter: %v", ld.node.voters())
@@ -311,7 +311,7 @@ func TestGrowOneMemberCluster(t *testing.T) {
 		t.Fatalf("lookup: %+v %v", res, err)
 	}
 	extra.m.ID = m.ID
-	startWith(t, extra, nil)
+	startWith(t, extra, func(c *Config) { c.ClusterID, c.KnownMembers = res.ClusterID, res.Members })
 	eventually(t, "two voters", func() bool { return len(n.voters()) == 2 })
 	put(t, extra.node, "/from/second", "ok")
 	sameState(t, []*testMember{ms[0], extra})

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
@@ -111,8 +113,62 @@ func (n *Node) remoteReadIndex(ctx context.Context, addr string) (uint64, error)
 // earlier builds, which spelled it the same way.
 var errUnknownRPC = errors.New("raftfsm: unknown cluster RPC")
 
-// handleRPC serves the cluster RPCs of other members.
-func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
+// errPeerCall answers a cluster RPC the caller may not make.
+var errPeerCall = errors.New("raftfsm: cluster call refused")
+
+// refuseCall logs a refused cluster RPC at Warn.
+func (n *Node) refuseCall(from peerIdentity, op byte, err error) {
+	n.mux.refusals.warn(logrus.Fields{"remote": from.Remote, "cluster_id": idField(from.Cluster),
+		"member_id": idField(from.Member), "op": opName(op), "err": err.Error()}, "peer call refused")
+}
+
+// opName names a cluster RPC for logs and errors.
+func opName(op byte) string {
+	switch op {
+	case opPropose, opProposeBin:
+		return "propose"
+	case opReadIndex:
+		return "read-index"
+	case opJoin:
+		return "join"
+	case opMember:
+		return "member"
+	case opStatus:
+		return "status"
+	case opIdentify:
+		return "identify"
+	}
+	return fmt.Sprintf("op-%d", op)
+}
+
+// checkForwarded decides whether a member may have c proposed for it: a
+// keys-API write whose value the client API would accept, or the member's
+// own attributes. Everything else (membership changes, cluster creation,
+// expiry) only the leader itself proposes, after its own checks.
+func checkForwarded(from peerIdentity, c *command) error {
+	switch c.Type {
+	case cmdRequest:
+		if c.Req == nil {
+			return fmt.Errorf("%w: a write without a request", errPeerCall)
+		}
+		return nil
+	case cmdPublish:
+		if c.Cluster == nil || c.Cluster.Member == nil || c.Cluster.Member.ID != from.Member {
+			return fmt.Errorf("%w: a member may publish only its own attributes", errPeerCall)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: commands of type %d are not forwarded", errPeerCall, c.Type)
+}
+
+// handleRPC serves the cluster RPCs of other members, and the join,
+// lookup and list calls of processes that are not members yet.
+func (n *Node) handleRPC(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error) {
+	if from.anonymous() && op != opJoin {
+		err := fmt.Errorf("%w: %s needs a member identity (a process that is not a member may only join, look up and list)", errPeerCall, opName(op))
+		n.refuseCall(from, op, err)
+		return nil, err
+	}
 	switch op {
 	case opPropose, opProposeBin:
 		marshal := func(r proposeReply) ([]byte, error) {
@@ -125,8 +181,17 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		if err != nil {
 			return nil, err
 		}
+		if err := checkForwarded(from, c); err != nil {
+			n.refuseCall(from, op, err)
+			return nil, err
+		}
 		if !n.IsLeader() {
 			return nil, errNotLeader
+		}
+		if c.Type == cmdRequest && len(c.Req.Value) > maxValueBytes {
+			// The client API refuses such a body (etcd 2.x: 400, error
+			// 210); nothing is proposed, so there is no index to wait for.
+			return marshal(proposeReply{Err: store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)})
 		}
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
 		defer cancel()
@@ -158,9 +223,11 @@ func (n *Node) handleRPC(ctx context.Context, op byte, payload []byte) ([]byte, 
 		}
 		return binary.AppendUvarint(nil, idx), nil
 	case opJoin, opMember:
-		return n.handleMemberRPC(ctx, op, payload)
+		return n.handleMemberRPC(ctx, from, op, payload)
 	case opStatus:
 		return binary.AppendUvarint(nil, n.fsm.AppliedIndex()), nil
+	case opIdentify:
+		return n.identify()
 	}
 	return nil, fmt.Errorf("%w %d", errUnknownRPC, op)
 }

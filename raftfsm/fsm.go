@@ -87,8 +87,11 @@ func (f *FSM) Apply(l *raft.Log) any {
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	changed := false
+	// Entries restored before raft started (restore.go) come again once
+	// raft learns they are committed: applying is idempotent by index.
+	applied := f.applied.get()
 	for i, l := range logs {
-		if l.Type != raft.LogCommand {
+		if l.Type != raft.LogCommand || l.Index <= applied {
 			continue
 		}
 		var member bool

@@ -59,6 +59,11 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 			}
 		}
 		e := w.log.WithFields(fields)
+		if msg == "skipping application of old log" && fields["index"] == 0.0 {
+			// raft's commit-restore step finding nothing to restore, on
+			// every start (restore.go): not worth a warning.
+			lvl = "debug"
+		}
 		switch lvl {
 		case "trace":
 			e.Trace(msg)

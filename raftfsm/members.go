@@ -2,12 +2,9 @@ package raftfsm
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -18,11 +15,22 @@ import (
 
 // memberRequest is the payload of opMember and opJoin.
 type memberRequest struct {
-	Op       string           `json:"op"` // add, remove, update, promote, join, lookup
+	Op       string           `json:"op"` // opMember: add, remove, update, promote; opJoin: join, lookup, list
 	Member   *machines.Member `json:"member,omitempty"`
 	ID       uint64           `json:"id,omitempty"`
 	PeerURLs []string         `json:"peerURLs,omitempty"`
 	Learner  bool             `json:"learner,omitempty"`
+	// Nonce (join) is what the joining member answers when the leader
+	// calls it back (join.go).
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// memberOps lists the operations each RPC carries. opJoin is open to
+// anonymous peers (processes that are not members yet), opMember only to
+// members.
+var memberOps = map[byte]map[string]bool{
+	opJoin:   {"join": true, "lookup": true, "list": true},
+	opMember: {"add": true, "remove": true, "update": true, "promote": true},
 }
 
 // memberReply answers opMember and opJoin.
@@ -158,6 +166,9 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 	switch req.Op {
 	case "add", "join":
 		m := req.Member
+		if req.Op == "join" && m == nil {
+			return nil, fmt.Errorf("%w: a join names the joining member", ErrJoinRefused)
+		}
 		if m == nil {
 			if err := machines.ValidateURLs(req.PeerURLs); err != nil {
 				return nil, err
@@ -167,10 +178,20 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 		}
 		m.IsLearner = req.Learner
 		if req.Op == "join" {
+			// Whoever asks, the member must be running at its peer URL
+			// (the one in the table, if it is already there) and be the
+			// one asking.
+			target := m
+			if old, ok := cluster.Members[m.ID]; ok {
+				target = old
+			}
+			if err := n.checkJoin(ctx, target, req.Nonce); err != nil {
+				return nil, err
+			}
 			// A join (etcd 0.x -peers) is idempotent: the same member
 			// retrying finds itself; its name is its identity.
 			if old, ok := cluster.Members[m.ID]; ok {
-				return &memberReply{Member: old, ClusterID: cluster.ID}, n.ensureServer(old)
+				return &memberReply{Member: old, ClusterID: cluster.ID, Members: cluster.Sorted()}, n.ensureServer(old)
 			}
 			if old := cluster.ByName(m.Name); old != nil && m.Name != "" {
 				return nil, fmt.Errorf("%w: a member named %q is already in the cluster (%s)", machines.ErrIDExists, m.Name, machines.IDString(old.ID))
@@ -299,34 +320,7 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 // membership through one member and then lists it through another — as
 // etcdctl member add does — sees the change. Members that do not answer
 // within a second are not waited for.
-func (n *Node) settleMembership(ctx context.Context) {
-	target := n.fsm.AppliedIndex()
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for id, m := range n.fsm.Cluster().Members {
-		if id == n.cfg.ID || !m.Started() || m.PeerAddr() == "" {
-			continue
-		}
-		wg.Add(1)
-		go func(addr string) {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				b, err := n.peers.call(ctx, addr, opStatus, nil)
-				if err != nil {
-					return
-				}
-				if applied, k := binary.Uvarint(b); k > 0 && applied >= target {
-					return
-				}
-				if !n.pause(ctx, 2*time.Millisecond) {
-					return
-				}
-			}
-		}(m.PeerAddr())
-	}
-	wg.Wait()
-}
+func (n *Node) settleMembership(ctx context.Context) { n.Settle(ctx, time.Second) }
 
 // ensureServer makes raft's configuration match the member: voter or
 // non-voter at its peer address.
@@ -474,11 +468,17 @@ func (n *Node) caughtUp(ctx context.Context, m *machines.Member) bool {
 	return st.applied*10 >= commit*9
 }
 
-// handleMemberRPC serves opMember and opJoin for other members; a
-// follower passes them on to the leader.
-func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]byte, error) {
+// handleMemberRPC serves opMember and opJoin for other members and, for
+// opJoin, processes that are not members yet; a follower passes them on to
+// the leader.
+func (n *Node) handleMemberRPC(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error) {
 	var req memberRequest
 	if err := json.Unmarshal(payload, &req); err != nil {
+		return nil, err
+	}
+	if !memberOps[op][req.Op] {
+		err := fmt.Errorf("%w: %q is not a %s operation", errPeerCall, req.Op, opName(op))
+		n.refuseCall(from, op, err)
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
@@ -487,7 +487,7 @@ func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]
 		// Any member answers with its view of the membership (proxies
 		// use it to find the members' client URLs).
 		c := n.fsm.Cluster()
-		return json.Marshal(memberReply{ClusterID: c.ID, Members: c.Sorted()})
+		return json.Marshal(memberReply{ClusterID: n.ClusterID(), Members: c.Sorted()})
 	}
 	if !n.IsLeader() {
 		if op != opJoin {
@@ -498,7 +498,7 @@ func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]
 			return nil, err
 		}
 		if addr == "" {
-			return n.handleMemberRPC(ctx, op, payload)
+			return n.handleMemberRPC(ctx, from, op, payload)
 		}
 		return n.peers.call(ctx, addr, opJoin, payload)
 	}
@@ -508,100 +508,4 @@ func (n *Node) handleMemberRPC(ctx context.Context, op byte, payload []byte) ([]
 	}
 	n.settleMembership(ctx)
 	return json.Marshal(rep)
-}
-
-// JoinResult is what the cluster told a joining member.
-type JoinResult struct {
-	Member    *machines.Member
-	ClusterID uint64
-}
-
-// LookupMember asks the members at peers which member owns peerURLs
-// (etcd 2.x: a member started with --initial-cluster-state=existing finds
-// its ID this way). It tries each peer in turn until ctx ends.
-func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTLS *tls.Config) (*JoinResult, error) {
-	return joinRPC(ctx, peers, &memberRequest{Op: "lookup", PeerURLs: peerURLs}, peerTLS)
-}
-
-// Join asks the cluster reachable at peers to add this (already running,
-// not bootstrapped) member, and waits until it has caught up with the
-// membership table. etcd 0.x scripted joins (-peers / -C) use it.
-func (n *Node) Join(ctx context.Context, peers []string) (*JoinResult, error) {
-	self := &machines.Member{ID: n.cfg.ID, Name: n.cfg.Name, PeerURLs: n.cfg.PeerURLs, ClientURLs: n.cfg.ClientURLs}
-	res, err := joinRPC(ctx, peers, &memberRequest{Op: "join", Member: self}, n.cfg.PeerTLS)
-	if err != nil {
-		return nil, err
-	}
-	if res.Member.ID != n.cfg.ID {
-		return nil, fmt.Errorf("raftfsm: the cluster knows this member as %s, not %s", machines.IDString(res.Member.ID), machines.IDString(n.cfg.ID))
-	}
-	// Wait until the log has reached us with our own membership entry.
-	for {
-		if _, ok := n.fsm.Cluster().Members[n.cfg.ID]; ok {
-			return res, nil
-		}
-		if !n.pause(ctx, 20*time.Millisecond) {
-			return nil, fmt.Errorf("raftfsm: joined, but the cluster's log did not arrive: %w", ctx.Err())
-		}
-	}
-}
-
-// ListMembers asks the members at peers (peer host:port addresses) for
-// the cluster's membership, trying each until one answers or ctx ends.
-func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint64, []*machines.Member, error) {
-	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
-	defer pool.Close()
-	payload, _ := json.Marshal(&memberRequest{Op: "list"})
-	var lastErr error
-	for _, p := range peers {
-		b, err := pool.call(ctx, p, opJoin, payload)
-		if err != nil {
-			lastErr = fmt.Errorf("%s: %w", p, err)
-			continue
-		}
-		var rep memberReply
-		if err := json.Unmarshal(b, &rep); err != nil {
-			lastErr = err
-			continue
-		}
-		return rep.ClusterID, rep.Members, nil
-	}
-	if lastErr == nil {
-		lastErr = errors.New("no peers given")
-	}
-	return 0, nil, lastErr
-}
-
-func joinRPC(ctx context.Context, peers []string, req *memberRequest, peerTLS *tls.Config) (*JoinResult, error) {
-	pool := newRPCPool(dialer{tls: peerTLS, proto: protoCluster})
-	defer pool.Close()
-	payload, _ := json.Marshal(req)
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		for _, p := range peers {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			b, err := pool.call(cctx, p, opJoin, payload)
-			cancel()
-			if err != nil {
-				lastErr = fmt.Errorf("%s: %w", p, err)
-				continue
-			}
-			var rep memberReply
-			if err := json.Unmarshal(b, &rep); err != nil {
-				lastErr = err
-				continue
-			}
-			if rep.Kind != "" {
-				return nil, &remoteErr{kind: memberErrKinds[rep.Kind], msg: rep.Msg}
-			}
-			return &JoinResult{Member: rep.Member, ClusterID: rep.ClusterID}, nil
-		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("raftfsm: no member reachable at %v: %w", peers, lastErr)
-		case <-t.C:
-		}
-	}
 }

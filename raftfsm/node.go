@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/sirupsen/logrus"
 
 	"github.com/etcd-classic/etcd-classic/machines"
@@ -45,8 +44,18 @@ type Config struct {
 	// new cluster with these voters (this member among them). Empty means
 	// "do not bootstrap": the member waits to be added by a cluster.
 	InitialMembers []*machines.Member
-	// ClusterID is the ID of the cluster being bootstrapped.
+	// ClusterID is the ID of the cluster being bootstrapped, or the one
+	// this member belongs to (from its data dir, or from a lookup).
 	ClusterID uint64
+	// Existing says this member has started before (its owner found the
+	// member's identity on disk): a missing or empty raft log is then
+	// damage (ErrDamaged), not a first start.
+	Existing bool
+	// KnownMembers are members a member that has no log yet learned from
+	// the cluster (LookupMember's JoinResult.Members): it accepts their
+	// connections before its log names them. Empty for a bootstrap (the
+	// initial members are known) and a restart (raft's configuration is).
+	KnownMembers []*machines.Member
 	// Store is the state the FSM applies commands to.
 	Store *store.Store
 	// Log receives the node's logs (component=raftfsm is added).
@@ -131,14 +140,16 @@ type Node struct {
 	log   *logrus.Entry
 	raft  *raft.Raft
 	fsm   *FSM
-	bolt  *raftboltdb.BoltStore
-	logs  *countingLogStore
+	bolt  *logStore // raft log, stable store, commit tracking
 	trans *statsTransport
 	mux   *peerMux
 	rpc   *rpcServer
 	peers *rpcPool
 
-	startIndex      uint64        // last FSM-visible log index found at start
+	startIndex      uint64        // last command or configuration entry in the log at start
+	readyCh         chan struct{} // closed once local reads may be served (ready.go)
+	learned         learnedPeers  // cluster and members learned when joining (known.go)
+	joinNonce       atomic.Value  // string: the join this member waits for (join.go)
 	ready           progress      // highest term whose leader no-op is applied here
 	leader          atomic.Bool   // this node is leader (from LeaderCh)
 	sawLeader       atomic.Bool   // a leader has been known since start
@@ -164,7 +175,9 @@ type Node struct {
 	once     sync.Once
 }
 
-// New opens (or creates) the member's raft state and starts it.
+// New opens (or creates) the member's raft state and starts it. The data
+// dir is checked first (datacheck.go): damage is an error wrapping
+// ErrDamaged, whose one-line message names the file and what to do.
 func New(cfg Config) (*Node, error) {
 	cfg.setDefaults()
 	if cfg.HeartbeatInterval >= cfg.ElectionTimeout {
@@ -179,9 +192,21 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftfsm: create data dir: %w", err)
 	}
 	raftLog := newRaftLogger(cfg.Log.WithField("component", "raft"))
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	// Everything raft will read at start is checked before raft sees it:
+	// raft.db's records and pages, the snapshots, and that the two cover
+	// the whole history.
+	dbPath := filepath.Join(dir, "raft.db")
+	bolt, logSum, err := openLogStore(dbPath, cfg.Existing, cfg.ID)
 	if err != nil {
-		return nil, fmt.Errorf("raftfsm: open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
+		return nil, err
+	}
+	snapIndex, err := checkSnapshots(dir, cfg.ID)
+	if err == nil {
+		err = checkCoverage(dbPath, logSum, snapIndex, cfg.ID)
+	}
+	if err != nil {
+		_ = bolt.Close()
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, raftLog)
 	if err != nil {
@@ -193,14 +218,27 @@ func New(cfg Config) (*Node, error) {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("raftfsm: peer URL %s: %w", cfg.PeerURLs[0], err)
 	}
-	mux := newPeerMux(cfg.PeerListener)
-	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial}, advertise: advertise}
-	trans := newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	n := &Node{cfg: cfg, log: log, bolt: bolt, ready: newProgress(),
+		memberCh: make(chan struct{}, 1), removed: make(chan struct{}), readyCh: make(chan struct{})}
+	// The mux accepts nothing before raft and the RPC server are up (see
+	// start below): the hello check needs raft's configuration.
+	mux := newPeerMux(cfg.PeerListener, log)
+	n.mux = mux
+	sl := &streamLayer{subListener: mux.raft, d: dialer{tls: cfg.PeerTLS, proto: protoRaft, base: cfg.PeerDial, hello: n.localHello}, advertise: advertise}
+	n.trans = newStatsTransport(raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: sl, MaxPool: 4, Timeout: 10 * time.Second, Logger: raftLog,
 	}))
-
-	n := &Node{cfg: cfg, log: log, bolt: bolt, trans: trans, mux: mux, ready: newProgress(),
-		memberCh: make(chan struct{}, 1), removed: make(chan struct{})}
+	trans := n.trans
+	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if len(cfg.KnownMembers) > 0 {
+		if err := n.learned.learn(cfg.ClusterID, cfg.KnownMembers); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.fsm = newFSM(cfg.Store, log)
 	n.space = newDiskGuard(dir, cfg.SpaceReserve, cfg.Clock, log)
@@ -252,13 +290,22 @@ func New(cfg Config) (*Node, error) {
 	// A removed member is told through Removed() and stopped by its
 	// owner; raft shutting itself down would race with Close.
 	rc.ShutdownOnRemove = false
+	// The FSM is restored here, before raft starts, from the newest
+	// snapshot and the entries the persisted commit index covers
+	// (restore.go); raft only stages the commit index with each append.
+	rc.RestoreCommittedLogs = true
+	rc.NoSnapshotRestoreOnStart = true
 
 	hasState, err := raft.HasExistingState(bolt, bolt, snaps)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: read raft state: %w", err)
 	}
-	n.startIndex = lastVisibleIndex(bolt)
+	n.startIndex = logSum.lastVisible
+	if _, err := n.restoreLocal(snaps, logSum.last); err != nil {
+		n.closeStores()
+		return nil, err
+	}
 	// A member that is the only voter wins its election as soon as it
 	// stands, so let it stand sooner: start with the shortest follower
 	// timeout raft accepts (the leader lease) and restore the configured
@@ -267,15 +314,14 @@ func New(cfg Config) (*Node, error) {
 	if n.soleVoter(rc, hasState, snaps) {
 		rc.HeartbeatTimeout, rc.ElectionTimeout = rc.LeaderLeaseTimeout, rc.LeaderLeaseTimeout
 	}
-	n.logs = &countingLogStore{LogStore: n.space.logStore(bolt)}
 	// Keep the newest entries in memory: replication to followers reads
 	// them back right after they are written.
-	cached, err := raft.NewLogCache(4096, n.logs)
+	cache, err := raft.NewLogCache(4096, n.space.logStore(bolt))
 	if err != nil {
 		n.closeStores()
 		return nil, err
 	}
-	r, err := raft.NewRaft(rc, n.fsm, cached, n.space.stableStore(bolt), snaps, trans)
+	r, err := raft.NewRaft(rc, n.fsm, cachedLog{LogCache: cache, store: bolt}, n.space.stableStore(bolt), snaps, trans)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("raftfsm: start raft: %w", err)
@@ -295,15 +341,17 @@ func New(cfg Config) (*Node, error) {
 		log.WithField("members", len(servers)).Info("bootstrapped a new cluster")
 	}
 	n.reads.fetch = n.readIndexRound
-	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial})
+	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	n.rpc = newRPCServer(mux.cluster, n.handleRPC, log)
+	mux.start(n.checkHello)
 	obs := make(chan raft.Observation, 16)
 	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	})
 	r.RegisterObserver(n.observer)
-	n.wg.Add(6)
+	n.wg.Add(7)
+	go n.readyLoop()
 	go n.space.run(n)
 	go n.writes.run()
 	go n.snapshotLoop()
@@ -381,26 +429,6 @@ func (n *Node) restoreTimeouts() {
 	if err := n.raft.ReloadConfig(rc); err != nil {
 		n.log.WithField("err", err).Warn("could not restore raft timeouts")
 	}
-}
-
-// lastVisibleIndex finds the newest log entry the FSM will see (a
-// command or configuration entry); raft's own no-ops never reach it.
-func lastVisibleIndex(logs raft.LogStore) uint64 {
-	first, err1 := logs.FirstIndex()
-	last, err2 := logs.LastIndex()
-	if err1 != nil || err2 != nil || last == 0 {
-		return 0
-	}
-	for i := last; i >= first && i > 0 && last-i < 256; i-- {
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			return 0
-		}
-		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
-			return i
-		}
-	}
-	return 0
 }
 
 func (n *Node) closeStores() {
@@ -529,13 +557,16 @@ func (n *Node) State() string {
 func (n *Node) Cluster() *machines.Cluster { return n.fsm.Cluster() }
 
 // ClusterID is the cluster's ID: the replicated one once known, else the
-// one this member was configured to bootstrap.
+// one this member was configured with, else the one it learned joining.
 func (n *Node) ClusterID() uint64 {
 	n.fsm.mu.RLock()
 	id := n.fsm.cluster.ID
 	n.fsm.mu.RUnlock()
 	if id == 0 {
-		return n.cfg.ClusterID
+		id = n.cfg.ClusterID
+	}
+	if id == 0 {
+		id = n.learned.cluster()
 	}
 	return id
 }
@@ -545,13 +576,6 @@ func (n *Node) RaftIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // RaftTerm is the current raft term.
 func (n *Node) RaftTerm() uint64 { return n.raft.CurrentTerm() }
-
-// WaitReady blocks until this member has applied every entry its log held
-// when it started (so a restarted member serves its acknowledged writes),
-// or until ctx ends.
-func (n *Node) WaitReady(ctx context.Context) error {
-	return n.fsm.applied.wait(ctx, n.startIndex)
-}
 
 // Propose replicates a keys-API write and returns its event once it is
 // applied on this member. Application failures come back as *store.Error;

@@ -70,13 +70,16 @@ func TestProposeReplyRoundTrip(t *testing.T) {
 }
 
 // protoListener hands out connections after reading the protocol byte
-// the peer mux would have read.
+// and the hello the peer mux would have read, and accepting the hello.
 type protoListener struct{ net.Listener }
 
 func (l protoListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
-		_, err = io.ReadFull(c, make([]byte, 1))
+		_, err = io.ReadFull(c, make([]byte, 1+helloSize))
+	}
+	if err == nil {
+		err = answerHello(c, nil)
 	}
 	return c, err
 }
@@ -92,7 +95,7 @@ func TestForwardFallsBackToJSONReplies(t *testing.T) {
 	v := "v"
 	var ops []byte
 	var mu sync.Mutex
-	old := func(_ context.Context, op byte, _ []byte) ([]byte, error) {
+	old := func(_ context.Context, _ peerIdentity, op byte, _ []byte) ([]byte, error) {
 		mu.Lock()
 		ops = append(ops, op)
 		mu.Unlock()

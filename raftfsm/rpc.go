@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -24,36 +25,80 @@ import (
 const (
 	opPropose   byte = 1 // payload: encoded command; reply: proposeReply JSON
 	opReadIndex byte = 2 // reply: uvarint commit index, leadership verified
-	opJoin      byte = 3 // payload: joinRequest JSON; reply: joinReply JSON
-	opMember    byte = 4 // payload: memberRequest JSON; reply: member JSON
+	opJoin      byte = 3 // payload: memberRequest JSON (join, lookup, list); reply: memberReply JSON
+	opMember    byte = 4 // payload: memberRequest JSON (add, remove, update, promote); reply: memberReply JSON
 	// opProposeBin (6) is opPropose with the reply in binary (reply.go).
 	opProposeBin byte = 6
+	// opIdentify (7) asks a member who it is and which join it is waiting
+	// for (join.go).
+	opIdentify byte = 7
 
 	statusOK  byte = 0
 	statusErr byte = 1
-
-	// maxFrame bounds a frame: a 10 MiB value plus its key and envelope.
-	maxFrame = 64 << 20
 )
 
-type rpcHandler func(ctx context.Context, op byte, payload []byte) ([]byte, error)
+// Limits of the cluster RPC connections.
+const (
+	// maxValueBytes is the largest value the client API accepts: httpapi's
+	// cap on a form body (10 MiB, Go's and etcd's) less "value=". The
+	// leader refuses a forwarded write with a larger value.
+	maxValueBytes = 10<<20 - len("value=")
+	// maxRequestFrame bounds a request: one forwarded write, whose value,
+	// previous value and key the client API bounds (a 10 MiB body and
+	// 1 MiB of request line and headers), plus the command envelope.
+	maxRequestFrame = 12 << 20
+	// maxReplyFrame bounds a reply: a node and its previous node, each a
+	// value and a key, plus the envelope.
+	maxReplyFrame = 24 << 20
+	// frameTimeout bounds the reading of one frame once its first byte
+	// has arrived (12 MiB in 30 s is 400 KB/s), and the writing of one.
+	frameTimeout = 30 * time.Second
+	// rpcServerIdle closes a server connection that has carried no frame
+	// and had no call in flight for this long; rpcServerIdleAnonymous is
+	// the same for a process that is not a member (a joiner, a proxy),
+	// which makes a call or two and goes.
+	rpcServerIdle          = 2 * time.Minute
+	rpcServerIdleAnonymous = 15 * time.Second
+	// rpcClientIdle closes a pooled client connection unused for this
+	// long. It is well below rpcServerIdle, so the server never drops a
+	// connection a client may still send on (a call lost that way would
+	// end as "outcome unknown"); rpcClientIdleAnonymous likewise.
+	rpcClientIdle          = time.Minute
+	rpcClientIdleAnonymous = 5 * time.Second
+	// readChunk is how much of a payload is allocated before more bytes
+	// have arrived.
+	readChunk = 64 << 10
+	// Calls served at once on one connection; the connection is not read
+	// further until one ends.
+	maxInflightMember    = 1024
+	maxInflightAnonymous = 4
+)
+
+// errFrameTooLarge marks a frame header announcing more than the limit.
+var errFrameTooLarge = errors.New("raftfsm: frame too large")
+
+type rpcHandler func(ctx context.Context, from peerIdentity, op byte, payload []byte) ([]byte, error)
 
 // rpcServer serves cluster RPCs on the connections the mux hands it.
 type rpcServer struct {
-	ln      net.Listener
-	handle  rpcHandler
-	log     *logrus.Entry
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closing bool
+	ln       net.Listener
+	handle   rpcHandler
+	log      *logrus.Entry
+	idle     time.Duration // rpcServerIdle
+	idleAnon time.Duration // rpcServerIdleAnonymous
+	frameDur time.Duration // frameTimeout
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closing  bool
 }
 
 func newRPCServer(ln net.Listener, h rpcHandler, log *logrus.Entry) *rpcServer {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &rpcServer{ln: ln, handle: h, log: log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
+	s := &rpcServer{ln: ln, handle: h, log: log, idle: rpcServerIdle, idleAnon: rpcServerIdleAnonymous, frameDur: frameTimeout,
+		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
 	return s
@@ -79,6 +124,14 @@ func (s *rpcServer) accept() {
 	}
 }
 
+// connActivity tracks what the idle timeout of a server connection needs.
+type connActivity struct {
+	inflight atomic.Int64
+	last     atomic.Int64 // Unix ns of the last frame read or reply written
+}
+
+func (a *connActivity) touch() { a.last.Store(time.Now().UnixNano()) }
+
 func (s *rpcServer) serveConn(c net.Conn) {
 	defer s.wg.Done()
 	defer func() {
@@ -87,40 +140,132 @@ func (s *rpcServer) serveConn(c net.Conn) {
 		s.mu.Unlock()
 		_ = c.Close()
 	}()
+	from := identityOf(c)
 	br := bufio.NewReader(c)
 	var wmu sync.Mutex
 	bw := bufio.NewWriter(c)
-	var hdr [9]byte
+	var act connActivity
+	act.touch()
+	slots, idle := make(chan struct{}, maxInflightMember), s.idle
+	if from.anonymous() {
+		slots, idle = make(chan struct{}, maxInflightAnonymous), s.idleAnon
+	}
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		if err := awaitFrame(c, br, &act, idle); err != nil {
 			return
 		}
-		id := binary.BigEndian.Uint32(hdr[0:4])
-		op := hdr[4]
-		n := binary.BigEndian.Uint32(hdr[5:9])
-		if n > maxFrame {
+		_ = c.SetReadDeadline(time.Now().Add(s.frameDur))
+		id, op, payload, err := readFrame(br, maxRequestFrame)
+		if err != nil {
+			if errors.Is(err, errFrameTooLarge) {
+				s.log.WithFields(logrus.Fields{"remote": from.Remote, "member_id": idField(from.Member), "op": op}).Warn("peer sent an oversized frame; connection closed")
+			}
 			return
 		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(br, payload); err != nil {
+		act.touch()
+		select {
+		case slots <- struct{}{}:
+		case <-s.ctx.Done():
 			return
 		}
+		act.inflight.Add(1)
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
-			reply, err := s.handle(s.ctx, op, payload)
+			defer func() { <-slots }()
+			reply, err := s.handle(s.ctx, from, op, payload)
 			status := statusOK
 			if err != nil {
 				status, reply = statusErr, encodeRPCError(err)
 			}
 			wmu.Lock()
-			defer wmu.Unlock()
+			_ = c.SetWriteDeadline(time.Now().Add(s.frameDur))
 			writeFrame(bw, id, status, reply)
-			_ = bw.Flush()
+			if err := bw.Flush(); err != nil {
+				// A peer that does not read its answers (or a write that
+				// timed out, which leaves TLS unusable) ends the connection.
+				_ = c.Close()
+			}
+			wmu.Unlock()
+			act.touch()
+			act.inflight.Add(-1)
 		}()
 	}
+}
+
+// awaitFrame waits until the next frame starts. A connection with no call
+// in flight that stays silent for the idle timeout is closed; nothing is
+// consumed from br while waiting, so a wait that times out only to be
+// extended leaves the stream intact.
+func awaitFrame(c net.Conn, br *bufio.Reader, act *connActivity, idle time.Duration) error {
+	for {
+		deadline := time.Unix(0, act.last.Load()).Add(idle)
+		if act.inflight.Load() > 0 {
+			deadline = time.Now().Add(idle)
+		}
+		_ = c.SetReadDeadline(deadline)
+		_, err := br.Peek(1)
+		if err == nil {
+			return nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return err
+		}
+		if act.inflight.Load() == 0 && time.Since(time.Unix(0, act.last.Load())) >= idle {
+			return err
+		}
+	}
+}
+
+// readFrame reads one frame whose payload may announce at most limit
+// bytes. The payload is allocated as its bytes arrive, never up front.
+func readFrame(br *bufio.Reader, limit uint32) (id uint32, kind byte, payload []byte, err error) {
+	var hdr [9]byte
+	if _, err = io.ReadFull(br, hdr[:]); err != nil {
+		return 0, 0, nil, err
+	}
+	id, kind = binary.BigEndian.Uint32(hdr[0:4]), hdr[4]
+	n := binary.BigEndian.Uint32(hdr[5:9])
+	if n > limit {
+		return id, kind, nil, fmt.Errorf("%w: %d bytes announced, the limit is %d", errFrameTooLarge, n, limit)
+	}
+	payload, err = readPayload(br, int(n))
+	return id, kind, payload, err
+}
+
+// readPayload reads exactly n bytes, growing the buffer as they arrive so
+// that an announced length costs nothing until it is sent.
+func readPayload(r io.Reader, n int) ([]byte, error) {
+	if n <= readChunk {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		return b, nil
+	}
+	b := make([]byte, 0, readChunk)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(2*cap(b), n))
+			copy(nb, b)
+			b = nb
+		}
+		k, err := r.Read(b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil && len(b) < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 func writeFrame(w *bufio.Writer, id uint32, b byte, payload []byte) {
@@ -175,190 +320,4 @@ func decodeRPCError(b []byte) error {
 		b = b[1:]
 	}
 	return fmt.Errorf("%w: %s", errRemote, b)
-}
-
-// rpcPool keeps one multiplexed connection per peer address.
-type rpcPool struct {
-	d     dialer
-	mu    sync.Mutex
-	conns map[string]*rpcConn
-}
-
-func newRPCPool(d dialer) *rpcPool { return &rpcPool{d: d, conns: map[string]*rpcConn{}} }
-
-// errNotSent marks a call that failed before anything reached the peer
-// (it could not be dialled): retrying it elsewhere is safe.
-var errNotSent = errors.New("raftfsm: request not sent")
-
-// call sends one request to addr and waits for its reply.
-func (p *rpcPool) call(ctx context.Context, addr string, op byte, payload []byte) ([]byte, error) {
-	c, err := p.get(ctx, addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNotSent, err)
-	}
-	reply, err := c.call(ctx, op, payload)
-	if err != nil && c.isBroken() {
-		p.mu.Lock()
-		if p.conns[addr] == c {
-			delete(p.conns, addr)
-		}
-		p.mu.Unlock()
-	}
-	return reply, err
-}
-
-func (p *rpcPool) get(ctx context.Context, addr string) (*rpcConn, error) {
-	p.mu.Lock()
-	if c, ok := p.conns[addr]; ok && !c.isBroken() {
-		p.mu.Unlock()
-		return c, nil
-	}
-	p.mu.Unlock()
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = time.Until(dl)
-	}
-	nc, err := p.d.dial(addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	c := newRPCConn(nc)
-	p.mu.Lock()
-	if old, ok := p.conns[addr]; ok && !old.isBroken() {
-		p.mu.Unlock()
-		c.close()
-		return old, nil
-	}
-	p.conns[addr] = c
-	p.mu.Unlock()
-	return c, nil
-}
-
-func (p *rpcPool) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for a, c := range p.conns {
-		c.close()
-		delete(p.conns, a)
-	}
-}
-
-type rpcReply struct {
-	status  byte
-	payload []byte
-}
-
-// rpcConn is one multiplexed client connection.
-type rpcConn struct {
-	nc      net.Conn
-	wmu     sync.Mutex // serialises writes
-	bw      *bufio.Writer
-	mu      sync.Mutex // guards the fields below
-	next    uint32
-	pending map[uint32]chan rpcReply
-	broken  error
-}
-
-func newRPCConn(nc net.Conn) *rpcConn {
-	c := &rpcConn{nc: nc, bw: bufio.NewWriter(nc), pending: map[uint32]chan rpcReply{}}
-	go c.readLoop()
-	return c
-}
-
-func (c *rpcConn) isBroken() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.broken != nil
-}
-
-func (c *rpcConn) close() { c.fail(net.ErrClosed) }
-
-func (c *rpcConn) fail(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.broken != nil {
-		return
-	}
-	c.broken = err
-	_ = c.nc.Close()
-	for id, ch := range c.pending {
-		close(ch)
-		delete(c.pending, id)
-	}
-}
-
-func (c *rpcConn) readLoop() {
-	br := bufio.NewReader(c.nc)
-	var hdr [9]byte
-	for {
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			c.fail(err)
-			return
-		}
-		id := binary.BigEndian.Uint32(hdr[0:4])
-		n := binary.BigEndian.Uint32(hdr[5:9])
-		if n > maxFrame {
-			c.fail(errors.New("raftfsm: oversized reply"))
-			return
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(br, payload); err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		ch := c.pending[id]
-		delete(c.pending, id)
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- rpcReply{status: hdr[4], payload: payload}
-		}
-	}
-}
-
-func (c *rpcConn) call(ctx context.Context, op byte, payload []byte) ([]byte, error) {
-	ch := make(chan rpcReply, 1)
-	c.mu.Lock()
-	if c.broken != nil {
-		err := c.broken
-		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", errNotSent, err)
-	}
-	c.next++
-	id := c.next
-	c.pending[id] = ch
-	c.mu.Unlock()
-
-	c.wmu.Lock()
-	var hdr [9]byte
-	binary.BigEndian.PutUint32(hdr[0:4], id)
-	hdr[4] = op
-	binary.BigEndian.PutUint32(hdr[5:9], uint32(len(payload)))
-	_, err := c.bw.Write(hdr[:])
-	if err == nil {
-		_, err = c.bw.Write(payload)
-	}
-	if err == nil {
-		err = c.bw.Flush()
-	}
-	c.wmu.Unlock()
-	if err != nil {
-		c.fail(err)
-		return nil, err
-	}
-	select {
-	case r, ok := <-ch:
-		if !ok {
-			return nil, fmt.Errorf("raftfsm: connection to peer lost")
-		}
-		if r.status != statusOK {
-			return nil, decodeRPCError(r.payload)
-		}
-		return r.payload, nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return nil, ctx.Err()
-	}
 }

@@ -3,44 +3,83 @@ package raftfsm
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/sirupsen/logrus"
 )
 
 // The peer port carries two protocols. The first byte a dialer writes on
 // a new connection says which one: raft's own RPCs (hashicorp/raft's
 // NetworkTransport) or the cluster RPCs of this package (forwarded
-// proposals, read index, joins). With peer TLS the byte comes after the
-// handshake, so both are encrypted and mutually authenticated.
+// proposals, read index, joins). The hello (peerauth.go) follows it. With
+// peer TLS both come after the handshake, so everything is encrypted and
+// mutually authenticated.
 const (
 	protoRaft    byte = 0x01
 	protoCluster byte = 0x02
 )
 
 // muxHandshakeTimeout bounds how long an accepted connection may take to
-// finish TLS and send its protocol byte.
+// finish TLS, send its protocol byte and hello, and take the answer.
 const muxHandshakeTimeout = 10 * time.Second
 
-// peerMux accepts peer connections and hands each to the listener of its
-// protocol.
+// Connection caps of the peer port. A member holds a handful of
+// connections to each other member (raft pools up to four and opens more
+// while RPCs overlap; the cluster RPCs use one), so the per-address cap is
+// far above what a cluster of members on one host needs, and far below
+// what would exhaust the process.
+// Anonymous connections (processes that are not members) have their own,
+// smaller cap, so that they can never take the members' places.
+const (
+	maxPeerConns        = 1024
+	maxPeerConnsPerHost = 128
+	maxAnonymousConns   = 64
+)
+
+// peerMux accepts peer connections, checks each one's hello and hands it
+// to the listener of its protocol.
 type peerMux struct {
-	ln      net.Listener
-	raft    *subListener
-	cluster *subListener
+	ln        net.Listener
+	raft      *subListener
+	cluster   *subListener
+	check     func(proto byte, h hello) error // set by start
+	refusals  refusalLog
+	handshake time.Duration
+	maxConns  int
+	maxHost   int
+	maxAnon   int
+
+	mu      sync.Mutex // guards open, perHost, anon
+	open    int
+	perHost map[string]int
+	anon    int
+
 	wg      sync.WaitGroup
 	once    sync.Once
+	started bool
 }
 
-func newPeerMux(ln net.Listener) *peerMux {
-	m := &peerMux{ln: ln}
+// newPeerMux prepares a mux on ln; it accepts nothing until start.
+func newPeerMux(ln net.Listener, log *logrus.Entry) *peerMux {
+	m := &peerMux{ln: ln, handshake: muxHandshakeTimeout, maxConns: maxPeerConns, maxHost: maxPeerConnsPerHost,
+		maxAnon: maxAnonymousConns, perHost: map[string]int{}}
+	m.refusals.log = log
 	m.raft = newSubListener(ln.Addr())
 	m.cluster = newSubListener(ln.Addr())
+	return m
+}
+
+// start begins accepting; check decides on each hello. Connections that
+// arrive before start wait in the listen backlog.
+func (m *peerMux) start(check func(proto byte, h hello) error) {
+	m.check = check
+	m.started = true
 	m.wg.Add(1)
 	go m.serve()
-	return m
 }
 
 func (m *peerMux) serve() {
@@ -56,31 +95,132 @@ func (m *peerMux) serve() {
 			m.cluster.close()
 			return
 		}
-		go m.route(c)
+		host := remoteHost(c)
+		if reason := m.acquire(host); reason != "" {
+			m.refusals.warn(logrus.Fields{"remote": c.RemoteAddr().String()}, "peer connection refused: "+reason)
+			_ = c.Close()
+			continue
+		}
+		go m.route(&peerConn{Conn: c, release: func() { m.releaseSlot(host) }})
 	}
 }
 
-func (m *peerMux) route(c net.Conn) {
-	_ = c.SetReadDeadline(time.Now().Add(muxHandshakeTimeout))
-	if tc, ok := c.(*tls.Conn); ok {
+// acquire takes a connection slot for host, or says why there is none.
+func (m *peerMux) acquire(host string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.open >= m.maxConns {
+		return "too many peer connections"
+	}
+	if m.perHost[host] >= m.maxHost {
+		return "too many peer connections from this address"
+	}
+	m.open++
+	m.perHost[host]++
+	return ""
+}
+
+func (m *peerMux) releaseSlot(host string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.open--
+	if m.perHost[host]--; m.perHost[host] <= 0 {
+		delete(m.perHost, host)
+	}
+}
+
+// acquireAnon takes one of the anonymous connections' slots for pc, given
+// back when pc closes.
+func (m *peerMux) acquireAnon(pc *peerConn) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.anon >= m.maxAnon {
+		return errors.New("too many connections from processes that are not members")
+	}
+	m.anon++
+	release := pc.release
+	pc.release = func() {
+		m.mu.Lock()
+		m.anon--
+		m.mu.Unlock()
+		release()
+	}
+	return nil
+}
+
+// conns reports how many peer connections hold a slot.
+func (m *peerMux) conns() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.open
+}
+
+func remoteHost(c net.Conn) string {
+	a := c.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}
+
+// route runs the handshake of one connection: TLS, the protocol byte, the
+// hello and its answer, all within the handshake deadline; nothing the
+// peer sends is acted on before the hello is accepted.
+func (m *peerMux) route(pc *peerConn) {
+	handed := false
+	defer func() {
+		if !handed {
+			_ = pc.Close()
+		}
+	}()
+	_ = pc.SetDeadline(time.Now().Add(m.handshake))
+	if tc, ok := pc.Conn.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
-			_ = c.Close()
+			// A peer without an acceptable certificate is a refusal
+			// worth a line; a bare connect-and-close (a port check) not.
+			if !errors.Is(err, io.EOF) {
+				m.refusals.warn(logrus.Fields{"remote": pc.RemoteAddr().String(), "err": err.Error()}, "peer TLS handshake failed")
+			}
 			return
 		}
 	}
-	var b [1]byte
-	if _, err := c.Read(b[:]); err != nil {
-		_ = c.Close()
+	var buf [1 + helloSize]byte
+	if _, err := io.ReadFull(pc, buf[:1]); err != nil {
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	switch b[0] {
-	case protoRaft:
-		m.raft.deliver(c)
-	case protoCluster:
-		m.cluster.deliver(c)
-	default:
-		_ = c.Close()
+	proto := buf[0]
+	fields := logrus.Fields{"remote": pc.RemoteAddr().String(), "proto": proto}
+	if proto != protoRaft && proto != protoCluster {
+		m.refusals.warn(fields, "peer connection refused: unknown protocol byte")
+		return
+	}
+	if _, err := io.ReadFull(pc, buf[1:]); err != nil {
+		m.refusals.warn(fields, "peer connection refused: no hello")
+		return
+	}
+	h, err := decodeHello(buf[1:])
+	if err == nil {
+		err = m.check(proto, h)
+	}
+	if err == nil && h.MemberID == 0 {
+		err = m.acquireAnon(pc)
+	}
+	if err != nil {
+		fields["cluster_id"], fields["member_id"], fields["err"] = idField(h.ClusterID), idField(h.MemberID), err.Error()
+		m.refusals.warn(fields, "peer connection refused")
+		_ = answerHello(pc, err)
+		return
+	}
+	if err := answerHello(pc, nil); err != nil {
+		return
+	}
+	_ = pc.SetDeadline(time.Time{})
+	pc.from = peerIdentity{Member: h.MemberID, Cluster: h.ClusterID, Remote: pc.RemoteAddr().String()}
+	handed = true
+	if proto == protoRaft {
+		m.raft.deliver(pc)
+	} else {
+		m.cluster.deliver(pc)
 	}
 }
 
@@ -89,8 +229,28 @@ func (m *peerMux) Close() error {
 	var err error
 	m.once.Do(func() {
 		err = m.ln.Close()
-		m.wg.Wait()
+		if m.started {
+			m.wg.Wait()
+		}
+		m.raft.close()
+		m.cluster.close()
 	})
+	return err
+}
+
+// peerConn is an accepted peer connection: it holds a slot of the mux's
+// connection cap until closed, and the identity its hello established.
+type peerConn struct {
+	net.Conn
+	from    peerIdentity
+	release func()
+	closed  sync.Once
+}
+
+// Close closes the connection and gives its slot back (once).
+func (c *peerConn) Close() error {
+	err := c.Conn.Close()
+	c.closed.Do(c.release)
 	return err
 }
 
@@ -136,9 +296,14 @@ type dialer struct {
 	// base, when set, opens the connection in place of a net.Dialer
 	// (Config.PeerDial); TLS, if any, runs over what it returns.
 	base func(addr string, timeout time.Duration) (net.Conn, error)
+	// hello says who is dialling; nil dials anonymously.
+	hello func() hello
 }
 
+// dial opens a connection to addr and runs the handshake: TLS, the
+// protocol byte and the hello, whose refusal comes back as ErrPeerRefused.
 func (d dialer) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	start := time.Now()
 	var c net.Conn
 	var err error
 	nd := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
@@ -159,7 +324,11 @@ func (d dialer) dial(addr string, timeout time.Duration) (net.Conn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	if _, err := c.Write([]byte{d.proto}); err != nil {
+	h := anonymousHello
+	if d.hello != nil {
+		h = d.hello()
+	}
+	if err := dialHello(c, d.proto, h, start.Add(timeout)); err != nil {
 		_ = c.Close()
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The determinism guard (STYLE §2): the store and the FSM's apply path
+# The determinism guard (store/DESIGN.md): the store and the FSM's apply path
 # never read the clock or use randomness. Time enters as data.
 # Exits non-zero and lists the offending lines otherwise.
 set -euo pipefail

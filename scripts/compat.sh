@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/compat.sh — the compat target (issue 6): the real v2 clients,
+# scripts/compat.sh — the compat target: the real v2 clients,
 # unchanged, against a freshly built etcd-classic. See docs/compat.md.
 #
 #   1. etcdctl in v2 mode (Debian etcd-client): every v2 command against

@@ -5,7 +5,8 @@
 #
 # Usage: scripts/gen-certs.sh [-f] [OUTDIR]
 #
-# Creates in OUTDIR (default ./certs-out):
+# Creates in OUTDIR (default ${TMPDIR:-/tmp}/etcd-classic-certs, outside the
+# source tree: private keys do not belong in it):
 #   ca.crt, ca.key                    the CA signing everything below
 #   server.crt, server.key            SANs 127.0.0.1, localhost; serverAuth, clientAuth
 #   client.crt, client.key            clientAuth
@@ -32,7 +33,8 @@ usage() {
 Usage: $prog [-f] [OUTDIR]
 
 Generate a test CA with server, client and peer certificates (and an
-unrelated CA with a client certificate) in OUTDIR (default ./certs-out).
+unrelated CA with a client certificate) in OUTDIR (default
+${TMPDIR:-/tmp}/etcd-classic-certs).
 
   -f   overwrite existing files
   -h   show this help
@@ -63,7 +65,7 @@ if [ $# -gt 1 ]; then
 	usage >&2
 	exit 2
 fi
-outdir=${1:-./certs-out}
+outdir=${1:-${TMPDIR:-/tmp}/etcd-classic-certs}
 leaf_days=${GEN_CERTS_DAYS:-365}
 ca_days=3650
 extra_sans=${GEN_CERTS_SANS:-}

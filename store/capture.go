@@ -27,6 +27,7 @@ type Capture struct {
 	nodes   []capNode
 	expires []time.Time // TTLs of the captured nodes (capNode.ttl-1)
 	events  []*Event    // the history, oldest first
+	auth    *AuthState  // immutable: auth changes replace it
 }
 
 // capNode is one node of a Capture: everything Save writes about it.
@@ -44,7 +45,7 @@ type capNode struct {
 func (s *Store) Capture() *Capture {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	c := &Capture{index: s.index, lastWrite: s.lastWrite}
+	c := &Capture{index: s.index, lastWrite: s.lastWrite, auth: s.auth.Load()}
 	// The last capture's size is a good guess: avoid regrowing a slice
 	// of a hundred thousand nodes on every snapshot.
 	hint := int(s.capHint.Load())
@@ -99,7 +100,16 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 		bw = bufio.NewWriterSize(w, 64<<10)
 	}
 	e := &encoder{w: bw}
-	e.raw(snapshotMagic)
+	// A store whose auth state was never touched (no auth write ever, so
+	// no auth event in the history either) is saved in format 1, which
+	// builds from before auth read: clusters that do not use auth keep
+	// exchanging snapshots with them during a rolling upgrade.
+	withAuth := c.auth.dirs
+	if withAuth {
+		e.raw(snapshotMagic)
+	} else {
+		e.raw(snapshotMagicV1)
+	}
 	e.uvarint(c.index)
 	c.tree(e)
 	e.uvarint(uint64(len(c.events)))
@@ -107,6 +117,9 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 		e.event(ev)
 	}
 	e.uvarint(c.lastWrite)
+	if withAuth {
+		e.authState(c.auth)
+	}
 	if e.err == nil {
 		e.err = bw.Flush()
 	}
@@ -208,6 +221,9 @@ func (e *encoder) event(ev *Event) {
 	}
 	if ev.PrevNode != nil {
 		flags |= 2
+	}
+	if ev.internal {
+		flags |= 4
 	}
 	e.uvarint(flags)
 	e.uvarint(ev.EtcdIndex)

@@ -46,19 +46,24 @@ type Event struct {
 	EtcdIndex uint64      `json:"-"`
 	Refresh   bool        `json:"-"`
 	// noIndex marks the expiry of a 0.1-dialect key, which took no index
-	// of its own: its Index is the index current when it happened, and it
-	// is ordered just after that index for live watchers.
+	// of its own (expireV01): its Index is that of the last write before
+	// it, live watchers order it just after the current index, and the
+	// history does not record it.
 	noIndex bool
+	// internal marks an event of an auth change (auth_apply.go): it is
+	// in the history, taking room as in etcd, but matches no watch.
+	internal bool
 }
 
 // Index is the index of the event itself: the modifiedIndex of its node.
 func (e *Event) Index() uint64 { return e.Node.ModifiedIndex }
 
 // watchIndex is the index a live watcher compares with its sinceIndex: an
-// event that took no index comes after the index it shows.
+// event that took no index comes just after the store index current when
+// it happened.
 func (e *Event) watchIndex() uint64 {
 	if e.noIndex {
-		return e.Index() + 1
+		return e.EtcdIndex + 1
 	}
 	return e.Index()
 }

@@ -12,8 +12,14 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the trailing digit is the format
-// version. Restore refuses anything else.
-const snapshotMagic = "ECLSTORE1"
+// version. Save writes version 2 once the auth state has been touched
+// (it adds that state, so a binary that cannot keep it refuses the
+// snapshot instead of silently turning auth off), version 1 before;
+// Restore reads both and refuses anything else.
+const (
+	snapshotMagic   = "ECLSTORE2"
+	snapshotMagicV1 = "ECLSTORE1"
+)
 
 // ErrBadSnapshot is returned (wrapped) by Restore for data that is not a
 // store snapshot or is truncated.
@@ -25,18 +31,22 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //
 // Format (all integers unsigned varints unless noted):
 //
-//	magic "ECLSTORE1"
+//	magic "ECLSTORE2" ("ECLSTORE1" while auth was never used)
 //	index
 //	node*      root first, pre-order, children sorted by name
 //	count, event*   history, oldest first
-//	lastWrite  (absent in snapshots written before the v0.1 dialect:
-//	           Restore then takes index)
+//	lastWrite  (version 1: absent in snapshots written before the v0.1
+//	           dialect; Restore then takes index)
+//	auth       version 2 only: the authentication state (auth_snapshot.go)
+//
+// Version 1 is the same without the auth state (and event flag 4).
 //
 // node:  name, flags (1=dir, 2=ttl, 4=v01), created, modified,
 //
 //	[expire sec (zigzag), nsec] if ttl, value if file, child count if dir
 //
-// event: action, flags (1=refresh, 2=prevNode), etcdIndex, extern, [extern]
+// event: action, flags (1=refresh, 2=prevNode, 4=auth change), etcdIndex,
+// extern, [extern]
 // extern: key, flags (1=value, 2=dir, 4=expiration), [value],
 //
 //	[sec (zigzag), nsec], ttl (zigzag), modified, created
@@ -51,9 +61,10 @@ func (s *Store) Save(w io.Writer) error {
 func (s *Store) Restore(r io.Reader) error {
 	d := &decoder{r: bufio.NewReaderSize(r, 64<<10)}
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(d.r, magic); err != nil || string(magic) != snapshotMagic {
+	if _, err := io.ReadFull(d.r, magic); err != nil || (string(magic) != snapshotMagic && string(magic) != snapshotMagicV1) {
 		return fmt.Errorf("%w: bad header", ErrBadSnapshot)
 	}
+	v1 := string(magic) == snapshotMagicV1
 	index := d.uvarint()
 	var heap ttlHeap
 	root := d.tree(&heap)
@@ -70,7 +81,11 @@ func (s *Store) Restore(r io.Reader) error {
 		hist.add(d.event())
 	}
 	lastWrite := index
-	if d.err == nil {
+	auth := emptyAuth
+	if !v1 {
+		lastWrite = d.uvarint()
+		auth = d.authState()
+	} else if d.err == nil {
 		// An optional trailer: older snapshots end after the history.
 		v, err := binary.ReadUvarint(d.r)
 		switch {
@@ -89,6 +104,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.root, s.index, s.lastWrite, s.ttl = root, index, lastWrite, heap
+	s.auth.Store(auth)
 	s.hub.dropAll()
 	s.hub.mu.Lock()
 	s.hub.history = hist
@@ -301,6 +317,7 @@ func (d *decoder) event() *Event {
 	ev := &Event{Action: d.str()}
 	flags := d.uvarint()
 	ev.Refresh = flags&1 != 0
+	ev.internal = flags&4 != 0
 	ev.EtcdIndex = d.uvarint()
 	ev.Node = d.extern()
 	if flags&2 != 0 {

@@ -23,6 +23,9 @@ type Store struct {
 	hub       *watcherHub
 	stats     Stats
 	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
+	// auth is the authentication state (auth.go): replaced, never
+	// modified, by auth changes under mu; read without a lock.
+	auth atomic.Pointer[AuthState]
 }
 
 // Config holds a store's settings. The zero value takes the defaults.
@@ -44,7 +47,9 @@ func NewWithConfig(cfg Config) *Store {
 	if cfg.HistorySize <= 0 {
 		cfg.HistorySize = HistoryCapacity
 	}
-	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+	s.auth.Store(emptyAuth)
+	return s
 }
 
 // HistorySize is the number of events the store remembers.
@@ -500,7 +505,8 @@ func (s *Store) compareAndDelete(p, prevValue string, prevIndex uint64, now time
 
 // DeleteExpiredKeys removes, in expiration order, every node whose
 // expiration is at or before cutoff; each removal is one expire event with
-// its own index. cutoff is the time carried by the leader's command.
+// its own index, except for keys written in the etcd 0.1 dialect
+// (expireV01). cutoff is the time carried by the leader's command.
 func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -510,20 +516,16 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 		if n == nil || n.ttl.expire.After(cutoff) {
 			break
 		}
-		next := s.index + 1
 		if n.v01 {
-			// etcd v0.1.0 expired keys with timers outside its log: the
-			// expiry of a key written in that dialect takes no index.
-			next = s.index
+			out = append(out, s.expireV01(n, cutoff))
+			continue
 		}
+		next := s.index + 1
 		// etcd 3.4 marks the expired node as a directory when it is one
-		// (v2.3.8 did not); the goldens come from 3.4.
+		// (v2.3.8 did not); this server answers as 3.4 does.
 		e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: next, CreatedIndex: n.createdIndex}}
 		e.PrevNode = n.repr(false, false, cutoff)
-		e.noIndex = n.v01
-		if !n.v01 {
-			s.advance(next)
-		}
+		s.advance(next)
 		e.EtcdIndex = next
 		s.removeNode(n, e)
 		s.stats.inc(&s.stats.ExpireCount)
@@ -547,6 +549,14 @@ func (s *Store) publish(e *Event, refresh bool) {
 // otherwise the history is searched first from sinceIndex, and an index
 // older than the history fails with 401.
 func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Watcher, error) {
+	return s.WatchFiltered(p, recursive, stream, sinceIndex, nil)
+}
+
+// WatchFiltered is Watch for a watcher that sees only the events allow
+// accepts, in the history as live: a non-stream watcher waits for the
+// first accepted one. allow runs under the store's locks (it may call
+// Auth, nothing else of the store).
+func (s *Store) WatchFiltered(p string, recursive, stream bool, sinceIndex uint64, allow func(*Event) bool) (*Watcher, error) {
 	p = cleanPath(p)
 	s.stats.inc(&s.stats.WatchRequests)
 	s.mu.RLock()
@@ -554,7 +564,7 @@ func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Wat
 	if sinceIndex == 0 {
 		sinceIndex = s.index + 1
 	}
-	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index)
+	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index, allow)
 	if err != nil {
 		return nil, err
 	}

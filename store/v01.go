@@ -30,7 +30,8 @@ import (
 //     or delete, failed ones included, but a failed TestAndSet never
 //     reached the store and leaves it alone (lastWrite).
 //   - Keys expired through per-member timers outside the log: the expiry
-//     of a key written in this dialect takes no index (DeleteExpiredKeys).
+//     of a key written in this dialect takes no index and is not in the
+//     event history (expireV01).
 
 // applyV01 performs a write of the etcd v0.1.0 dialect.
 func (s *Store) applyV01(r *Request, now time.Time) (*Event, error) {
@@ -140,4 +141,23 @@ func (s *Store) GetV01(p string, now time.Time) (*Event, error) {
 		ne.Value = &v
 	}
 	return &Event{Action: ActionGet, Node: ne, EtcdIndex: s.lastWrite}, nil
+}
+
+// expireV01 removes n, a key last written in the etcd 0.1 dialect whose
+// TTL ran out at or before cutoff. etcd v0.1.0 expired keys with a timer
+// on each member, outside its log: the expiry took no index of its own,
+// reached the watchers waiting at that moment as a DELETE labelled with
+// the index of the last write, and was not kept for replays (a watch from
+// an index after the expired set waits for the next write). Here the
+// expiry still comes through the leader's command, so every replica
+// removes the key at the same point of the log. Caller holds mu.
+func (s *Store) expireV01(n *node, cutoff time.Time) *Event {
+	e := &Event{Action: ActionExpire, Node: &NodeExtern{Key: n.path, Dir: n.isDir(), ModifiedIndex: s.lastWrite, CreatedIndex: n.createdIndex}}
+	e.PrevNode = n.repr(false, false, cutoff)
+	e.noIndex = true
+	e.EtcdIndex = s.index
+	s.removeNode(n, e)
+	s.stats.inc(&s.stats.ExpireCount)
+	s.hub.notify(e)
+	return e
 }

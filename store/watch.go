@@ -28,6 +28,10 @@ type Watcher struct {
 	at         *watchNode    // guarded by hub.mu; where w is registered
 	elem       *list.Element // guarded by hub.mu; nil when not registered
 	removed    bool          // guarded by hub.mu
+	// allow, when set, decides per event whether the watcher may see it
+	// (auth: only what its user may read). It runs under the store's
+	// locks and must not call back into the store, except Auth.
+	allow func(*Event) bool
 }
 
 // EventChan delivers the watcher's events.
@@ -132,10 +136,10 @@ func (h *watcherHub) pruneLocked(w *watchNode) {
 
 // watch registers a watcher at key, first looking for a match in the
 // history from sinceIndex on. storeIndex is the current store index.
-func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, storeIndex uint64) (*Watcher, error) {
+func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, storeIndex uint64, allow func(*Event) bool) (*Watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, err := h.history.scan(key, recursive, sinceIndex)
+	e, err := h.history.scan(key, recursive, sinceIndex, allow)
 	if err != nil {
 		err.Index = storeIndex
 		return nil, err
@@ -148,7 +152,7 @@ func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, store
 		buffer = watcherBuffer
 	}
 	w := &Watcher{ch: make(chan *Event, buffer), done: make(chan struct{}), key: key,
-		recursive: recursive, stream: stream, sinceIndex: sinceIndex, startIndex: storeIndex, hub: h}
+		recursive: recursive, stream: stream, sinceIndex: sinceIndex, startIndex: storeIndex, hub: h, allow: allow}
 	if e != nil {
 		// Satisfied from history: deliver that one event and do not
 		// register, even for a stream (etcd behaves the same way).
@@ -191,11 +195,14 @@ func (h *watcherHub) add(e *Event) {
 
 // notify records e and wakes the watchers on its key and on every
 // ancestor of it. It walks the watcher index down the key's segments, so
-// its cost is linear in the key's length.
+// its cost is linear in the key's length. An event that took no index (the
+// expiry of an etcd 0.1 key) is not recorded: no replay returns it.
 func (h *watcherHub) notify(e *Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.history.add(e)
+	if !e.noIndex {
+		h.history.add(e)
+	}
 	if h.count.Load() == 0 {
 		return
 	}
@@ -256,6 +263,9 @@ func (h *watcherHub) deliverLocked(e *Event, w *watchNode, direct bool) {
 		next = el.Next()
 		wa := el.Value.(*Watcher)
 		if !(wa.recursive || direct) || e.watchIndex() < wa.sinceIndex {
+			continue
+		}
+		if wa.allow != nil && !wa.allow(e) {
 			continue
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The bare loop must frame requests correctly (bodies skipped by their
@@ -20,7 +21,7 @@ func TestRawLoopAnswersEveryKeepAliveRequest(t *testing.T) {
 	defer ln.Close()
 	go func() { _ = serveRaw(ln) }()
 
-	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}, Timeout: 30 * time.Second}
 	url := "http://" + ln.Addr().String() + "/v2/keys/bench/1"
 	newConns := 0
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {

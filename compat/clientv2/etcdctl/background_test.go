@@ -140,7 +140,7 @@ func (e *env) trigger(t *testing.T, tr trigger) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Errorf("trigger %s %s: %v", tr.method, tr.path, err)
 		return

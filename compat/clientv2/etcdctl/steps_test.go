@@ -257,9 +257,9 @@ func clusterSteps() []step {
 		// 500, which etcdctl reports as "has no leader").
 		// etcd 3.4 refuses a 5th member while an added 4th has not started
 		// (its extra "all peers connected" check); this project's strict
-		// check accepts it (spec/v2.md §11 decision: on three running
-		// members a 4th and a 5th unstarted member may be added, a 6th is
-		// refused), so that step is not compared here; raftfsm's
+		// check accepts it (this project's rule, in the README: on three
+		// running members a 4th and a 5th unstarted member may be added, a
+		// 6th is refused), so that step is not compared here; raftfsm's
 		// TestStrictReconfigCheck covers the rule.
 		cmd("member-update-unstarted", "member", "update", "{id:new1}", "{newpeer:new3}"),
 		step{name: "member-list-updated", args: []string{"member", "list"}, sortLines: true},

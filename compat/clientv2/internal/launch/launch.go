@@ -134,6 +134,7 @@ func (m *Member) start(bin string, args []string) error {
 	}
 	m.cmd = exec.Command(bin, args...)
 	m.cmd.Stdout, m.cmd.Stderr = f, f
+	m.cmd.SysProcAttr = sysProcAttr()
 	// etcd 3.4 reads ETCD_* variables as flags; keep ours out of its way.
 	m.cmd.Env = cleanEnv()
 	if err := m.cmd.Start(); err != nil {
