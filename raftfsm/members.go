@@ -2,11 +2,9 @@ package raftfsm
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -322,34 +320,7 @@ func (n *Node) leaderMemberOp(ctx context.Context, req *memberRequest) (*memberR
 // membership through one member and then lists it through another — as
 // etcdctl member add does — sees the change. Members that do not answer
 // within a second are not waited for.
-func (n *Node) settleMembership(ctx context.Context) {
-	target := n.fsm.AppliedIndex()
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for id, m := range n.fsm.Cluster().Members {
-		if id == n.cfg.ID || !m.Started() || m.PeerAddr() == "" {
-			continue
-		}
-		wg.Add(1)
-		go func(addr string) {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				b, err := n.peers.call(ctx, addr, opStatus, nil)
-				if err != nil {
-					return
-				}
-				if applied, k := binary.Uvarint(b); k > 0 && applied >= target {
-					return
-				}
-				if !n.pause(ctx, 2*time.Millisecond) {
-					return
-				}
-			}
-		}(m.PeerAddr())
-	}
-	wg.Wait()
-}
+func (n *Node) settleMembership(ctx context.Context) { n.Settle(ctx, time.Second) }
 
 // ensureServer makes raft's configuration match the member: voter or
 // non-voter at its peer address.
