@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -44,12 +43,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "copy" {
 		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
-	// The write path allocates many short-lived objects per request;
-	// collecting less often trades a little memory for throughput. GOGC
-	// in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
+	// GOGC=200 for write throughput, with the heap of a large store
+	// capped a share above its live size (memlimit.go). GOGC or
+	// GOMEMLIMIT in the environment still win.
+	startMemoryPolicy()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -253,7 +250,7 @@ func start(cfg *config, m *member, log *logrus.Entry) (*server, error) {
 		return nil, err
 	}
 	peerLn = tlsListener(peerLn, peerServerTLS)
-	st := store.New()
+	st := store.NewWithConfig(store.Config{HistorySize: cfg.historySize})
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: memberID, Name: m.name, DataDir: m.dataDir, PeerListener: peerLn,
 		PeerURLs: m.advertisePeer, ClientURLs: m.advertiseClient,
@@ -475,6 +472,9 @@ func (s *server) stop() {
 		c()
 	}
 	if s.node != nil {
+		if err := s.node.SnapshotBeforeStop(); err != nil {
+			s.log.WithField("err", err).Warn("snapshot before stopping")
+		}
 		if err := s.node.Close(); err != nil {
 			s.log.WithField("err", err).Warn("raft shutdown")
 		}

@@ -60,15 +60,6 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *API) getV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
-	ev, err := a.cfg.Store.Get(kr.Path, kr.Recursive, kr.Sorted, a.cfg.Now())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	a.writeEvent(w, ev, false)
-}
-
 // writeEvent answers a successful keys operation: 201 for creations, the
 // index headers, and the event JSON. With noValueOnSuccess (etcd 3.1+)
 // set/create/update/compareAndSwap answer only their action.

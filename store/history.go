@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// HistoryCapacity is the number of events the store remembers for
-// watchers that ask for a waitIndex in the past (etcd keeps 1000).
+// HistoryCapacity is the default number of events the store remembers
+// for watchers that ask for a waitIndex in the past (etcd keeps 1000);
+// Config.HistorySize changes it.
 const HistoryCapacity = 1000
 
 // history is a ring of the most recent events, oldest first. Every

@@ -51,164 +51,8 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //
 //	[sec (zigzag), nsec], ttl (zigzag), modified, created
 func (s *Store) Save(w io.Writer) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	s.hub.mu.Lock()
-	events := s.hub.history.list()
-	s.hub.mu.Unlock()
-	// A store whose auth state was never touched (no auth write ever,
-	// so no auth event in the history either) is saved in format 1,
-	// which builds from before auth read: clusters that do not use auth
-	// keep exchanging snapshots with them during a rolling upgrade.
-	auth := s.auth.Load()
-	v2 := auth.dirs
-	bw := bufio.NewWriterSize(w, 64<<10)
-	e := &encoder{w: bw}
-	if v2 {
-		e.raw(snapshotMagic)
-	} else {
-		e.raw(snapshotMagicV1)
-	}
-	e.uvarint(s.index)
-	e.tree(s.root)
-	e.uvarint(uint64(len(events)))
-	for _, ev := range events {
-		e.event(ev)
-	}
-	e.uvarint(s.lastWrite)
-	if v2 {
-		e.authState(auth)
-	}
-	if e.err != nil {
-		return e.err
-	}
-	return bw.Flush()
-}
-
-type encoder struct {
-	w   *bufio.Writer
-	buf [binary.MaxVarintLen64]byte
-	err error
-}
-
-func (e *encoder) raw(s string) {
-	if e.err == nil {
-		_, e.err = e.w.WriteString(s)
-	}
-}
-
-func (e *encoder) uvarint(v uint64) {
-	if e.err == nil {
-		n := binary.PutUvarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) varint(v int64) {
-	if e.err == nil {
-		n := binary.PutVarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.raw(s)
-}
-
-func (e *encoder) time(t time.Time) {
-	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
-}
-
-// tree writes the subtree of n in pre-order, children sorted by name. It
-// keeps its own stack, so a tree of any depth is safe to encode.
-func (e *encoder) tree(n *node) {
-	stack := [][]*node{{n}} // per level: the nodes still to write
-	for len(stack) > 0 && e.err == nil {
-		top := stack[len(stack)-1]
-		if len(top) == 0 {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		c := top[0]
-		stack[len(stack)-1] = top[1:]
-		e.node(c)
-		if c.isDir() {
-			kids := c.sortedChildren()
-			e.uvarint(uint64(len(kids)))
-			stack = append(stack, kids)
-		}
-	}
-}
-
-// node writes one node without its children (a directory's child count
-// follows, written by tree).
-func (e *encoder) node(n *node) {
-	e.str(n.name)
-	var flags uint64
-	if n.isDir() {
-		flags |= 1
-	}
-	if !n.isPermanent() {
-		flags |= 2
-	}
-	if n.v01 {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(n.createdIndex)
-	e.uvarint(n.modifiedIndex)
-	if !n.isPermanent() {
-		e.time(n.expireTime)
-	}
-	if !n.isDir() {
-		e.str(n.value)
-	}
-}
-
-func (e *encoder) event(ev *Event) {
-	e.str(ev.Action)
-	var flags uint64
-	if ev.Refresh {
-		flags |= 1
-	}
-	if ev.PrevNode != nil {
-		flags |= 2
-	}
-	if ev.internal {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(ev.EtcdIndex)
-	e.extern(ev.Node)
-	if ev.PrevNode != nil {
-		e.extern(ev.PrevNode)
-	}
-}
-
-func (e *encoder) extern(ne *NodeExtern) {
-	e.str(ne.Key)
-	var flags uint64
-	if ne.Value != nil {
-		flags |= 1
-	}
-	if ne.Dir {
-		flags |= 2
-	}
-	if ne.Expiration != nil {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	if ne.Value != nil {
-		e.str(*ne.Value)
-	}
-	if ne.Expiration != nil {
-		e.time(*ne.Expiration)
-	}
-	e.varint(ne.TTL)
-	e.uvarint(ne.ModifiedIndex)
-	e.uvarint(ne.CreatedIndex)
+	_, err := s.Capture().WriteTo(w)
+	return err
 }
 
 // Restore replaces the whole state with a snapshot written by Save. On
@@ -225,10 +69,14 @@ func (s *Store) Restore(r io.Reader) error {
 	var heap ttlHeap
 	root := d.tree(&heap)
 	n := d.uvarint()
-	if d.err == nil && n > HistoryCapacity {
-		d.err = fmt.Errorf("%w: %d history events", ErrBadSnapshot, n)
-	}
-	hist := newHistory(HistoryCapacity)
+	// The snapshot may come from a member with another history size:
+	// the ring keeps the newest events that fit this store's. A damaged
+	// count cannot make it allocate: the ring is sized here, and every
+	// event read takes bytes of the snapshot.
+	s.hub.mu.Lock()
+	size := s.hub.history.cap
+	s.hub.mu.Unlock()
+	hist := newHistory(size)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		hist.add(d.event())
 	}
@@ -265,9 +113,10 @@ func (s *Store) Restore(r io.Reader) error {
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	err error
-	ttl []*node // nodes with a TTL, for the heap once paths are known
+	r       *bufio.Reader
+	err     error
+	ttl     []*node // nodes with a TTL, for the heap once paths are known
+	scratch []byte  // reused by str
 }
 
 func (d *decoder) fail(what string) {
@@ -308,7 +157,13 @@ func (d *decoder) str() string {
 		return ""
 	}
 	if n <= 64<<10 {
-		b := make([]byte, n)
+		// Read through a reused scratch buffer: the string is the only
+		// allocation, so restoring makes little garbage (a restarted
+		// member's heap then stays near its live size).
+		if cap(d.scratch) < int(n) {
+			d.scratch = make([]byte, n, max(n, 512))
+		}
+		b := d.scratch[:n]
 		if _, err := io.ReadFull(d.r, b); err != nil {
 			d.fail("truncated string")
 			return ""
@@ -396,7 +251,7 @@ func (d *decoder) node(parent *node) (*node, uint64) {
 		return nil, 0
 	}
 	n := &node{name: name, createdIndex: created, modifiedIndex: modified,
-		parent: parent, expireTime: expire, heapIndex: -1, v01: flags&4 != 0}
+		parent: parent, ttl: newTTL(expire), v01: flags&4 != 0}
 	var count uint64
 	if flags&1 == 0 {
 		n.value = d.str()

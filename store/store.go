@@ -22,16 +22,41 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
+	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
 	// auth is the authentication state (auth.go): replaced, never
 	// modified, by auth changes under mu; read without a lock.
 	auth atomic.Pointer[AuthState]
 }
 
-// New returns an empty store at index 0.
-func New() *Store {
-	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+// Config holds a store's settings. The zero value takes the defaults.
+type Config struct {
+	// HistorySize is how many events the store remembers for watches
+	// that ask for a waitIndex in the past (HistoryCapacity, etcd's
+	// 1000, when zero or negative). It is a member's own choice: the
+	// history is rebuilt from the log on every replica, and a snapshot
+	// made with another size restores its newest events up to this one
+	// (see DESIGN.md "Event history").
+	HistorySize int
+}
+
+// New returns an empty store at index 0 with the default settings.
+func New() *Store { return NewWithConfig(Config{}) }
+
+// NewWithConfig returns an empty store at index 0.
+func NewWithConfig(cfg Config) *Store {
+	if cfg.HistorySize <= 0 {
+		cfg.HistorySize = HistoryCapacity
+	}
+	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
 	s.auth.Store(emptyAuth)
 	return s
+}
+
+// HistorySize is the number of events the store remembers.
+func (s *Store) HistorySize() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.hub.history.cap
 }
 
 // Index returns the current store index: the index of the last mutation.
@@ -60,7 +85,7 @@ func (s *Store) HasTTLKeys() (time.Time, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if n := s.ttl.top(); n != nil {
-		return n.expireTime, true
+		return n.ttl.expire, true
 	}
 	return time.Time{}, false
 }
@@ -345,11 +370,15 @@ func (s *Store) rewrite(n *node, action, value string, expire time.Time, now tim
 // updateTTL gives n a new expiration (zero = permanent) and keeps the heap
 // in step. Unlike create it does not reject expirations before 2000.
 func (s *Store) updateTTL(n *node, expire time.Time) {
-	n.expireTime = expire
 	if expire.IsZero() {
 		s.ttl.remove(n)
+		n.ttl = nil
 		return
 	}
+	if n.ttl == nil {
+		n.ttl = &nodeTTL{heapIndex: -1}
+	}
+	n.ttl.expire = expire
 	s.ttl.add(n)
 }
 
@@ -484,7 +513,7 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	var out []*Event
 	for {
 		n := s.ttl.top()
-		if n == nil || n.expireTime.After(cutoff) {
+		if n == nil || n.ttl.expire.After(cutoff) {
 			break
 		}
 		if n.v01 {

@@ -83,8 +83,8 @@ func (w *watchNode) child(name string) *watchNode {
 	return w.children[name]
 }
 
-func newWatcherHub() *watcherHub {
-	return &watcherHub{root: &watchNode{}, history: newHistory(HistoryCapacity)}
+func newWatcherHub(historySize int) *watcherHub {
+	return &watcherHub{root: &watchNode{}, history: newHistory(historySize)}
 }
 
 // lookupLocked returns the index node of the clean path p, nil if no
@@ -144,7 +144,14 @@ func (h *watcherHub) watch(key string, recursive, stream bool, sinceIndex, store
 		err.Index = storeIndex
 		return nil, err
 	}
-	w := &Watcher{ch: make(chan *Event, watcherBuffer), done: make(chan struct{}), key: key,
+	// A non-stream watcher receives one event and is unregistered by its
+	// delivery, so one slot is all it can ever use: an idle long-poll
+	// costs 8 bytes of buffer instead of 800.
+	buffer := 1
+	if stream {
+		buffer = watcherBuffer
+	}
+	w := &Watcher{ch: make(chan *Event, buffer), done: make(chan struct{}), key: key,
 		recursive: recursive, stream: stream, sinceIndex: sinceIndex, startIndex: storeIndex, hub: h, allow: allow}
 	if e != nil {
 		// Satisfied from history: deliver that one event and do not
