@@ -34,7 +34,7 @@ type config struct {
 	heartbeatMS       uint64
 	electionMS        uint64
 	maxClusterSize    int
-	maxResultBuffer   int
+	historySize       int // events the watch history keeps (--max-history, -m)
 	maxRetryAttempts  int
 	retryInterval     float64
 	discovery         string
@@ -128,7 +128,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"heartbeat-interval", "peer-heartbeat-interval", "peer-heartbeat-timeout"}, usage: "time (ms) of a heartbeat interval", value: func(c *config) flag.Value { return (*uintValue)(&c.heartbeatMS) }},
 		{names: []string{"election-timeout", "peer-election-timeout"}, usage: "time (ms) for an election to time out", value: func(c *config) flag.Value { return (*uintValue)(&c.electionMS) }},
 		{names: []string{"cluster-active-size", "maxsize", "max-cluster-size"}, deprecated: []string{"maxsize"}, usage: "etcd 0.x: maximum number of voting members", value: func(c *config) flag.Value { return (*intValue)(&c.maxClusterSize) }},
-		{names: []string{"max-result-buffer", "m"}, deprecated: []string{"m"}, ignored: "the watch history keeps the last 1000 events (as in etcd 0.2 and later)", usage: "etcd 0.x: parsed and ignored (the history keeps 1000 events)", value: func(c *config) flag.Value { return (*intValue)(&c.maxResultBuffer) }},
 		{names: []string{"max-retry-attempts", "r"}, deprecated: []string{"r"}, usage: "etcd 0.x: join attempts through the peer list", value: func(c *config) flag.Value { return (*intValue)(&c.maxRetryAttempts) }},
 		{names: []string{"retry-interval"}, usage: "etcd 0.x: seconds between join rounds", value: func(c *config) flag.Value { return (*floatValue)(&c.retryInterval) }},
 		{names: []string{"discovery"}, usage: "etcd 0.4: discovery URL (not supported: use -peers or --initial-cluster)", value: func(c *config) flag.Value { return (*stringValue)(&c.discovery) }},
@@ -170,6 +169,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-auto-tls"}, usage: "peer TLS with a generated self-signed certificate", value: func(c *config) flag.Value { return (*boolValue)(&c.peerAutoTLS) }},
 	}
 	specs = append(specs, tlsControlSpecs()...)
+	specs = append(specs, historySpecs()...)
 	specs = append(specs, dashboardFlag())
 	// etcd 3.x flags that existing unit files and scripts pass: accepted
 	// so the member starts, with a warning saying they change nothing.
@@ -187,7 +187,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"max-wals", "the raft log is compacted after each snapshot"},
 		{"wal-dir", "the raft log lives in the data directory"},
 		{"metrics", "/metrics always serves the same set"},
-		{"auth-token", "v2 auth is not implemented"},
+		{"auth-token", "v2 auth uses HTTP basic credentials, not v3 tokens"},
 		{"pre-vote", "raft always pre-votes"},
 		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
 		{"backend-batch-interval", "there is no v3 backend"},
@@ -322,7 +322,7 @@ func defaultConfig() *config {
 		heartbeatMS:         uint64(server.DefaultHeartbeatInterval / time.Millisecond),
 		electionMS:          uint64(server.DefaultElectionTimeout / time.Millisecond),
 		maxClusterSize:      9,
-		maxResultBuffer:     1024,
+		historySize:         server.DefaultHistorySize,
 		maxRetryAttempts:    3,
 		maxClientConns:      4096,
 		proxy:               "off",
@@ -420,6 +420,38 @@ func tlsControlSpecs() []flagSpec {
 		{names: []string{"cipher-suites"}, usage: "comma-separated TLS 1.2 cipher suites for client and peer TLS, Go's names (empty: ECDHE with AES-GCM or ChaCha20)", value: func(c *config) flag.Value { return (*stringValue)(&c.cipherSuites) }},
 		{names: []string{"host-whitelist"}, usage: "comma-separated host names allowed in the Host header of plain-HTTP client requests (empty or * means all)", value: func(c *config) flag.Value { return (*stringValue)(&c.hostWhitelist) }},
 	}
+}
+
+// maxHistorySize bounds --max-history: a retained event costs about half
+// a kilobyte plus its value (docs/flags.md), so a million events of small
+// values is already hundreds of megabytes.
+const maxHistorySize = 1000000
+
+// historySpecs declares the watch history's size: etcd 0.1's
+// -max-result-buffer / -m (parsed and ignored by etcd 0.2–0.4, which kept
+// 1000 events) takes effect again, and --max-history is the same setting
+// under an etcd 2.x-style name (etcd 2.x and 3.x had none: the size was
+// fixed at 1000, which stays the default). Members may differ; see
+// store/DESIGN.md "Event history".
+func historySpecs() []flagSpec {
+	v := func(c *config) flag.Value { return (*historySizeValue)(&c.historySize) }
+	return []flagSpec{
+		{names: []string{"max-history"}, usage: "events the watch history keeps for waitIndex (default 1000, as etcd); at most 1000000", value: v},
+		{names: []string{"max-result-buffer", "m"}, deprecated: []string{"m"}, usage: "etcd 0.x: the same setting as --max-history", value: v},
+	}
+}
+
+// historySizeValue is a history size: 1 to maxHistorySize events.
+type historySizeValue int
+
+func (v *historySizeValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *historySizeValue) Set(s string) error {
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 1 || i > maxHistorySize {
+		return fmt.Errorf("must be a number of events from 1 to %d", maxHistorySize)
+	}
+	*v = historySizeValue(i)
+	return nil
 }
 
 // --- dashboard (issue 15) ---

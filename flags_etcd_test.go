@@ -70,7 +70,7 @@ func sampleArgs(f *flag.Flag) []string {
 	}
 	v := "x"
 	switch fv := f.Value.(type) {
-	case *uintValue, *intValue:
+	case *uintValue, *intValue, *historySizeValue:
 		v = "12"
 	case *floatValue:
 		v = "1.5"

@@ -117,6 +117,7 @@ var helpGroups = []helpGroup{
 		{names: []string{"log-format"}, def: "'text'"},
 		{names: []string{"max-client-conns"}},
 		{names: []string{"enable-dashboard"}},
+		{names: []string{"max-history"}},
 	}},
 }
 

@@ -72,8 +72,8 @@ func TestLegacyFlags(t *testing.T) {
 				if want := []string{"c.crt", "c.key", "ca.crt", "s.crt", "s.key", "sca.crt"}; !reflect.DeepEqual(got, want) {
 					t.Errorf("TLS files %v, want %v", got, want)
 				}
-				if !c.force || !c.snapshot || c.maxResultBuffer != 2048 || c.maxClusterSize != 5 {
-					t.Errorf("force %v snapshot %v m %d maxsize %d", c.force, c.snapshot, c.maxResultBuffer, c.maxClusterSize)
+				if !c.force || !c.snapshot || c.historySize != 2048 || c.maxClusterSize != 5 {
+					t.Errorf("force %v snapshot %v m %d maxsize %d", c.force, c.snapshot, c.historySize, c.maxClusterSize)
 				}
 			}},
 		{name: "etcd 0.4 TLS names",
@@ -89,13 +89,18 @@ func TestLegacyFlags(t *testing.T) {
 			wantPeer:   []string{"http://localhost:2380", "http://localhost:2380"},
 			wantHB:     100 * time.Millisecond, wantEl: time.Second,
 			wantWarn: []string{"[ignored] -cluster-remove-delay", "[ignored] -trace", "[ignored] -w: the etcd 0.1 web UI"}},
-		{name: "etcd 0.4 timeouts and history size are accepted",
+		{name: "etcd 0.4 timeouts are accepted, the history size takes effect",
 			args:     []string{"-n", "t", "-http-read-timeout", "10", "-http-write-timeout", "10", "-max-result-buffer", "10"},
 			wantName: "t", wantData: "t.etcd",
 			wantClient: []string{"http://localhost:2379", "http://localhost:2379"},
 			wantPeer:   []string{"http://localhost:2380", "http://localhost:2380"},
 			wantHB:     100 * time.Millisecond, wantEl: time.Second,
-			wantWarn: []string{"[ignored] -http-write-timeout: watches never time out", "[ignored] -max-result-buffer"}},
+			wantWarn: []string{"[ignored] -http-write-timeout: watches never time out"},
+			check: func(t *testing.T, c *config) {
+				if c.historySize != 10 {
+					t.Errorf("history size %d, want 10", c.historySize)
+				}
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
@@ -32,12 +31,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "copy" {
 		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
-	// The write path allocates many short-lived objects per request;
-	// collecting less often trades a little memory for throughput. GOGC
-	// in the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
+	// GOGC=200 for write throughput, with the heap of a large store
+	// capped a share above its live size (memlimit.go). GOGC or
+	// GOMEMLIMIT in the environment still win.
+	startMemoryPolicy()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -24,7 +24,8 @@ func (c *config) resolve() (server.Config, error) {
 		ElectionTimeout:   time.Duration(c.electionMS) * time.Millisecond,
 		SnapshotCount:     c.snapshotCount, StrictReconfigCheck: c.strictReconfig,
 		InitialClusterToken: c.initialClusterToken, Force: c.force, MaxClientConns: c.maxClientConns,
-		API: httpapi.Config{ServerVersion: ServerVersion, ClusterVersion: ClusterVersion,
+		HistorySize: c.historySize,
+		API: httpapi.Config{ServerVersion: ServerVersion, ClusterVersion: ClusterVersion, BcryptCost: int(c.bcryptCost),
 			CORS: splitList(c.cors), Redirect: c.redirect, V1Dialect: c.v1Dialect,
 			EnablePprof: c.enablePprof, HostWhitelist: splitList(c.hostWhitelist), DisableDashboard: c.dashboardOff}}
 	switch c.v1Dialect {

@@ -94,6 +94,13 @@ type Config struct {
 	// hostcheck.go). Empty, or containing "*", allows every host. Requests
 	// over TLS are never checked.
 	HostWhitelist []string
+	// BcryptCost is the bcrypt cost of stored passwords (etcd's
+	// --bcrypt-cost); 0 means bcrypt's default, 10.
+	BcryptCost int
+	// ClientCertAuth is etcd's --client-cert-auth: with v2 auth enabled,
+	// a request without Authorization whose verified client certificate
+	// has a user's name as CN acts as that user.
+	ClientCertAuth bool
 	// DisableDashboard turns off the web dashboard at /dashboard/ (the
 	// zero value serves it; --enable-dashboard=false sets this).
 	DisableDashboard bool
@@ -115,6 +122,8 @@ type API struct {
 	ready     chan struct{} // closed once the member is ready (Node.WaitReady)
 
 	cidCache atomic.Value // cidEntry: the cluster ID as text
+
+	creds *credCache // verified passwords (auth_check.go)
 }
 
 // New builds the API.
@@ -135,7 +144,7 @@ func New(cfg Config) *API {
 		cfg.StartTime = cfg.Now()
 	}
 	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
-		stop: make(chan struct{}), ready: make(chan struct{})}
+		stop: make(chan struct{}), ready: make(chan struct{}), creds: newCredCache()}
 	a.stopCtx, a.stopped = context.WithCancel(context.Background())
 	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
 	a.handler = a.checkHost(a.wrap(a.routes()))

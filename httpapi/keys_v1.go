@@ -30,6 +30,9 @@ func (a *API) keysV1(w http.ResponseWriter, r *http.Request) {
 	key := "/" + trimKey(r, v1KeysPrefix)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if _, ok := a.v1Access(w, r, key, false); !ok {
+			return
+		}
 		if err := a.waitReady(r); err != nil {
 			a.writeV1Error(w, r, err)
 			return
@@ -62,6 +65,9 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 	raw := trimKey(r, v1KeysPrefix)
 	switch r.Method {
 	case http.MethodGet:
+		if _, ok := a.v1Access(w, r, "/"+raw, false); !ok {
+			return
+		}
 		if err := a.waitReady(r); err != nil {
 			a.writeV1Error(w, r, err)
 			return
@@ -94,6 +100,15 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 // proposeV1 sends a v1 write through the leader (or answers the 307 of
 // --redirect) and renders its event at the write's own index.
 func (a *API) proposeV1(w http.ResponseWriter, r *http.Request, req *store.Request) {
+	key := req.Path
+	if req.V01 {
+		key = "/" + key
+	}
+	user, ok := a.v1Access(w, r, key, false)
+	if !ok {
+		return
+	}
+	req.User = user
 	rr := r
 	if a.v01() {
 		// v0.1.0 redirected to the leader's URL with the path only.
@@ -109,6 +124,17 @@ func (a *API) proposeV1(w http.ResponseWriter, r *http.Request, req *store.Reque
 		return
 	}
 	a.writeV1Event(w, r, ev, ev.EtcdIndex)
+}
+
+// v1Access checks a /v1 request on key as /v2/keys would check it (etcd
+// 0.4 had no auth; its keys are the same keys), answering the 401 in the
+// dialect's error shape.
+func (a *API) v1Access(w http.ResponseWriter, r *http.Request, key string, recursive bool) (string, bool) {
+	user, ok := a.keyAccess(r, key, recursive)
+	if !ok {
+		a.writeV1Error(w, r, errNoAuth())
+	}
+	return user, ok
 }
 
 // parseV1Set validates a v1 set in etcd's order — value (200), then ttl

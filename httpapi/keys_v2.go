@@ -24,6 +24,13 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// After parsing, as etcd: a bad request is 400 even without access.
+	user, ok := a.keyAccess(r, kr.Path, kr.Recursive)
+	if !ok {
+		writeError(w, errNoAuth())
+		return
+	}
+	kr.User = user
 	switch {
 	case r.Method == http.MethodGet && kr.Quorum:
 		// Checked before wait: ?wait=true&quorum=true is a quorum GET.
@@ -51,15 +58,6 @@ func (a *API) keysV2(w http.ResponseWriter, r *http.Request) {
 		}
 		a.writeEvent(w, ev, kr.NoValueOnSuccess)
 	}
-}
-
-func (a *API) getV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
-	ev, err := a.cfg.Store.Get(kr.Path, kr.Recursive, kr.Sorted, a.cfg.Now())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	a.writeEvent(w, ev, false)
 }
 
 // writeEvent answers a successful keys operation: 201 for creations, the
@@ -119,7 +117,7 @@ func (a *API) watchV2(w http.ResponseWriter, r *http.Request, kr *keyRequest) {
 		writeError(w, err)
 		return
 	}
-	wa, err := a.cfg.Store.Watch(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex)
+	wa, err := a.cfg.Store.WatchFiltered(kr.Path, kr.Recursive, kr.Stream, kr.WaitIndex, a.readFilter(kr.User, kr.Path, kr.Recursive))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -45,6 +45,11 @@ func (a *API) membersV2(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "GET", "POST", "DELETE", "PUT") {
 		return
 	}
+	// Membership changes need root once auth is on (etcd 3.4).
+	if !a.writeRootAccess(r) {
+		writeNoAuth(w)
+		return
+	}
 	w.Header().Set("X-Etcd-Cluster-Id", machines.IDString(a.cfg.Node.ClusterID()))
 	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v2/members"), "/")
 	switch r.Method {

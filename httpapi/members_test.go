@@ -108,8 +108,8 @@ func TestAuthLogAndVars(t *testing.T) {
 		status                 int
 		want                   string
 	}{
-		{"GET", "/v2/auth/enable", "", "", 200, `{"enabled":false}`},
-		{"PUT", "/v2/auth/enable", "", "", 501, `{"message":"v2 authentication is not supported by this server"}`},
+		{"GET", "/v2/auth/enable", "", "", 200, `{"enabled":false}` + "\n"},
+		{"PUT", "/v2/auth/enable", "", "", 409, `{"message":"auth: No root user available, please create one"}`},
 		{"PUT", "/config/local/log", "application/json", `{"Level":"DEBUG"}`, 204, ``},
 		{"PUT", "/config/local/log", "application/json", `{"Level":"LOUD"}`, 400, `{"message":`},
 		{"PUT", "/config/local/log", "application/json", `nope`, 400, `{"message":`},

@@ -164,25 +164,16 @@ func (a *API) statsLeader(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
-// authEnable serves GET /v2/auth/enable: v2 authentication is never on
-// here ({"enabled":false}, what etcd answers until auth is enabled);
-// enabling it is refused.
-func (a *API) authEnable(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r.Method, "GET", "PUT", "DELETE") {
-		return
-	}
-	w.Header().Set("X-Etcd-Cluster-Id", a.clusterIDString())
-	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, []byte(`{"enabled":false}`+"\n"))
-		return
-	}
-	writeMembersError(w, http.StatusNotImplemented, "v2 authentication is not supported by this server")
-}
-
 // configLocalLog serves PUT /config/local/log {"Level":"DEBUG"}: change
 // this member's log level at run time (etcd 2.x).
 func (a *API) configLocalLog(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "PUT") {
+		return
+	}
+	// etcd leaves this open even with auth on; changing how a member
+	// logs is an administrator's act, so here it needs root then.
+	if !a.rootAccess(r) {
+		writeNoAuth(w)
 		return
 	}
 	var body struct{ Level string }

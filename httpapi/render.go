@@ -30,40 +30,9 @@ func appendEvent(b []byte, e *store.Event) []byte {
 // appendNode renders a NodeExtern with etcd's omission rules (every zero
 // field is left out; a file's value is kept even when empty).
 func appendNode(b []byte, n *store.NodeExtern) []byte {
-	b = append(b, '{')
-	first := true
-	field := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, '"', ':')
-	}
-	if n.Key != "" {
-		field("key")
-		b = appendString(b, n.Key)
-	}
-	if n.Value != nil {
-		field("value")
-		b = appendString(b, *n.Value)
-	}
-	if n.Dir {
-		field("dir")
-		b = append(b, "true"...)
-	}
-	if n.Expiration != nil {
-		field("expiration")
-		b = appendTime(b, *n.Expiration)
-	}
-	if n.TTL != 0 {
-		field("ttl")
-		b = strconv.AppendInt(b, n.TTL, 10)
-	}
+	b, first := appendNodeHead(b, n)
 	if len(n.Nodes) > 0 {
-		field("nodes")
-		b = append(b, '[')
+		b = append(appendField(b, first, "nodes"), '[')
 		for i, c := range n.Nodes {
 			if i > 0 {
 				b = append(b, ',')
@@ -71,14 +40,59 @@ func appendNode(b []byte, n *store.NodeExtern) []byte {
 			b = appendNode(b, c)
 		}
 		b = append(b, ']')
+		first = false
 	}
+	return appendNodeTail(b, n, first)
+}
+
+// appendField writes the name of a field, after a comma unless it is the
+// object's first.
+func appendField(b []byte, first bool, name string) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"', ':')
+}
+
+// appendNodeHead opens a node's object and writes the fields that come
+// before "nodes"; first reports whether none was written.
+func appendNodeHead(b []byte, n *store.NodeExtern) (_ []byte, first bool) {
+	b = append(b, '{')
+	first = true
+	if n.Key != "" {
+		b = appendString(appendField(b, first, "key"), n.Key)
+		first = false
+	}
+	if n.Value != nil {
+		b = appendString(appendField(b, first, "value"), *n.Value)
+		first = false
+	}
+	if n.Dir {
+		b = append(appendField(b, first, "dir"), "true"...)
+		first = false
+	}
+	if n.Expiration != nil {
+		b = appendTime(appendField(b, first, "expiration"), *n.Expiration)
+		first = false
+	}
+	if n.TTL != 0 {
+		b = strconv.AppendInt(appendField(b, first, "ttl"), n.TTL, 10)
+		first = false
+	}
+	return b, first
+}
+
+// appendNodeTail writes the fields that come after "nodes" and closes
+// the object; first tells whether no field was written yet.
+func appendNodeTail(b []byte, n *store.NodeExtern, first bool) []byte {
 	if n.ModifiedIndex != 0 {
-		field("modifiedIndex")
-		b = strconv.AppendUint(b, n.ModifiedIndex, 10)
+		b = strconv.AppendUint(appendField(b, first, "modifiedIndex"), n.ModifiedIndex, 10)
+		first = false
 	}
 	if n.CreatedIndex != 0 {
-		field("createdIndex")
-		b = strconv.AppendUint(b, n.CreatedIndex, 10)
+		b = strconv.AppendUint(appendField(b, first, "createdIndex"), n.CreatedIndex, 10)
 	}
 	return append(b, '}')
 }

@@ -31,7 +31,13 @@ func (a *API) routes() http.Handler {
 	r.Path("/metrics").Handler(a.metrics.handler())
 	r.Path("/debug/vars").Handler(expvar.Handler())
 	r.Path("/config/local/log").HandlerFunc(a.configLocalLog)
+	// v2 authentication (auth.go); every other handler checks access
+	// through auth_check.go.
 	r.Path("/v2/auth/enable").HandlerFunc(a.authEnable)
+	r.Path("/v2/auth/users").HandlerFunc(a.authUsers)
+	r.PathPrefix("/v2/auth/users/").HandlerFunc(a.authUsers)
+	r.Path("/v2/auth/roles").HandlerFunc(a.authRoles)
+	r.PathPrefix("/v2/auth/roles/").HandlerFunc(a.authRoles)
 	if a.cfg.EnablePprof {
 		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
 		r.Path("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)

@@ -37,11 +37,16 @@ func (a *API) watchV1(w http.ResponseWriter, r *http.Request) {
 		a.writeV1Error(w, r, err)
 		return
 	}
+	// 0.4.6 watches one key, v0.1.0 a prefix.
+	user, ok := a.v1Access(w, r, key, a.v01())
+	if !ok {
+		return
+	}
 	if err := a.waitReady(r); err != nil {
 		a.writeV1Error(w, r, err)
 		return
 	}
-	wa, err := a.watchStoreV1(key, since)
+	wa, err := a.watchStoreV1(key, since, a.readFilter(user, key, a.v01()))
 	if err != nil {
 		a.writeV1Error(w, r, err)
 		return
@@ -72,9 +77,9 @@ func (a *API) watchV1(w http.ResponseWriter, r *http.Request) {
 }
 
 // watchStoreV1 registers the watch with the dialect's matching rules.
-func (a *API) watchStoreV1(key string, since uint64) (*store.Watcher, error) {
+func (a *API) watchStoreV1(key string, since uint64, allow func(*store.Event) bool) (*store.Watcher, error) {
 	if !a.v01() {
-		wa, err := a.cfg.Store.Watch(key, false, false, since)
+		wa, err := a.cfg.Store.WatchFiltered(key, false, false, since, allow)
 		if err != nil {
 			// etcd 0.4.6's v1 handler replaced the store's 401 with 500
 			// "Client Internal Error", cause the key.
@@ -86,11 +91,11 @@ func (a *API) watchStoreV1(key string, since uint64) (*store.Watcher, error) {
 		// v0.1.0 delivered the next change whatever its index.
 		since = 0
 	}
-	wa, err := a.cfg.Store.Watch(key, true, false, since)
+	wa, err := a.cfg.Store.WatchFiltered(key, true, false, since, allow)
 	var se *store.Error
 	if errors.As(err, &se) && se.Code == store.EcodeEventIndexCleared {
 		// Older than the history: v0.1.0 silently waited for the next.
-		wa, err = a.cfg.Store.Watch(key, true, false, 0)
+		wa, err = a.cfg.Store.WatchFiltered(key, true, false, 0, allow)
 	}
 	return wa, err
 }

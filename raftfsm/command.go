@@ -68,6 +68,9 @@ const (
 	methodPut    = 1
 	methodPost   = 2
 	methodDelete = 3
+	// methodAuth is a change of the auth state; its AuthChange follows
+	// the common fields as JSON.
+	methodAuth = 4
 )
 
 const (
@@ -80,6 +83,9 @@ const (
 	// flagV01 marks a /v1 write in etcd v0.1.0's dialect (store.Request.V01).
 	// Entries written before it existed simply lack the bit.
 	flagV01
+	// flagUser: the user the write was checked as (store.Request.User)
+	// follows the common fields.
+	flagUser
 )
 
 func encodeCommand(c *command) ([]byte, error) {
@@ -126,6 +132,8 @@ func appendRequest(b []byte, r *store.Request) ([]byte, error) {
 		b = append(b, methodPost)
 	case store.MethodDelete:
 		b = append(b, methodDelete)
+	case store.MethodAuth:
+		b = append(b, methodAuth)
 	default:
 		return nil, fmt.Errorf("raftfsm: cannot encode method %q", r.Method)
 	}
@@ -151,12 +159,25 @@ func appendRequest(b []byte, r *store.Request) ([]byte, error) {
 	if r.V01 {
 		f |= flagV01
 	}
+	if r.User != "" {
+		f |= flagUser
+	}
 	b = binary.AppendUvarint(b, f)
 	b = appendString(b, r.Path)
 	b = appendString(b, r.Value)
 	b = appendString(b, r.PrevValue)
 	b = binary.AppendUvarint(b, r.PrevIndex)
 	b = binary.AppendVarint(b, int64(r.TTL))
+	if r.User != "" {
+		b = appendString(b, r.User)
+	}
+	if r.Method == store.MethodAuth {
+		j, err := json.Marshal(r.Auth)
+		if err != nil {
+			return nil, err
+		}
+		b = appendString(b, string(j))
+	}
 	return b, nil
 }
 
@@ -270,6 +291,8 @@ func (d *reader) request() *store.Request {
 		r.Method = store.MethodPost
 	case methodDelete:
 		r.Method = store.MethodDelete
+	case methodAuth:
+		r.Method = store.MethodAuth
 	default:
 		d.fail()
 	}
@@ -288,5 +311,17 @@ func (d *reader) request() *store.Request {
 	r.PrevValue = d.string()
 	r.PrevIndex = d.uvarint()
 	r.TTL = time.Duration(d.varint())
+	if f&flagUser != 0 {
+		r.User = d.string()
+	}
+	if r.Method == store.MethodAuth {
+		j := d.string()
+		if d.err == nil {
+			r.Auth = &store.AuthChange{}
+			if err := json.Unmarshal([]byte(j), r.Auth); err != nil {
+				d.fail()
+			}
+		}
+	}
 	return r
 }

@@ -245,6 +245,13 @@ func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.Snapshot
 	var conf *raft.Configuration
 	first, err1 := n.bolt.FirstIndex()
 	last, err2 := n.bolt.LastIndex()
+	// Entries up to the newest snapshot are superseded by its
+	// configuration: scanning them would read (and map into memory) the
+	// whole trailing log, thousands of entries, on every restart.
+	metas, _ := snaps.List()
+	if len(metas) > 0 && metas[0].Index >= first {
+		first = metas[0].Index + 1
+	}
 	if err1 == nil && err2 == nil {
 		for i := last; i >= first && i > 0; i-- {
 			var l raft.Log
@@ -259,8 +266,7 @@ func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.Snapshot
 		}
 	}
 	if conf == nil {
-		metas, err := snaps.List()
-		if err != nil || len(metas) == 0 {
+		if len(metas) == 0 {
 			return false
 		}
 		conf = &metas[0].Configuration

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/crc64"
 	"io"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
 	"github.com/etcd-classic/etcd-classic/machines"
@@ -56,35 +58,52 @@ type logSummary struct {
 // disk), so a missing or empty file is damage rather than a first start.
 // Damage is returned as a *damageError (ErrDamaged); bbolt's panics on a
 // damaged file are turned into such errors, never propagated.
+//
+// The file is checked twice: first with bbolt directly (checkBoltFile:
+// pages, buckets, format, keys), so that raft-boltdb, which creates its
+// buckets as it opens a file, writes nothing into a file of another
+// format or a damaged one; then through raft-boltdb and the checksums of
+// logStore (verify: every entry).
 func openLogStore(path string, mustExist bool, member uint64) (*logStore, logSummary, error) {
 	damaged := func(format string, a ...any) error {
 		return &damageError{file: path, what: fmt.Sprintf(format, a...), member: member}
 	}
 	var sum logSummary
+	fresh := false
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if mustExist {
 			return nil, sum, damaged("the raft log is missing, but this member has started before (identity.json is there)")
 		}
+		fresh = true
 	case err != nil:
 		return nil, sum, fmt.Errorf("raftfsm: %s: %w", path, err)
-	case fi.Size() == 0 && mustExist:
-		return nil, sum, damaged("the raft log is empty (truncated to zero bytes), but this member has started before")
+	case fi.Size() == 0:
+		if mustExist {
+			return nil, sum, damaged("the raft log is empty (truncated to zero bytes), but this member has started before")
+		}
+		fresh = true // bbolt lays out an empty file as a new one
 	}
 
 	var s *logStore
 	err = guardBolt(func() error {
-		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+		if !fresh {
+			var err error
+			if fresh, err = checkBoltFile(path, fi.Size(), mustExist); err != nil {
+				return err
+			}
+		}
+		bs, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: lockTimeout}})
 		if errors.Is(err, bbolt.ErrTimeout) {
-			return fmt.Errorf("raftfsm: %s is locked by another process (is another member using this data dir?)", path)
+			return errLocked(path)
 		}
 		if err != nil {
 			return damaged("cannot be opened as a bbolt file (%v)", err)
 		}
-		s = &logStore{db: db, path: path}
-		if err := s.init(mustExist); err != nil {
-			return err
+		s = &logStore{bs: bs, path: path}
+		if fresh {
+			return s.Set(keyFormat, []byte(logFormat))
 		}
 		sum, err = s.verify()
 		return err
@@ -93,7 +112,7 @@ func openLogStore(path string, mustExist bool, member uint64) (*logStore, logSum
 		return s, sum, nil
 	}
 	if s != nil {
-		_ = guardBolt(s.db.Close)
+		_ = guardBolt(s.Close)
 	}
 	if msg, ok := err.(boltPanic); ok {
 		err = damaged("unreadable (bbolt: %s)", string(msg))
@@ -103,6 +122,14 @@ func openLogStore(path string, mustExist bool, member uint64) (*logStore, logSum
 		de.file, de.member = path, member
 	}
 	return nil, sum, err
+}
+
+// lockTimeout is how long opening raft.db waits for another process's
+// lock before giving up.
+const lockTimeout = 2 * time.Second
+
+func errLocked(path string) error {
+	return fmt.Errorf("raftfsm: %s is locked by another process (is another member using this data dir?)", path)
 }
 
 // boltPanic is a panic from bbolt (or a memory fault in its mapping of a
@@ -124,99 +151,66 @@ func guardBolt(fn func() error) (err error) {
 	return fn()
 }
 
-// init creates the buckets of a new file, or checks that an existing one
-// is in this format.
-func (s *logStore) init(mustExist bool) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		var names []string
-		_ = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-			names = append(names, string(name))
-			return nil
-		})
-		if len(names) == 0 {
-			if mustExist {
-				return &damageError{what: "the raft log holds nothing, but this member has started before"}
-			}
-			for _, b := range [][]byte{bucketLog, bucketStable, bucketMeta} {
-				if _, err := tx.CreateBucket(b); err != nil {
-					return err
-				}
-			}
-			return tx.Bucket(bucketMeta).Put(keyFormat, encodeStable(keyFormat, []byte(logFormat)))
-		}
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil || tx.Bucket(bucketLog) == nil || tx.Bucket(bucketStable) == nil {
-			if tx.Bucket([]byte("logs")) != nil && tx.Bucket([]byte("conf")) != nil {
-				return &damageError{what: "written by an earlier build of etcd-classic (raft-boltdb's format, without checksums)"}
-			}
-			return &damageError{what: fmt.Sprintf("not an etcd-classic raft log (buckets %v)", names)}
-		}
-		format, err := parseStable(keyFormat, meta.Get(keyFormat))
-		if err != nil || string(format) != logFormat {
-			return &damageError{what: fmt.Sprintf("unknown raft log format %q", format)}
-		}
-		return nil
-	})
-}
+var (
+	bucketLogs = []byte("logs") // raft-boltdb's log bucket: 8-byte big-endian index → entry
+	bucketConf = []byte("conf") // raft-boltdb's stable-store bucket
+)
 
-// verify reads the whole file once: every log record's checksum, the
-// log's continuity, the stable values and the commit index, then bbolt's
-// own consistency check of its pages.
-func (s *logStore) verify() (logSummary, error) {
-	var sum logSummary
+// checkBoltFile opens raft.db with bbolt directly and checks what
+// raft-boltdb cannot: the file reaches as far as its pages, it has
+// raft-boltdb's buckets and this format's marker, every stable value
+// passes its CRC, the log's keys are indexes without gaps, and bbolt's
+// own tx.Check finds nothing. It runs inside guardBolt and writes nothing:
+// its transaction only reads (bbolt's open would rewrite a freelist it
+// found unsynced, which raft-boltdb never leaves). empty reports a file
+// with nothing stored yet (a first start that stopped early).
+//
+// bbolt's checker runs on a goroutine of its own, where a panic cannot be
+// recovered, so everything it will touch is touched here first: the
+// freelist, which bbolt reads when it opens a file for writing (and, in
+// read-only mode, only inside tx.Check: hence not read-only), and every
+// page, which the walk below reads byte by byte.
+func checkBoltFile(path string, size int64, mustExist bool) (empty bool, err error) {
 	damaged := func(format string, a ...any) error { return &damageError{what: fmt.Sprintf(format, a...)} }
-	if fi, err := os.Stat(s.path); err == nil {
-		var size int64
-		_ = s.db.View(func(tx *bbolt.Tx) error { size = tx.Size(); return nil })
-		if fi.Size() < size {
-			return sum, damaged("truncated: %d bytes, but its pages reach to byte %d", fi.Size(), size)
-		}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return false, errLocked(path)
 	}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(k) != 8 {
-				return damaged("a log key of %d bytes", len(k))
+	if err != nil {
+		return false, damaged("cannot be opened as a bbolt file (%v)", err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bbolt.Tx) error {
+		if size < tx.Size() {
+			return damaged("truncated: %d bytes, but its pages reach to byte %d", size, tx.Size())
+		}
+		logs, conf := tx.Bucket(bucketLogs), tx.Bucket(bucketConf)
+		if logs == nil || conf == nil {
+			var names []string
+			_ = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+				names = append(names, string(name))
+				return nil
+			})
+			if len(names) == 0 && !mustExist {
+				empty = true
+				return nil
 			}
-			idx := binary.BigEndian.Uint64(k)
-			if sum.last != 0 && idx != sum.last+1 {
-				return damaged("log entries %d to %d are missing", sum.last+1, idx-1)
-			}
-			rec, err := parseLog(idx, v)
-			if err != nil {
-				return damaged("log entry %d: %v", idx, err)
-			}
-			if sum.first == 0 {
-				sum.first = idx
-			}
-			sum.last, sum.lastTerm = idx, rec.term
-			if rec.typ == raft.LogCommand || rec.typ == raft.LogConfiguration {
-				sum.lastVisible = idx
+			return layoutError(names)
+		}
+		if k, _ := logs.Cursor().First(); k == nil {
+			if k, _ := conf.Cursor().First(); k == nil {
+				if mustExist {
+					return damaged("the raft log holds nothing, but this member has started before")
+				}
+				empty = true
+				return nil
 			}
 		}
-		err := tx.Bucket(bucketStable).ForEach(func(k, v []byte) error {
-			if _, err := parseStable(k, v); err != nil {
-				return damaged("stable value %q: %v", k, err)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := checkFormat(conf); err != nil {
 			return err
 		}
-		if v := tx.Bucket(bucketStable).Get([]byte("CurrentTerm")); v != nil {
-			t, _ := parseStable([]byte("CurrentTerm"), v) // checked above
-			if len(t) != 8 {
-				return damaged("stable value \"CurrentTerm\" is %d bytes", len(t))
-			}
-			sum.currentTerm = binary.BigEndian.Uint64(t)
-		}
-		if v := tx.Bucket(bucketMeta).Get(keyCommit); v != nil {
-			c, err := parseStable(keyCommit, v)
-			if err != nil || len(c) != 8 {
-				return damaged("the commit index: %v", errChecksum)
-			}
-			s.written.Store(binary.BigEndian.Uint64(c))
-			s.staged.Store(s.written.Load())
+		if err := checkKeys(logs, conf); err != nil {
+			return err
 		}
 		// bbolt's checker runs on its own goroutine and sends every
 		// problem it finds: drain the channel, keep the first.
@@ -231,8 +225,111 @@ func (s *logStore) verify() (logSummary, error) {
 		}
 		return nil
 	})
+	return empty, err
+}
+
+// layoutError says what a bbolt file without raft-boltdb's buckets is.
+func layoutError(names []string) error {
+	has := map[string]bool{}
+	for _, n := range names {
+		has[n] = true
+	}
+	what := fmt.Sprintf("not an etcd-classic raft log (buckets %v)", names)
+	switch {
+	case len(names) == 0:
+		what = "the raft log holds nothing, but this member has started before"
+	case has["log"] && has["stable"] && has["meta"]:
+		what = "written by an earlier build of etcd-classic (its own bbolt format, \"etcd-classic raft log v1\")"
+	}
+	return &damageError{what: what}
+}
+
+// checkFormat checks the format marker in raft-boltdb's conf bucket.
+func checkFormat(conf *bbolt.Bucket) error {
+	rec := conf.Get(keyFormat)
+	if rec == nil {
+		return &damageError{what: "written by an earlier build of etcd-classic (raft-boltdb's format, without checksums)"}
+	}
+	format, err := parseStable(keyFormat, rec)
+	if err != nil {
+		return &damageError{what: fmt.Sprintf("the format marker: %v", err)}
+	}
+	if string(format) != logFormat {
+		return &damageError{what: fmt.Sprintf("unknown raft log format %q", format)}
+	}
+	return nil
+}
+
+// checkKeys checks every stable value's CRC and that the log's keys are
+// 8-byte indexes without gaps; it reads every log value's bytes (their
+// CRC comes later, through raft-boltdb's decoding).
+func checkKeys(logs, conf *bbolt.Bucket) error {
+	damaged := func(format string, a ...any) error { return &damageError{what: fmt.Sprintf(format, a...)} }
+	err := conf.ForEach(func(k, v []byte) error {
+		if _, err := parseStable(k, v); err != nil {
+			return damaged("stable value %q: %v", k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var prev uint64
+	var touched uint32
+	c := logs.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != 8 {
+			return damaged("a log key of %d bytes", len(k))
+		}
+		idx := binary.BigEndian.Uint64(k)
+		if prev != 0 && idx != prev+1 {
+			// A gap, or a page of garbage keys.
+			return damaged("the log's keys jump from entry %d to %d (entries missing, or a damaged page)", prev, idx)
+		}
+		prev = idx
+		touched = crc32.Update(touched, recordCRC, v)
+	}
+	_ = touched
+	return nil
+}
+
+// verify reads every entry through raft-boltdb and the checksums, and the
+// current term, once checkBoltFile has passed. It leaves the last entry's
+// commit index staged, so later trailers never carry a lower one.
+func (s *logStore) verify() (logSummary, error) {
+	var sum logSummary
+	damaged := func(format string, a ...any) error { return &damageError{what: fmt.Sprintf(format, a...)} }
+	first, err := s.FirstIndex()
 	if err != nil {
 		return sum, err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return sum, err
+	}
+	var commit uint64
+	for i := first; i <= last && i > 0; i++ {
+		var l raft.Log
+		if commit, err = s.read(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return sum, damaged("log entry %d is missing", i)
+			}
+			return sum, damaged("log entry %d: %v", i, err)
+		}
+		sum.lastTerm = l.Term
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			sum.lastVisible = i
+		}
+	}
+	sum.first, sum.last = first, last
+	_ = s.StageCommitIndex(commit)
+	term, err := s.GetUint64([]byte("CurrentTerm"))
+	switch {
+	case errors.Is(err, raftboltdb.ErrKeyNotFound):
+	case err != nil:
+		return sum, damaged("stable value \"CurrentTerm\": %v", errors.Unwrap(err))
+	default:
+		sum.currentTerm = term
 	}
 	if sum.last > 0 && sum.currentTerm < sum.lastTerm {
 		return sum, damaged("the current term %d is older than the last entry's term %d", sum.currentTerm, sum.lastTerm)

@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math/rand"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
 	"github.com/etcd-classic/etcd-classic/machines"
@@ -112,6 +114,32 @@ func TestStartupChecks(t *testing.T) {
 			return ""
 		}},
 		{"missing, first start", false, func(t *testing.T, dir string) string { _ = os.Remove(db(dir)); return "" }},
+		{"empty, first start", false, func(t *testing.T, dir string) string { _ = os.Truncate(db(dir), 0); return "" }},
+		{"raft-boltdb's buckets only, first start", false, func(t *testing.T, dir string) string {
+			// raft-boltdb created its buckets, the process stopped before
+			// the format marker: nothing was stored, so a first start.
+			_ = os.Remove(db(dir))
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				_, _ = tx.CreateBucket(bucketLogs)
+				_, err := tx.CreateBucket(bucketConf)
+				return err
+			})
+			return ""
+		}},
+		{"raft-boltdb's buckets only after a start", true, func(t *testing.T, dir string) string {
+			_ = os.Remove(db(dir))
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				_, _ = tx.CreateBucket(bucketLogs)
+				_, err := tx.CreateBucket(bucketConf)
+				return err
+			})
+			return "raft.db"
+		}},
+		{"no buckets after a start", true, func(t *testing.T, dir string) string {
+			_ = os.Remove(db(dir))
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error { return nil })
+			return "raft.db"
+		}},
 		{"missing after a start", true, func(t *testing.T, dir string) string { _ = os.Remove(db(dir)); return "raft.db" }},
 		{"truncated to zero after a start", true, func(t *testing.T, dir string) string { _ = os.Truncate(db(dir), 0); return "raft.db" }},
 		{"half truncated", false, func(t *testing.T, dir string) string {
@@ -133,15 +161,67 @@ func TestStartupChecks(t *testing.T) {
 			_ = s.Close()
 			return "raft.db"
 		}},
-		{"raft-boltdb's format", false, func(t *testing.T, dir string) string {
+		{"raft-boltdb's format without checksums", false, func(t *testing.T, dir string) string {
 			_ = os.Remove(db(dir))
-			b, _ := bbolt.Open(db(dir), 0o600, nil)
-			_ = b.Update(func(tx *bbolt.Tx) error {
-				_, _ = tx.CreateBucket([]byte("logs"))
-				_, err := tx.CreateBucket([]byte("conf"))
-				return err
+			bs, err := raftboltdb.New(raftboltdb.Options{Path: db(dir)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = bs.StoreLog(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: []byte("v")})
+			_ = bs.SetUint64([]byte("CurrentTerm"), 1)
+			_ = bs.Close()
+			return "raft.db"
+		}},
+		{"the earlier checksummed format", false, func(t *testing.T, dir string) string {
+			_ = os.Remove(db(dir))
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				for _, b := range []string{"log", "stable", "meta"} {
+					if _, err := tx.CreateBucket([]byte(b)); err != nil {
+						return err
+					}
+				}
+				return nil
 			})
-			_ = b.Close()
+			return "raft.db"
+		}},
+		{"unknown format marker", true, func(t *testing.T, dir string) string {
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				return tx.Bucket(bucketConf).Put(keyFormat, sealStable(keyFormat, []byte("etcd-classic raft log v9")))
+			})
+			return "raft.db"
+		}},
+		{"bytes changed inside an entry", true, func(t *testing.T, dir string) string {
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketLogs)
+				v := append([]byte(nil), b.Get(indexKey(33))...)
+				i := bytes.Index(v, []byte("ddddddd"))
+				copy(v[i:], "XXXXXXX")
+				return b.Put(indexKey(33), v)
+			})
+			return "raft.db"
+		}},
+		{"damaged last entry", true, func(t *testing.T, dir string) string {
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketLogs)
+				v := append([]byte(nil), b.Get(indexKey(60))...)
+				v[len(v)-1] ^= 1
+				return b.Put(indexKey(60), v)
+			})
+			return "raft.db"
+		}},
+		{"damaged term", true, func(t *testing.T, dir string) string {
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketConf)
+				v := append([]byte(nil), b.Get([]byte("CurrentTerm"))...)
+				v[0] ^= 1
+				return b.Put([]byte("CurrentTerm"), v)
+			})
+			return "raft.db"
+		}},
+		{"a stray log key", true, func(t *testing.T, dir string) string {
+			rawBolt(t, db(dir), func(tx *bbolt.Tx) error {
+				return tx.Bucket(bucketLogs).Put([]byte("stray"), []byte("x"))
+			})
 			return "raft.db"
 		}},
 		{"damaged snapshot", true, func(t *testing.T, dir string) string {
@@ -184,6 +264,20 @@ func TestStartupChecks(t *testing.T) {
 			}
 			wantDamage(t, err, file)
 		})
+	}
+}
+
+// rawBolt changes the file at path with bbolt directly, as a damaged
+// disk or another program would.
+func rawBolt(t *testing.T, path string, change func(tx *bbolt.Tx) error) {
+	t.Helper()
+	b, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Update(change); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -261,5 +355,31 @@ func TestLockedLogStore(t *testing.T) {
 	_, _, err := openLogStore(path, true, 1)
 	if err == nil || errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "locked") {
 		t.Errorf("second open: %v", err)
+	}
+}
+
+// A file of another format is refused without being changed: raft-boltdb
+// would add its buckets to any file it opens, so it only opens files the
+// bbolt-level check has accepted.
+func TestOtherFormatLeftAlone(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "raft.db")
+	rawBolt(t, path, func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("log"))
+		return err
+	})
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := openLogStore(path, true, 1); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("open: %v, want damage", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("refusing the file changed it")
 	}
 }

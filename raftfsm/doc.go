@@ -1,6 +1,7 @@
 // Package raftfsm replicates the store with hashicorp/raft: it owns the
-// raft node (its own checksummed bbolt log and stable store, file
-// snapshots, a TCP transport on the peer port), the start-up checks of
+// raft node (its log and stable store in raft-boltdb, each record
+// carrying a CRC-32C and each entry the commit index, file snapshots, a
+// TCP transport on the peer port), the start-up checks of
 // the data dir, the versioned command encoding, the FSM
 // that applies commands to the store, snapshots and their restore, the
 // leader-only TTL expiry loop, membership changes, and the cluster RPCs

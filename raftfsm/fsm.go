@@ -2,7 +2,6 @@ package raftfsm
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -203,12 +202,12 @@ func (p *progress) wait(ctx context.Context, i uint64) error {
 const fsmSnapshotMagic = "ECLFSM01"
 
 // Snapshot captures the state. It runs on raft's FSM goroutine, so no
-// Apply runs meanwhile; the state is encoded into memory here and written
-// out by Persist concurrently with later applies.
+// Apply runs meanwhile: it copies the membership header and freezes the
+// store (store.Capture, one walk of the tree with no encoding), and
+// Persist encodes both straight into the sink, concurrently with later
+// applies. Nothing holds a second, encoded copy of the store in memory.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.sinceSnapshot = 0
-	var buf bytes.Buffer
-	buf.WriteString(fsmSnapshotMagic)
 	f.mu.RLock()
 	cj, err := json.Marshal(f.cluster)
 	lastTime := f.lastTime
@@ -216,16 +215,12 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hdr []byte
+	hdr := []byte(fsmSnapshotMagic)
 	hdr = binary.AppendVarint(hdr, lastTime)
 	hdr = binary.AppendUvarint(hdr, f.applied.get())
 	hdr = binary.AppendUvarint(hdr, uint64(len(cj)))
-	buf.Write(hdr)
-	buf.Write(cj)
-	if err := f.store.Save(&buf); err != nil {
-		return nil, err
-	}
-	return &fsmSnapshot{data: buf.Bytes()}, nil
+	hdr = append(hdr, cj...)
+	return &fsmSnapshot{header: hdr, store: f.store.Capture()}, nil
 }
 
 // Restore replaces the whole state with a snapshot.
@@ -265,14 +260,28 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ data []byte }
+// fsmSnapshot is a frozen state waiting to be written: the FSM header
+// and the store's capture.
+type fsmSnapshot struct {
+	header []byte
+	store  *store.Capture
+}
 
+// Persist encodes the snapshot into sink through one buffer; the bytes
+// are those the FSM has always written (header, then store.Save's).
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s.data); err != nil {
+	bw := bufio.NewWriterSize(sink, 64<<10)
+	_, err := bw.Write(s.header)
+	if err == nil {
+		_, err = s.store.WriteTo(bw)
+	}
+	if err != nil {
 		_ = sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s *fsmSnapshot) Release() {}
+// Release lets the capture go: its strings and events are shared with
+// the store and are only kept alive by it until then.
+func (s *fsmSnapshot) Release() { s.store = nil }

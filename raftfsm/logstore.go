@@ -6,47 +6,59 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 )
 
 // logStore is the member's raft log, stable store (term and vote) and
-// commit tracking, in one bbolt file (member/raft.db). Every record
-// carries a CRC-32C checked on every read; the format is described in
-// DESIGN.md ("On-disk format"). It implements raft.LogStore,
-// raft.StableStore and raft.CommitTrackingLogStore, and counts durable
-// appends (each StoreLogs call is one bolt transaction, i.e. one fsync).
+// commit tracking: raft-boltdb's BoltStore on member/raft.db, with a
+// CRC-32C on every record it stores, checked on every read. It
+// implements raft.LogStore, raft.StableStore and
+// raft.CommitTrackingLogStore, and counts durable appends (each StoreLogs
+// call is one bolt transaction, i.e. one fsync). The format is described
+// in DESIGN.md ("On-disk format").
 //
-// raft's *raft.Log values are only read: records are encoded into new
-// buffers, and GetLog fills the caller's Log with copies.
+// A log entry is stored as raft-boltdb stores any entry, except that its
+// Data is an envelope: the entry's own data, then a trailer holding the
+// commit index staged when it was stored and the CRC (see seal). Because
+// the trailer travels inside the entries of raft-boltdb's one
+// transaction, the commit index reaches the disk atomically with them,
+// as CommitTrackingLogStore requires.
+//
+// raft's *raft.Log values are only read: StoreLogs stores sealed copies,
+// and GetLog fills the caller's Log with freshly decoded values.
 type logStore struct {
-	db   *bbolt.DB
+	bs   *raftboltdb.BoltStore
 	path string // for error messages
 
-	// staged is the commit index raft asked to persist with the next
-	// StoreLogs; written is the one on disk. Both only grow.
-	staged  atomic.Uint64
-	written atomic.Uint64
+	// staged is the commit index the next StoreLogs writes into its
+	// trailers: the largest raft has staged, and at least the one the
+	// last entry carried at open. It only grows.
+	staged atomic.Uint64
 
 	batches atomic.Uint64 // StoreLogs calls
 	entries atomic.Uint64 // entries written
 }
 
-var (
-	bucketLog    = []byte("log")    // 8-byte big-endian index → log record
-	bucketStable = []byte("stable") // raft's key → stable record
-	bucketMeta   = []byte("meta")   // keyFormat, keyCommit → stable record
-	keyFormat    = []byte("format")
-	keyCommit    = []byte("commit")
+// keyFormat is the stable-store key holding logFormat (as a stable
+// record). raft's own keys are CurrentTerm, LastVoteTerm and
+// LastVoteCand.
+var keyFormat = []byte("etcd-classic/format")
+
+// logFormat names this file format.
+const logFormat = "etcd-classic raft log v2 (raft-boltdb, CRC-32C trailers)"
+
+const (
+	// trailerVersion is the version byte of an entry's trailer.
+	trailerVersion = 1
+	// trailerLen is the trailer's size: commit index (8 bytes), version
+	// (1), CRC-32C (4).
+	trailerLen = 8 + 1 + 4
+	// stableCRCLen is the size of a stable record's CRC.
+	stableCRCLen = 4
 )
-
-// logFormat names this file format; it is the value of meta/format.
-const logFormat = "etcd-classic raft log v1"
-
-// logRecordVersion is the first byte after a log record's CRC.
-const logRecordVersion = 1
 
 // recordCRC is the CRC-32C (Castagnoli) table of raft.db records.
 var recordCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -54,108 +66,77 @@ var recordCRC = crc32.MakeTable(crc32.Castagnoli)
 // errChecksum marks a record whose checksum or structure is wrong.
 var errChecksum = errors.New("checksum mismatch")
 
-// errStableNotFound is what raft expects from a StableStore for a missing
-// key: hashicorp/raft compares the error's text with "not found".
-var errStableNotFound = errors.New("not found")
+// crcScratch is entryCRC's buffer for the fixed fields. crc32 makes it
+// escape, so callers allocate one per call of theirs, not per entry.
+type crcScratch [8 + 8 + 1 + 8 + 8]byte
 
-func indexKey(i uint64) []byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], i)
-	return k[:]
+// seal returns l's data followed by its trailer: commit (8 bytes
+// big-endian), version, and the CRC-32C (big-endian) of entryCRC.
+func seal(l *raft.Log, commit uint64, h *crcScratch) []byte {
+	b := make([]byte, len(l.Data)+trailerLen)
+	n := copy(b, l.Data)
+	binary.BigEndian.PutUint64(b[n:], commit)
+	b[n+8] = trailerVersion
+	binary.BigEndian.PutUint32(b[n+9:], entryCRC(l, l.Data, b[n:n+9], h))
+	return b
 }
 
-// encodeLog returns l's record: CRC-32C (big-endian, over the index as 8
-// big-endian bytes followed by everything after the CRC), version, term,
-// type, append time, data and extensions. The index itself is the key;
-// including it in the CRC catches a record found under the wrong key.
-func encodeLog(l *raft.Log) []byte {
-	b := make([]byte, 4, 4+1+3*binary.MaxVarintLen64+1+len(l.Data)+len(l.Extensions))
-	b = append(b, logRecordVersion)
-	b = binary.AppendUvarint(b, l.Term)
-	b = append(b, byte(l.Type))
+// entryCRC is the CRC-32C over the index, term, type, append time (Unix
+// ns, 0 for none; each 8 bytes big-endian, the type 1 byte), the data's
+// length (8 bytes) and bytes, the extensions' length and bytes, then the
+// trailer's commit index and version (tail). The lengths keep data and
+// extensions from trading bytes unnoticed. (An entry found under another
+// key passes its own CRC: unseal compares its index with the key's.)
+func entryCRC(l *raft.Log, data, tail []byte, h *crcScratch) uint32 {
+	binary.BigEndian.PutUint64(h[0:], l.Index)
+	binary.BigEndian.PutUint64(h[8:], l.Term)
+	h[16] = byte(l.Type)
 	var at int64
 	if !l.AppendedAt.IsZero() {
 		at = l.AppendedAt.UnixNano()
 	}
-	b = binary.AppendVarint(b, at)
-	b = binary.AppendUvarint(b, uint64(len(l.Data)))
-	b = append(b, l.Data...)
-	b = binary.AppendUvarint(b, uint64(len(l.Extensions)))
-	b = append(b, l.Extensions...)
-	binary.BigEndian.PutUint32(b, logCRC(l.Index, b[4:]))
-	return b
+	binary.BigEndian.PutUint64(h[17:], uint64(at))
+	binary.BigEndian.PutUint64(h[25:], uint64(len(data)))
+	c := crc32.Update(0, recordCRC, h[:])
+	c = crc32.Update(c, recordCRC, data)
+	binary.BigEndian.PutUint64(h[:8], uint64(len(l.Extensions)))
+	c = crc32.Update(c, recordCRC, h[:8])
+	c = crc32.Update(c, recordCRC, l.Extensions)
+	return crc32.Update(c, recordCRC, tail)
 }
 
-func logCRC(index uint64, body []byte) uint32 {
-	return crc32.Update(crc32.Checksum(indexKey(index), recordCRC), recordCRC, body)
+// unseal checks the entry raft-boltdb decoded from the key index, strips
+// its trailer from l.Data and returns the commit index it carried.
+func unseal(index uint64, l *raft.Log, h *crcScratch) (uint64, error) {
+	if l.Index != index {
+		return 0, fmt.Errorf("%w: entry %d found under index %d", errChecksum, l.Index, index)
+	}
+	n := len(l.Data) - trailerLen
+	if n < 0 {
+		return 0, fmt.Errorf("%w: no checksum trailer", errChecksum)
+	}
+	t := l.Data[n:]
+	if t[8] != trailerVersion {
+		return 0, fmt.Errorf("%w: unknown trailer version %d", errChecksum, t[8])
+	}
+	if binary.BigEndian.Uint32(t[9:]) != entryCRC(l, l.Data[:n], t[:9], h) {
+		return 0, errChecksum
+	}
+	commit := binary.BigEndian.Uint64(t)
+	if n == 0 {
+		l.Data = nil
+	} else {
+		l.Data = l.Data[:n:n] // the decoder's own buffer: a copy already
+	}
+	return commit, nil
 }
 
-// logView is a decoded record whose slices still point into the record.
-type logView struct {
-	term       uint64
-	typ        raft.LogType
-	appendedAt int64
-	data, ext  []byte
-}
-
-// parseLog checks the record stored under index and decodes it without
-// copying. Every length is checked against what is left.
-func parseLog(index uint64, rec []byte) (logView, error) {
-	var v logView
-	if len(rec) < 5 || binary.BigEndian.Uint32(rec) != logCRC(index, rec[4:]) {
-		return v, errChecksum
-	}
-	if rec[4] != logRecordVersion {
-		return v, fmt.Errorf("unknown record version %d", rec[4])
-	}
-	r := rec[5:]
-	var n int
-	if v.term, n = binary.Uvarint(r); n <= 0 || len(r) < n+1 {
-		return v, errChecksum
-	}
-	v.typ, r = raft.LogType(r[n]), r[n+1:]
-	if v.appendedAt, n = binary.Varint(r); n <= 0 {
-		return v, errChecksum
-	}
-	r = r[n:]
-	var err error
-	if v.data, r, err = lengthPrefixed(r); err != nil {
-		return v, err
-	}
-	if v.ext, r, err = lengthPrefixed(r); err != nil || len(r) != 0 {
-		return v, errChecksum
-	}
-	return v, nil
-}
-
-func lengthPrefixed(r []byte) (field, rest []byte, err error) {
-	l, n := binary.Uvarint(r)
-	if n <= 0 || l > uint64(len(r)-n) {
-		return nil, nil, errChecksum
-	}
-	return r[n : n+int(l)], r[n+int(l):], nil
-}
-
-// fill copies the view into l (the copies outlive the bolt transaction).
-func (v logView) fill(index uint64, l *raft.Log) {
-	*l = raft.Log{Index: index, Term: v.term, Type: v.typ}
-	if len(v.data) > 0 {
-		l.Data = append([]byte(nil), v.data...)
-	}
-	if len(v.ext) > 0 {
-		l.Extensions = append([]byte(nil), v.ext...)
-	}
-	if v.appendedAt != 0 {
-		l.AppendedAt = time.Unix(0, v.appendedAt)
-	}
-}
-
-// encodeStable returns a stable record: CRC-32C (over key and value),
-// then the value.
-func encodeStable(key, val []byte) []byte {
-	b := make([]byte, 4, 4+len(val))
-	b = append(b, val...)
-	binary.BigEndian.PutUint32(b, stableCRC(key, val))
+// sealStable returns a stable record: the value, then the CRC-32C
+// (big-endian) of key and value.
+func sealStable(key, val []byte) []byte {
+	b := make([]byte, len(val)+stableCRCLen)
+	n := copy(b, val)
+	binary.BigEndian.PutUint32(b[n:], stableCRC(key, val))
 	return b
 }
 
@@ -163,13 +144,40 @@ func stableCRC(key, val []byte) uint32 {
 	return crc32.Update(crc32.Checksum(key, recordCRC), recordCRC, val)
 }
 
-// parseStable checks a stable record and returns its value (pointing
-// into rec).
+// parseStable checks a stable record stored under key and returns its
+// value (pointing into rec).
 func parseStable(key, rec []byte) ([]byte, error) {
-	if len(rec) < 4 || binary.BigEndian.Uint32(rec) != stableCRC(key, rec[4:]) {
+	n := len(rec) - stableCRCLen
+	if n < 0 || binary.BigEndian.Uint32(rec[n:]) != stableCRC(key, rec[:n]) {
 		return nil, errChecksum
 	}
-	return rec[4:], nil
+	return rec[:n], nil
+}
+
+// read decodes and checks the entry at index into l (raft-boltdb decodes
+// into fresh buffers) and returns the commit index its trailer carried. A
+// missing entry is raft.ErrLogNotFound; a record that does not decode is
+// damage like one that fails its CRC.
+func (s *logStore) read(index uint64, l *raft.Log) (uint64, error) {
+	// Never decode into the caller's buffers. One allocation for both.
+	var buf struct {
+		rec raft.Log
+		h   crcScratch
+	}
+	rec := &buf.rec
+	if err := s.bs.GetLog(index, rec); err != nil {
+		if errors.Is(err, raft.ErrLogNotFound) || errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+			return 0, err
+		}
+		// Everything else raft-boltdb returns here comes from msgpack.
+		return 0, fmt.Errorf("%w: undecodable (%v)", errChecksum, err)
+	}
+	commit, err := unseal(index, rec, &buf.h)
+	if err != nil {
+		return 0, err
+	}
+	*l = *rec
+	return commit, nil
 }
 
 // recordError names the file and record a failed read came from.
@@ -178,90 +186,49 @@ func (s *logStore) recordError(what string, err error) error {
 }
 
 // FirstIndex returns the first index in the log (0 if empty).
-func (s *logStore) FirstIndex() (uint64, error) { return s.edgeIndex(true) }
+func (s *logStore) FirstIndex() (uint64, error) { return s.bs.FirstIndex() }
 
 // LastIndex returns the last index in the log (0 if empty).
-func (s *logStore) LastIndex() (uint64, error) { return s.edgeIndex(false) }
-
-func (s *logStore) edgeIndex(first bool) (uint64, error) {
-	var idx uint64
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		k, _ := c.Last()
-		if first {
-			k, _ = c.First()
-		}
-		if k != nil {
-			idx = binary.BigEndian.Uint64(k)
-		}
-		return nil
-	})
-	return idx, err
-}
+func (s *logStore) LastIndex() (uint64, error) { return s.bs.LastIndex() }
 
 // GetLog reads the entry at index into l, checking its checksum. A
-// missing entry is raft.ErrLogNotFound.
+// missing entry is raft.ErrLogNotFound; a damaged one an error naming
+// raft.db and the index.
 func (s *logStore) GetLog(index uint64, l *raft.Log) error {
-	return s.db.View(func(tx *bbolt.Tx) error {
-		rec := tx.Bucket(bucketLog).Get(indexKey(index))
-		if rec == nil {
-			return raft.ErrLogNotFound
-		}
-		v, err := parseLog(index, rec)
-		if err != nil {
-			return s.recordError(fmt.Sprintf("log entry %d", index), err)
-		}
-		v.fill(index, l)
-		return nil
-	})
+	_, err := s.read(index, l)
+	if err != nil && !errors.Is(err, raft.ErrLogNotFound) {
+		return s.recordError(fmt.Sprintf("log entry %d", index), err)
+	}
+	return err
 }
 
 // StoreLog stores one entry.
 func (s *logStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
-// StoreLogs stores entries, and the staged commit index if it grew, in one
-// transaction (one fsync).
+// StoreLogs stores sealed copies of entries, each carrying the staged
+// commit index, in one raft-boltdb transaction (one fsync).
 func (s *logStore) StoreLogs(logs []*raft.Log) error {
 	s.batches.Add(1)
 	s.entries.Add(uint64(len(logs)))
 	commit := s.staged.Load()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketLog)
-		for _, l := range logs {
-			// bbolt keeps the slices until commit: one buffer per entry.
-			if err := b.Put(indexKey(l.Index), encodeLog(l)); err != nil {
-				return err
-			}
-		}
-		if commit > s.written.Load() {
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], commit)
-			return tx.Bucket(bucketMeta).Put(keyCommit, encodeStable(keyCommit, v[:]))
-		}
-		return nil
-	})
-	if err == nil && commit > s.written.Load() {
-		s.written.Store(commit)
+	var h crcScratch
+	sealed := make([]raft.Log, len(logs))
+	ptrs := make([]*raft.Log, len(logs))
+	for i, l := range logs {
+		sealed[i] = *l // raft keeps l (and its LogCache does): never touch it
+		sealed[i].Data = seal(l, commit, &h)
+		ptrs[i] = &sealed[i]
 	}
-	return err
+	return s.bs.StoreLogs(ptrs)
 }
 
 // DeleteRange deletes the entries min..max (inclusive).
-func (s *logStore) DeleteRange(min, max uint64) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
-		for k, _ := c.Seek(indexKey(min)); k != nil && binary.BigEndian.Uint64(k) <= max; k, _ = c.Next() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
+func (s *logStore) DeleteRange(min, max uint64) error { return s.bs.DeleteRange(min, max) }
 
 // StageCommitIndex records the commit index to persist with the next
 // StoreLogs (raft.CommitTrackingLogStore): never on its own, so the index
-// on disk never runs ahead of the entries stored with it.
+// on disk never runs ahead of the entries stored with it. A lower index
+// than one already staged is ignored (a new leader may know less).
 func (s *logStore) StageCommitIndex(index uint64) error {
 	for {
 		cur := s.staged.Load()
@@ -271,39 +238,38 @@ func (s *logStore) StageCommitIndex(index uint64) error {
 	}
 }
 
-// GetCommitIndex returns the commit index persisted with the log (0 if
-// none), capped at the last index: every entry up to it is committed.
+// GetCommitIndex returns the commit index the last entry carries (0 if
+// the log is empty), capped at the last index: every entry up to it is
+// committed. raft only ever truncates uncommitted entries, so the last
+// entry's trailer is the newest commit index on disk.
 func (s *logStore) GetCommitIndex() (uint64, error) {
 	last, err := s.LastIndex()
-	if err != nil {
+	if err != nil || last == 0 {
 		return 0, err
 	}
-	return min(s.written.Load(), last), nil
+	var l raft.Log
+	commit, err := s.read(last, &l)
+	if err != nil {
+		return 0, s.recordError(fmt.Sprintf("log entry %d", last), err)
+	}
+	return min(commit, last), nil
 }
 
-// Set stores a stable value.
-func (s *logStore) Set(key, val []byte) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketStable).Put(append([]byte(nil), key...), encodeStable(key, val))
-	})
-}
+// Set stores a stable value with its checksum.
+func (s *logStore) Set(key, val []byte) error { return s.bs.Set(key, sealStable(key, val)) }
 
-// Get returns a stable value, or an error whose text is "not found".
+// Get returns a stable value, or raft-boltdb's error for a missing key,
+// whose text is "not found" (hashicorp/raft compares the text).
 func (s *logStore) Get(key []byte) ([]byte, error) {
-	var out []byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		rec := tx.Bucket(bucketStable).Get(key)
-		if rec == nil {
-			return errStableNotFound
-		}
-		v, err := parseStable(key, rec)
-		if err != nil {
-			return s.recordError(fmt.Sprintf("stable value %q", key), err)
-		}
-		out = append([]byte{}, v...)
-		return nil
-	})
-	return out, err
+	rec, err := s.bs.Get(key) // a copy
+	if err != nil {
+		return nil, err
+	}
+	v, err := parseStable(key, rec)
+	if err != nil {
+		return nil, s.recordError(fmt.Sprintf("stable value %q", key), err)
+	}
+	return v, nil
 }
 
 // SetUint64 stores a stable integer.
@@ -321,13 +287,13 @@ func (s *logStore) GetUint64(key []byte) (uint64, error) {
 		return 0, err
 	}
 	if len(v) != 8 {
-		return 0, s.recordError(fmt.Sprintf("stable value %q", key), errChecksum)
+		return 0, s.recordError(fmt.Sprintf("stable value %q", key), fmt.Errorf("%w: %d bytes", errChecksum, len(v)))
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// Close closes the file. It is idempotent.
-func (s *logStore) Close() error { return s.db.Close() }
+// Close closes the file.
+func (s *logStore) Close() error { return s.bs.Close() }
 
 // cachedLog puts raft's in-memory cache of recent entries in front of the
 // store, and forwards commit staging, which raft.LogCache does not.

@@ -1,14 +1,18 @@
 package raftfsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 )
 
@@ -104,30 +108,116 @@ func (s *logStore) LogStatsForTest() LogStats {
 	return LogStats{Batches: s.batches.Load(), Entries: s.entries.Load()}
 }
 
+// rawChange closes s's file, changes it with bbolt directly (as a
+// damaged disk would), and opens it again under s through raft-boltdb,
+// without the start-up checks.
+func rawChange(t *testing.T, s *logStore, change func(tx *bbolt.Tx) error) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(s.path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(change); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.bs, err = raftboltdb.New(raftboltdb.Options{Path: s.path}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flipAfter returns a change that flips bits of the byte at offset off
+// after the first occurrence of marker in the log record at index.
+func flipAfter(index uint64, marker string, off int, bits byte) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketLogs)
+		v := append([]byte(nil), b.Get(indexKey(index))...)
+		i := bytes.Index(v, []byte(marker))
+		if i < 0 {
+			return fmt.Errorf("%q not in record %d: %q", marker, index, v)
+		}
+		v[i+off] ^= bits
+		return b.Put(indexKey(index), v)
+	}
+}
+
+func indexKey(i uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], i)
+	return k[:]
+}
+
+// plainRecord is entry index as raft-boltdb alone stores it: no trailer.
+func plainRecord(t *testing.T, index uint64) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plain.db")
+	bs, err := raftboltdb.New(raftboltdb.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bs.StoreLog(&raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: []byte("a value long enough for a trailer")})
+	_ = bs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rec []byte
+	_ = db.View(func(tx *bbolt.Tx) error {
+		rec = append(rec, tx.Bucket(bucketLogs).Get(indexKey(index))...)
+		return nil
+	})
+	return rec
+}
+
 // A record damaged on disk, or found under another index, fails its
-// checksum on read.
+// checksum on read, with an error naming raft.db and the index. (raft-
+// boltdb stores an entry as a msgpack map; byte slices and the append
+// time are msgpack strings, so the markers below find the fields.)
 func TestLogStoreDetectsDamagedRecords(t *testing.T) {
 	t.Parallel()
+	// testEntries: entry 7 is a command with data {7 'x' 'y'}; entry 6
+	// also has extensions and an append time.
 	cases := []struct {
-		name   string
-		damage func(tx *bbolt.Tx) error
+		name    string
+		index   uint64
+		decodes bool // raft-boltdb still decodes it: only the CRC can tell
+		damage  func(t *testing.T) func(tx *bbolt.Tx) error
 	}{
-		{"flipped data byte", func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketLog)
-			v := append([]byte(nil), b.Get(indexKey(7))...)
-			v[len(v)-5] ^= 1
-			return b.Put(indexKey(7), v)
+		{"flipped data byte", 7, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(7, "\x07xy", 1, 1) }},
+		{"flipped term", 7, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(7, "Term", 4, 3) }},
+		{"flipped type", 7, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(7, "Type", 4, 2) }},
+		{"flipped commit index in the trailer", 7, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(7, "\x07xy", 3+7, 4) }},
+		{"flipped extension byte", 6, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(6, "\xa3ext", 2, 1) }},
+		// The time's binary form: version, 8 bytes of seconds, 4 of ns.
+		{"flipped append time", 6, true, func(*testing.T) func(tx *bbolt.Tx) error { return flipAfter(6, "AppendedAt", 11+12, 1) }},
+		{"record moved to another index", 7, true, func(*testing.T) func(tx *bbolt.Tx) error {
+			return func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketLogs)
+				return b.Put(indexKey(7), append([]byte(nil), b.Get(indexKey(8))...))
+			}
 		}},
-		{"record moved to another index", func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketLog)
-			return b.Put(indexKey(7), append([]byte(nil), b.Get(indexKey(8))...))
+		{"truncated record", 7, false, func(*testing.T) func(tx *bbolt.Tx) error {
+			return func(tx *bbolt.Tx) error {
+				b := tx.Bucket(bucketLogs)
+				v := b.Get(indexKey(7))
+				return b.Put(indexKey(7), append([]byte(nil), v[:len(v)/2]...))
+			}
 		}},
-		{"truncated record", func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucketLog)
-			return b.Put(indexKey(7), append([]byte(nil), b.Get(indexKey(7))[:6]...))
+		{"garbage record", 7, false, func(*testing.T) func(tx *bbolt.Tx) error {
+			return func(tx *bbolt.Tx) error { return tx.Bucket(bucketLogs).Put(indexKey(7), []byte{1, 2}) }
 		}},
-		{"record without checksum", func(tx *bbolt.Tx) error {
-			return tx.Bucket(bucketLog).Put(indexKey(7), []byte{1, 2})
+		{"raft-boltdb record without checksum", 7, true, func(t *testing.T) func(tx *bbolt.Tx) error {
+			rec := plainRecord(t, 7)
+			return func(tx *bbolt.Tx) error { return tx.Bucket(bucketLogs).Put(indexKey(7), rec) }
 		}},
 	}
 	for _, tc := range cases {
@@ -137,14 +227,19 @@ func TestLogStoreDetectsDamagedRecords(t *testing.T) {
 			if err := s.StoreLogs(testEntries(1, 10)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.db.Update(tc.damage); err != nil {
-				t.Fatal(err)
-			}
+			rawChange(t, s, tc.damage(t))
 			var l raft.Log
-			if err := s.GetLog(7, &l); !errors.Is(err, errChecksum) {
-				t.Errorf("GetLog of the damaged entry: %v, want a checksum error", err)
+			if err := s.bs.GetLog(tc.index, &l); (err == nil) != tc.decodes {
+				t.Fatalf("raft-boltdb's own decoding of the damaged entry: %v", err)
 			}
-			if err := s.GetLog(6, &l); err != nil {
+			err := s.GetLog(tc.index, &l)
+			if !errors.Is(err, errChecksum) {
+				t.Fatalf("GetLog of the damaged entry: %v (%+v), want a checksum error", err, l)
+			}
+			if want := fmt.Sprintf("raft.db: log entry %d:", tc.index); !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+			if err := s.GetLog(tc.index-1, &l); err != nil {
 				t.Errorf("GetLog of an intact entry: %v", err)
 			}
 		})
@@ -159,6 +254,9 @@ func TestStableStore(t *testing.T) {
 	if _, err := s.GetUint64([]byte("CurrentTerm")); err == nil || err.Error() != "not found" {
 		t.Errorf("missing key: %v", err)
 	}
+	if _, err := s.Get([]byte("LastVoteCand")); err == nil || err.Error() != "not found" {
+		t.Errorf("missing key: %v", err)
+	}
 	if err := s.SetUint64([]byte("CurrentTerm"), 42); err != nil {
 		t.Fatal(err)
 	}
@@ -171,20 +269,27 @@ func TestStableStore(t *testing.T) {
 	if v, err := s.Get([]byte("LastVoteCand")); err != nil || string(v) != "abc" {
 		t.Errorf("vote: %q %v", v, err)
 	}
-	_ = s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketStable)
+	rawChange(t, s, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketConf)
 		v := append([]byte(nil), b.Get([]byte("CurrentTerm"))...)
-		v[len(v)-1] ^= 2
-		return b.Put([]byte("CurrentTerm"), v)
+		v[7] ^= 2 // the value's last byte
+		if err := b.Put([]byte("CurrentTerm"), v); err != nil {
+			return err
+		}
+		// raft-boltdb's plain form of a vote: no CRC.
+		return b.Put([]byte("LastVoteCand"), []byte("abc"))
 	})
-	if _, err := s.GetUint64([]byte("CurrentTerm")); !errors.Is(err, errChecksum) {
+	if _, err := s.GetUint64([]byte("CurrentTerm")); !errors.Is(err, errChecksum) || !strings.Contains(err.Error(), "raft.db") {
 		t.Errorf("damaged term: %v", err)
+	}
+	if _, err := s.Get([]byte("LastVoteCand")); !errors.Is(err, errChecksum) {
+		t.Errorf("vote without a checksum: %v", err)
 	}
 }
 
-// The staged commit index reaches the disk only with the next StoreLogs,
-// never runs backwards, and is read back (capped at the last index) after
-// a reopen.
+// The staged commit index reaches the disk only inside the next
+// StoreLogs's entries, never runs backwards, is read back from the last
+// entry after a reopen, and is never above the last index.
 func TestCommitIndexPersistedWithAppends(t *testing.T) {
 	t.Parallel()
 	s, path := newTestLogStore(t)
@@ -217,19 +322,34 @@ func TestCommitIndexPersistedWithAppends(t *testing.T) {
 	if c, _ := s2.GetCommitIndex(); c != 4 {
 		t.Errorf("commit index after reopen: %d, want 4", c)
 	}
-	if err := s2.DeleteRange(3, 9); err != nil {
+	// raft truncates only uncommitted entries: the new last entry's
+	// trailer still says 4.
+	if err := s2.DeleteRange(9, 9); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s2.GetCommitIndex(); c != 2 {
-		t.Errorf("commit index above the last entry: %d, want it capped at 2", c)
+	if c, _ := s2.GetCommitIndex(); c != 4 {
+		t.Errorf("commit index after a suffix was dropped: %d, want 4", c)
 	}
-	var raw []byte
-	_ = s2.db.View(func(tx *bbolt.Tx) error {
-		raw, _ = parseStable(keyCommit, tx.Bucket(bucketMeta).Get(keyCommit))
-		return nil
-	})
-	if binary.BigEndian.Uint64(raw) != 4 {
-		t.Errorf("stored commit %x", raw)
+	// The reopened store goes on from the persisted index, not from 0:
+	// an entry appended before anything new is staged carries 4 too.
+	if err := s2.StoreLogs(testEntries(9, 9)); err != nil {
+		t.Fatal(err)
+	}
+	var l raft.Log
+	if c, err := s2.read(9, &l); err != nil || c != 4 {
+		t.Errorf("trailer of entry 9 appended after the reopen: commit %d, %v; want 4", c, err)
+	}
+	// A staged index above the entries stored with it (a follower stages
+	// the leader's) is capped at the last index.
+	_ = s2.StageCommitIndex(12)
+	if err := s2.StoreLogs(testEntries(10, 11)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s2.GetCommitIndex(); c != 11 {
+		t.Errorf("commit index above the last entry: %d, want it capped at 11", c)
+	}
+	if c, err := s2.read(11, &l); err != nil || c != 12 {
+		t.Errorf("trailer of entry 11: commit %d, %v; want 12", c, err)
 	}
 	// raft is told there is nothing to restore (restore.go).
 	if c, _ := (cachedLog{store: s2}).GetCommitIndex(); c != 0 {

@@ -337,9 +337,14 @@ func (ms *membership) promote(ctx context.Context, req *memberRequest) (*memberR
 
 // settle waits until every other started member has applied everything
 // this member had applied when it was called, or until within has passed
-// (or ctx ends), so that a client that changes the membership through one
-// member and then lists it through another — as etcdctl member add does —
-// sees the change. A member that cannot be reached is not waited for.
+// (or ctx ends). A member that cannot be reached is not waited for; one
+// that answers but lags is polled until it catches up or the time is up.
+// It is how a change is made visible everywhere before it is answered:
+// after a membership change (so that a client that changes the membership
+// through one member and then lists it through another — as etcdctl member
+// add does — sees the change) and, through Node.Settle, after an auth
+// change (so that a revoked permission is refused by the next request on
+// every running member).
 func (ms *membership) settle(ctx context.Context, within time.Duration) {
 	target := ms.fsm.AppliedIndex()
 	ctx, cancel := context.WithTimeout(ctx, within)

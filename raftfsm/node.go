@@ -192,6 +192,14 @@ func (n *Node) ReadBarrier(ctx context.Context) error { return n.props.readBarri
 // 300); ErrStopped once the node closes.
 func (n *Node) WaitReady(ctx context.Context) error { return n.readiness.wait(ctx) }
 
+// Settle waits until every other started member has applied everything
+// this member has applied when it is called, or until within has passed
+// (or ctx ends). A member that cannot be reached is not waited for; one
+// that answers but lags is polled until it catches up or the time is up.
+// httpapi calls it after an auth change, so that the next request on any
+// running member sees it; membership changes settle on their own.
+func (n *Node) Settle(ctx context.Context, within time.Duration) { n.members.settle(ctx, within) }
+
 // AddMember adds a member with the given peer URLs (as a non-voting
 // learner if learner is set) and returns it; the member is not started
 // until a process with those peer URLs joins. Runs on the leader

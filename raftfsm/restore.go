@@ -47,7 +47,11 @@ func (n *raftNode) restoreLocal(snaps raft.SnapshotStore, last uint64) (uint64, 
 		}
 		from = metas[0].Index
 	}
-	commit := min(n.bolt.written.Load(), last)
+	commit, err := n.bolt.GetCommitIndex()
+	if err != nil {
+		return 0, fmt.Errorf("raftfsm: read the commit index: %w", err)
+	}
+	commit = min(commit, last)
 	batch := make([]*raft.Log, 0, restoreBatch)
 	flush := func() {
 		if len(batch) > 0 {

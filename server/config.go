@@ -12,6 +12,7 @@ import (
 	"github.com/etcd-classic/etcd-classic/certs"
 	"github.com/etcd-classic/etcd-classic/httpapi"
 	"github.com/etcd-classic/etcd-classic/raftfsm"
+	"github.com/etcd-classic/etcd-classic/store"
 )
 
 // The defaults of the settings a zero Config leaves to the packages that
@@ -22,6 +23,7 @@ const (
 	DefaultHeartbeatInterval = raftfsm.DefaultHeartbeatInterval
 	DefaultElectionTimeout   = raftfsm.DefaultElectionTimeout
 	DefaultV1Dialect         = httpapi.DefaultV1Dialect
+	DefaultHistorySize       = store.HistoryCapacity
 )
 
 // Proxy modes (Config.Proxy).
@@ -91,12 +93,19 @@ type Config struct {
 	// StrictReconfigCheck refuses membership changes that could leave the
 	// cluster without a quorum of running members.
 	StrictReconfigCheck bool
+	// HistorySize is how many events the watch history keeps for
+	// waitIndex (default DefaultHistorySize, etcd's 1000). Members of one
+	// cluster may differ (store/DESIGN.md "Event history").
+	HistorySize int
 	// PeerDial, when set, replaces the TCP dial of every peer connection
 	// (tests cut links with it).
 	PeerDial func(addr string, timeout time.Duration) (net.Conn, error)
 
 	// API is the client API's configuration (CORS, redirect, v1 dialect,
-	// versions...). Start sets its Store, Node, Log and RaftStats.
+	// versions, bcrypt cost...). Start sets its Store, Node, Log and
+	// RaftStats, and its ClientCertAuth from ClientTLS (etcd's
+	// --client-cert-auth both demands client certificates and, with v2
+	// auth on, names the user by the certificate's CN).
 	API httpapi.Config
 
 	// Log receives the member's logs (default: logrus's standard logger).

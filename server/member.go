@@ -115,7 +115,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 		_ = peerLn.Close()
 		return err
 	}
-	st := store.New()
+	st := store.NewWithConfig(store.Config{HistorySize: cfg.HistorySize})
 	node, err := raftfsm.New(raftfsm.Config{
 		ID: b.memberID, Name: cfg.Name, DataDir: cfg.DataDir, PeerListener: peerLn,
 		PeerURLs: cfg.AdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
@@ -133,6 +133,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 	m.node = node
 	api := cfg.API
 	api.Store, api.Node, api.Log, api.RaftStats = st, node, m.log, node.Metrics
+	api.ClientCertAuth = cfg.ClientTLS.ClientCertAuth
 	m.api = httpapi.New(api)
 	return nil
 }
@@ -233,7 +234,9 @@ func (m *Member) Removed() <-chan struct{} {
 }
 
 // Stop shuts the member down: long polls end, the HTTP servers drain
-// (for at most 5s), then raft stops. It is idempotent.
+// (for at most 5s), the member takes a snapshot when its log has grown
+// since the last one (so that the next start replays little), then raft
+// stops. It is idempotent.
 func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
 		if m.api != nil {
@@ -249,6 +252,9 @@ func (m *Member) Stop() {
 			c()
 		}
 		if m.node != nil {
+			if err := m.node.SnapshotBeforeStop(); err != nil {
+				m.log.WithField("err", err).Warn("snapshot before stopping")
+			}
 			if err := m.node.Close(); err != nil {
 				m.log.WithField("err", err).Warn("raft shutdown")
 			}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -118,5 +119,55 @@ func TestStartRefusesBadConfig(t *testing.T) {
 				t.Errorf("error %q, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// HistorySize reaches the member's store: with a history of two events,
+// a watch from the first of four writes gets etcd's error 401 (event
+// index cleared) at once instead of the event.
+func TestHistorySizeReachesTheStore(t *testing.T) {
+	t.Parallel()
+	c := servertest.NewCluster(t, 1, func(_ int, cfg *server.Config) { cfg.HistorySize = 2 })
+	mb := c.Members[0]
+	var first uint64
+	for i := 0; i < 4; i++ {
+		st, body := mb.Do(t, http.MethodPut, fmt.Sprintf("/v2/keys/h%d", i), url.Values{"value": {"v"}})
+		if st != http.StatusCreated {
+			t.Fatalf("PUT h%d: %d %s", i, st, body)
+		}
+		if i == 0 {
+			first = decode(t, body).Node.ModifiedIndex
+		}
+	}
+	st, body := mb.Do(t, http.MethodGet, fmt.Sprintf("/v2/keys/h0?wait=true&waitIndex=%d", first), nil)
+	if st != http.StatusBadRequest || !strings.Contains(body, `"errorCode":401`) {
+		t.Fatalf("watch from index %d with a history of 2: %d %s, want 400 with error 401", first, st, body)
+	}
+}
+
+// A graceful stop snapshots the writes applied since the last snapshot
+// (raftfsm's SnapshotBeforeStop), so that a restart serves them at once;
+// with the default SnapshotCount none was taken before.
+func TestStopTakesASnapshot(t *testing.T) {
+	t.Parallel()
+	c := servertest.NewCluster(t, 1)
+	mb := c.Members[0]
+	if st, body := mb.Do(t, http.MethodPut, "/v2/keys/before-stop", url.Values{"value": {"v"}}); st != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", st, body)
+	}
+	snaps := filepath.Join(mb.DataDir, "member", "snapshots")
+	count := func() int {
+		entries, err := os.ReadDir(snaps)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d snapshots before the stop, want none (the test needs a member that has not snapshotted)", n)
+	}
+	mb.Stop()
+	if n := count(); n == 0 {
+		t.Fatal("no snapshot after a graceful stop")
 	}
 }

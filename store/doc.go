@@ -16,6 +16,13 @@
 // which the /v1 API of a member started with --v1-dialect=0.1 sends. The
 // mark travels in the raft log, so the choice is the same on every replica.
 //
+// The v2 authentication state — users with bcrypt hashes, roles with
+// their key patterns, the enabled switch — is replicated state too
+// (auth.go, auth_apply.go): changed only by MethodAuth requests, decided
+// during apply with etcd 3.4's rules, saved in snapshots. It is kept
+// apart from the tree; no key path reaches it. The bcrypt hashing itself
+// happens before proposing (it is random), never here.
+//
 // Concurrency: a Store is safe for concurrent use. Mutations are expected
 // to be serialised by the caller (the raft FSM applies one entry at a
 // time), but reads and watch registrations may run at any time.

@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// HistoryCapacity is the number of events the store remembers for
-// watchers that ask for a waitIndex in the past (etcd keeps 1000).
+// HistoryCapacity is the default number of events the store remembers
+// for watchers that ask for a waitIndex in the past (etcd keeps 1000);
+// Config.HistorySize changes it.
 const HistoryCapacity = 1000
 
 // history is a ring of the most recent events, oldest first. Every
@@ -60,8 +61,9 @@ func (h *history) add(e *Event) {
 // below key for recursive watches; and the delete or expiry of a directory
 // whose path is a string prefix of key (no "/" boundary: a watch on /wdx
 // matches the deletion of directory /wd — an etcd quirk kept on purpose).
-// Hidden keys are not filtered here, unlike live notification.
-func (h *history) scan(key string, recursive bool, index uint64) (*Event, *Error) {
+// Hidden keys are not filtered here, unlike live notification. Events
+// that allow (when not nil) refuses are skipped.
+func (h *history) scan(key string, recursive bool, index uint64, allow func(*Event) bool) (*Event, *Error) {
 	if index < h.startIndex() {
 		cause := "the requested history has been cleared [" + uitoa(h.startIndex()) + "/" + uitoa(index) + "]"
 		return nil, NewError(EcodeEventIndexCleared, cause, 0)
@@ -76,7 +78,7 @@ func (h *history) scan(key string, recursive bool, index uint64) (*Event, *Error
 	first := sort.Search(h.size, func(i int) bool { return h.at(i).Index() >= index })
 	for i := first; i < h.size; i++ {
 		e := h.at(i)
-		if e.Refresh {
+		if e.Refresh || e.internal {
 			continue
 		}
 		k := e.Node.Key
@@ -85,7 +87,7 @@ func (h *history) scan(key string, recursive bool, index uint64) (*Event, *Error
 			e.PrevNode != nil && e.PrevNode.Dir && strings.HasPrefix(key, e.PrevNode.Key) {
 			ok = true
 		}
-		if ok {
+		if ok && (allow == nil || allow(e)) {
 			return e, nil
 		}
 	}

@@ -12,8 +12,9 @@ import (
 var minExpireTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // node is one entry of the tree. A node is a directory iff children is not
-// nil. expireTime is the zero Time for permanent nodes. heapIndex is the
-// position in the TTL heap, -1 when the node is not in it.
+// nil. ttl is nil for permanent nodes (most of them: the expiration and
+// heap position live apart so that a permanent node is 96 bytes, not
+// 128).
 //
 // path is the node's full key, but its bytes are shared: the directories
 // a write creates on its way down all point into the one key string of
@@ -25,26 +26,40 @@ type node struct {
 	name          string
 	createdIndex  uint64
 	modifiedIndex uint64
-	expireTime    time.Time
 	value         string
 	children      map[string]*node
 	parent        *node
-	heapIndex     int
+	ttl           *nodeTTL
 	// v01 marks a key last written by an etcd 0.1 dialect request
 	// (Request.V01): its expiry takes no index.
 	v01 bool
+}
+
+// nodeTTL is the expiration of a node that has one, and its position in
+// the TTL heap (-1 when not in it).
+type nodeTTL struct {
+	expire    time.Time
+	heapIndex int
+}
+
+// newTTL is the ttl field for expire (nil for the zero Time: permanent).
+func newTTL(expire time.Time) *nodeTTL {
+	if expire.IsZero() {
+		return nil
+	}
+	return &nodeTTL{expire: expire, heapIndex: -1}
 }
 
 // newFile and newDir make a node at p. p must be clean; the name is a
 // substring of it (no copy).
 func newFile(p, value string, index uint64, parent *node, expire time.Time) *node {
 	return &node{path: p, name: baseName(p), createdIndex: index, modifiedIndex: index,
-		value: value, parent: parent, expireTime: expire, heapIndex: -1}
+		value: value, parent: parent, ttl: newTTL(expire)}
 }
 
 func newDir(p string, index uint64, parent *node, expire time.Time) *node {
 	return &node{path: p, name: baseName(p), createdIndex: index, modifiedIndex: index,
-		children: make(map[string]*node), parent: parent, expireTime: expire, heapIndex: -1}
+		children: make(map[string]*node), parent: parent, ttl: newTTL(expire)}
 }
 
 // baseName is the last segment of the clean path p ("/" for the root).
@@ -56,7 +71,15 @@ func baseName(p string) string {
 }
 
 func (n *node) isDir() bool       { return n.children != nil }
-func (n *node) isPermanent() bool { return n.expireTime.IsZero() }
+func (n *node) isPermanent() bool { return n.ttl == nil }
+
+// expireTime is the node's expiration, the zero Time when permanent.
+func (n *node) expireTime() time.Time {
+	if n.ttl == nil {
+		return time.Time{}
+	}
+	return n.ttl.expire
+}
 
 // isHidden reports whether the node's own name starts with "_".
 func (n *node) isHidden() bool { return len(n.name) > 0 && n.name[0] == '_' }
@@ -77,8 +100,8 @@ func (n *node) expirationAndTTL(now time.Time) (*time.Time, int64) {
 	if n.isPermanent() {
 		return nil, 0
 	}
-	t := n.expireTime.UTC()
-	return &t, remainingTTL(n.expireTime, now)
+	t := n.ttl.expire.UTC()
+	return &t, remainingTTL(n.ttl.expire, now)
 }
 
 // repr renders the node. Directories list their visible children only when

@@ -50,6 +50,9 @@ type Event struct {
 	// it, live watchers order it just after the current index, and the
 	// history does not record it.
 	noIndex bool
+	// internal marks an event of an auth change (auth_apply.go): it is
+	// in the history, taking room as in etcd, but matches no watch.
+	internal bool
 }
 
 // Index is the index of the event itself: the modifiedIndex of its node.

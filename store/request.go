@@ -7,6 +7,8 @@ const (
 	MethodPut    = "PUT"
 	MethodPost   = "POST"
 	MethodDelete = "DELETE"
+	// MethodAuth is a change of the authentication state (Request.Auth).
+	MethodAuth = "AUTH"
 )
 
 // Request is a keys-API write as the HTTP layer parsed it. It is what
@@ -38,6 +40,24 @@ type Request struct {
 	// is then the key as the client wrote it (v0.1.0 echoed it in one
 	// error cause).
 	V01 bool
+	// User is who the member that received the write checked it as: a
+	// user name, or "" for a request without credentials (the guest
+	// role). When auth is on at apply time, the write is checked again
+	// as that user with the state of that moment (CanAccess on Path,
+	// Recursive), so a write can never slip through a permission revoked
+	// while it was in flight.
+	User string
+	// Auth is the change a MethodAuth request makes.
+	Auth *AuthChange
+}
+
+// accessKey is the key whose permission a write needs: the path as the
+// client wrote it (a 0.1-dialect path has no leading slash).
+func (r *Request) accessKey() string {
+	if r.V01 {
+		return "/" + r.Path
+	}
+	return r.Path
 }
 
 // MaxKeyLength is the longest key, in bytes, a write may name. etcd 3.4
@@ -103,6 +123,15 @@ func (s *Store) Apply(r *Request, now time.Time) (*Event, error) {
 	if err := r.Validate(); err != nil {
 		// Nothing changes, no index is taken: a deterministic refusal.
 		return nil, err
+	}
+	if r.Method == MethodAuth {
+		return s.applyAuth(r.Auth)
+	}
+	// Apply runs on the FSM's one goroutine and auth changes are applied
+	// there too, so the state cannot change between this check and the
+	// write.
+	if a := s.auth.Load(); a.enabled && !a.CanAccess(r.User, r.accessKey(), r.Recursive, true) {
+		return nil, NewError(EcodeUnauthorized, "Insufficient credentials", 0)
 	}
 	if r.V01 {
 		return s.applyV01(r, now)

@@ -12,8 +12,14 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the trailing digit is the format
-// version. Restore refuses anything else.
-const snapshotMagic = "ECLSTORE1"
+// version. Save writes version 2 once the auth state has been touched
+// (it adds that state, so a binary that cannot keep it refuses the
+// snapshot instead of silently turning auth off), version 1 before;
+// Restore reads both and refuses anything else.
+const (
+	snapshotMagic   = "ECLSTORE2"
+	snapshotMagicV1 = "ECLSTORE1"
+)
 
 // ErrBadSnapshot is returned (wrapped) by Restore for data that is not a
 // store snapshot or is truncated.
@@ -25,164 +31,28 @@ var ErrBadSnapshot = errors.New("store: malformed snapshot")
 //
 // Format (all integers unsigned varints unless noted):
 //
-//	magic "ECLSTORE1"
+//	magic "ECLSTORE2" ("ECLSTORE1" while auth was never used)
 //	index
 //	node*      root first, pre-order, children sorted by name
 //	count, event*   history, oldest first
-//	lastWrite  (absent in snapshots written before the v0.1 dialect:
-//	           Restore then takes index)
+//	lastWrite  (version 1: absent in snapshots written before the v0.1
+//	           dialect; Restore then takes index)
+//	auth       version 2 only: the authentication state (auth_snapshot.go)
+//
+// Version 1 is the same without the auth state (and event flag 4).
 //
 // node:  name, flags (1=dir, 2=ttl, 4=v01), created, modified,
 //
 //	[expire sec (zigzag), nsec] if ttl, value if file, child count if dir
 //
-// event: action, flags (1=refresh, 2=prevNode), etcdIndex, extern, [extern]
+// event: action, flags (1=refresh, 2=prevNode, 4=auth change), etcdIndex,
+// extern, [extern]
 // extern: key, flags (1=value, 2=dir, 4=expiration), [value],
 //
 //	[sec (zigzag), nsec], ttl (zigzag), modified, created
 func (s *Store) Save(w io.Writer) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	s.hub.mu.Lock()
-	events := s.hub.history.list()
-	s.hub.mu.Unlock()
-	bw := bufio.NewWriterSize(w, 64<<10)
-	e := &encoder{w: bw}
-	e.raw(snapshotMagic)
-	e.uvarint(s.index)
-	e.tree(s.root)
-	e.uvarint(uint64(len(events)))
-	for _, ev := range events {
-		e.event(ev)
-	}
-	e.uvarint(s.lastWrite)
-	if e.err != nil {
-		return e.err
-	}
-	return bw.Flush()
-}
-
-type encoder struct {
-	w   *bufio.Writer
-	buf [binary.MaxVarintLen64]byte
-	err error
-}
-
-func (e *encoder) raw(s string) {
-	if e.err == nil {
-		_, e.err = e.w.WriteString(s)
-	}
-}
-
-func (e *encoder) uvarint(v uint64) {
-	if e.err == nil {
-		n := binary.PutUvarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) varint(v int64) {
-	if e.err == nil {
-		n := binary.PutVarint(e.buf[:], v)
-		_, e.err = e.w.Write(e.buf[:n])
-	}
-}
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.raw(s)
-}
-
-func (e *encoder) time(t time.Time) {
-	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
-}
-
-// tree writes the subtree of n in pre-order, children sorted by name. It
-// keeps its own stack, so a tree of any depth is safe to encode.
-func (e *encoder) tree(n *node) {
-	stack := [][]*node{{n}} // per level: the nodes still to write
-	for len(stack) > 0 && e.err == nil {
-		top := stack[len(stack)-1]
-		if len(top) == 0 {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		c := top[0]
-		stack[len(stack)-1] = top[1:]
-		e.node(c)
-		if c.isDir() {
-			kids := c.sortedChildren()
-			e.uvarint(uint64(len(kids)))
-			stack = append(stack, kids)
-		}
-	}
-}
-
-// node writes one node without its children (a directory's child count
-// follows, written by tree).
-func (e *encoder) node(n *node) {
-	e.str(n.name)
-	var flags uint64
-	if n.isDir() {
-		flags |= 1
-	}
-	if !n.isPermanent() {
-		flags |= 2
-	}
-	if n.v01 {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(n.createdIndex)
-	e.uvarint(n.modifiedIndex)
-	if !n.isPermanent() {
-		e.time(n.expireTime)
-	}
-	if !n.isDir() {
-		e.str(n.value)
-	}
-}
-
-func (e *encoder) event(ev *Event) {
-	e.str(ev.Action)
-	var flags uint64
-	if ev.Refresh {
-		flags |= 1
-	}
-	if ev.PrevNode != nil {
-		flags |= 2
-	}
-	e.uvarint(flags)
-	e.uvarint(ev.EtcdIndex)
-	e.extern(ev.Node)
-	if ev.PrevNode != nil {
-		e.extern(ev.PrevNode)
-	}
-}
-
-func (e *encoder) extern(ne *NodeExtern) {
-	e.str(ne.Key)
-	var flags uint64
-	if ne.Value != nil {
-		flags |= 1
-	}
-	if ne.Dir {
-		flags |= 2
-	}
-	if ne.Expiration != nil {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	if ne.Value != nil {
-		e.str(*ne.Value)
-	}
-	if ne.Expiration != nil {
-		e.time(*ne.Expiration)
-	}
-	e.varint(ne.TTL)
-	e.uvarint(ne.ModifiedIndex)
-	e.uvarint(ne.CreatedIndex)
+	_, err := s.Capture().WriteTo(w)
+	return err
 }
 
 // Restore replaces the whole state with a snapshot written by Save. On
@@ -191,22 +61,31 @@ func (e *encoder) extern(ne *NodeExtern) {
 func (s *Store) Restore(r io.Reader) error {
 	d := &decoder{r: bufio.NewReaderSize(r, 64<<10)}
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(d.r, magic); err != nil || string(magic) != snapshotMagic {
+	if _, err := io.ReadFull(d.r, magic); err != nil || (string(magic) != snapshotMagic && string(magic) != snapshotMagicV1) {
 		return fmt.Errorf("%w: bad header", ErrBadSnapshot)
 	}
+	v1 := string(magic) == snapshotMagicV1
 	index := d.uvarint()
 	var heap ttlHeap
 	root := d.tree(&heap)
 	n := d.uvarint()
-	if d.err == nil && n > HistoryCapacity {
-		d.err = fmt.Errorf("%w: %d history events", ErrBadSnapshot, n)
-	}
-	hist := newHistory(HistoryCapacity)
+	// The snapshot may come from a member with another history size:
+	// the ring keeps the newest events that fit this store's. A damaged
+	// count cannot make it allocate: the ring is sized here, and every
+	// event read takes bytes of the snapshot.
+	s.hub.mu.Lock()
+	size := s.hub.history.cap
+	s.hub.mu.Unlock()
+	hist := newHistory(size)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		hist.add(d.event())
 	}
 	lastWrite := index
-	if d.err == nil {
+	auth := emptyAuth
+	if !v1 {
+		lastWrite = d.uvarint()
+		auth = d.authState()
+	} else if d.err == nil {
 		// An optional trailer: older snapshots end after the history.
 		v, err := binary.ReadUvarint(d.r)
 		switch {
@@ -225,6 +104,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.root, s.index, s.lastWrite, s.ttl = root, index, lastWrite, heap
+	s.auth.Store(auth)
 	s.hub.dropAll()
 	s.hub.mu.Lock()
 	s.hub.history = hist
@@ -233,9 +113,10 @@ func (s *Store) Restore(r io.Reader) error {
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	err error
-	ttl []*node // nodes with a TTL, for the heap once paths are known
+	r       *bufio.Reader
+	err     error
+	ttl     []*node // nodes with a TTL, for the heap once paths are known
+	scratch []byte  // reused by str
 }
 
 func (d *decoder) fail(what string) {
@@ -276,7 +157,13 @@ func (d *decoder) str() string {
 		return ""
 	}
 	if n <= 64<<10 {
-		b := make([]byte, n)
+		// Read through a reused scratch buffer: the string is the only
+		// allocation, so restoring makes little garbage (a restarted
+		// member's heap then stays near its live size).
+		if cap(d.scratch) < int(n) {
+			d.scratch = make([]byte, n, max(n, 512))
+		}
+		b := d.scratch[:n]
 		if _, err := io.ReadFull(d.r, b); err != nil {
 			d.fail("truncated string")
 			return ""
@@ -364,7 +251,7 @@ func (d *decoder) node(parent *node) (*node, uint64) {
 		return nil, 0
 	}
 	n := &node{name: name, createdIndex: created, modifiedIndex: modified,
-		parent: parent, expireTime: expire, heapIndex: -1, v01: flags&4 != 0}
+		parent: parent, ttl: newTTL(expire), v01: flags&4 != 0}
 	var count uint64
 	if flags&1 == 0 {
 		n.value = d.str()
@@ -430,6 +317,7 @@ func (d *decoder) event() *Event {
 	ev := &Event{Action: d.str()}
 	flags := d.uvarint()
 	ev.Refresh = flags&1 != 0
+	ev.internal = flags&4 != 0
 	ev.EtcdIndex = d.uvarint()
 	ev.Node = d.extern()
 	if flags&2 != 0 {

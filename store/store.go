@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,11 +22,41 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
+	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
+	// auth is the authentication state (auth.go): replaced, never
+	// modified, by auth changes under mu; read without a lock.
+	auth atomic.Pointer[AuthState]
 }
 
-// New returns an empty store at index 0.
-func New() *Store {
-	return &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub()}
+// Config holds a store's settings. The zero value takes the defaults.
+type Config struct {
+	// HistorySize is how many events the store remembers for watches
+	// that ask for a waitIndex in the past (HistoryCapacity, etcd's
+	// 1000, when zero or negative). It is a member's own choice: the
+	// history is rebuilt from the log on every replica, and a snapshot
+	// made with another size restores its newest events up to this one
+	// (see DESIGN.md "Event history").
+	HistorySize int
+}
+
+// New returns an empty store at index 0 with the default settings.
+func New() *Store { return NewWithConfig(Config{}) }
+
+// NewWithConfig returns an empty store at index 0.
+func NewWithConfig(cfg Config) *Store {
+	if cfg.HistorySize <= 0 {
+		cfg.HistorySize = HistoryCapacity
+	}
+	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+	s.auth.Store(emptyAuth)
+	return s
+}
+
+// HistorySize is the number of events the store remembers.
+func (s *Store) HistorySize() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.hub.history.cap
 }
 
 // Index returns the current store index: the index of the last mutation.
@@ -54,7 +85,7 @@ func (s *Store) HasTTLKeys() (time.Time, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if n := s.ttl.top(); n != nil {
-		return n.expireTime, true
+		return n.ttl.expire, true
 	}
 	return time.Time{}, false
 }
@@ -339,11 +370,15 @@ func (s *Store) rewrite(n *node, action, value string, expire time.Time, now tim
 // updateTTL gives n a new expiration (zero = permanent) and keeps the heap
 // in step. Unlike create it does not reject expirations before 2000.
 func (s *Store) updateTTL(n *node, expire time.Time) {
-	n.expireTime = expire
 	if expire.IsZero() {
 		s.ttl.remove(n)
+		n.ttl = nil
 		return
 	}
+	if n.ttl == nil {
+		n.ttl = &nodeTTL{heapIndex: -1}
+	}
+	n.ttl.expire = expire
 	s.ttl.add(n)
 }
 
@@ -478,7 +513,7 @@ func (s *Store) DeleteExpiredKeys(cutoff time.Time) []*Event {
 	var out []*Event
 	for {
 		n := s.ttl.top()
-		if n == nil || n.expireTime.After(cutoff) {
+		if n == nil || n.ttl.expire.After(cutoff) {
 			break
 		}
 		if n.v01 {
@@ -514,6 +549,14 @@ func (s *Store) publish(e *Event, refresh bool) {
 // otherwise the history is searched first from sinceIndex, and an index
 // older than the history fails with 401.
 func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Watcher, error) {
+	return s.WatchFiltered(p, recursive, stream, sinceIndex, nil)
+}
+
+// WatchFiltered is Watch for a watcher that sees only the events allow
+// accepts, in the history as live: a non-stream watcher waits for the
+// first accepted one. allow runs under the store's locks (it may call
+// Auth, nothing else of the store).
+func (s *Store) WatchFiltered(p string, recursive, stream bool, sinceIndex uint64, allow func(*Event) bool) (*Watcher, error) {
 	p = cleanPath(p)
 	s.stats.inc(&s.stats.WatchRequests)
 	s.mu.RLock()
@@ -521,7 +564,7 @@ func (s *Store) Watch(p string, recursive, stream bool, sinceIndex uint64) (*Wat
 	if sinceIndex == 0 {
 		sinceIndex = s.index + 1
 	}
-	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index)
+	w, err := s.hub.watch(p, recursive, stream, sinceIndex, s.index, allow)
 	if err != nil {
 		return nil, err
 	}

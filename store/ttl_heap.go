@@ -13,21 +13,21 @@ func (h *ttlHeap) Len() int { return len(h.nodes) }
 
 func (h *ttlHeap) Less(i, j int) bool {
 	a, b := h.nodes[i], h.nodes[j]
-	if a.expireTime.Equal(b.expireTime) {
+	if a.ttl.expire.Equal(b.ttl.expire) {
 		return a.path < b.path
 	}
-	return a.expireTime.Before(b.expireTime)
+	return a.ttl.expire.Before(b.ttl.expire)
 }
 
 func (h *ttlHeap) Swap(i, j int) {
 	h.nodes[i], h.nodes[j] = h.nodes[j], h.nodes[i]
-	h.nodes[i].heapIndex = i
-	h.nodes[j].heapIndex = j
+	h.nodes[i].ttl.heapIndex = i
+	h.nodes[j].ttl.heapIndex = j
 }
 
 func (h *ttlHeap) Push(x any) {
 	n := x.(*node)
-	n.heapIndex = len(h.nodes)
+	n.ttl.heapIndex = len(h.nodes)
 	h.nodes = append(h.nodes, n)
 }
 
@@ -36,7 +36,7 @@ func (h *ttlHeap) Pop() any {
 	n := old[len(old)-1]
 	old[len(old)-1] = nil
 	h.nodes = old[:len(old)-1]
-	n.heapIndex = -1
+	n.ttl.heapIndex = -1
 	return n
 }
 
@@ -48,10 +48,11 @@ func (h *ttlHeap) top() *node {
 	return h.nodes[0]
 }
 
-// add inserts n, or repositions it if it is already in the heap.
+// add inserts n, which must have a ttl, or repositions it if it is
+// already in the heap.
 func (h *ttlHeap) add(n *node) {
-	if n.heapIndex >= 0 {
-		heap.Fix(h, n.heapIndex)
+	if n.ttl.heapIndex >= 0 {
+		heap.Fix(h, n.ttl.heapIndex)
 		return
 	}
 	heap.Push(h, n)
@@ -59,7 +60,7 @@ func (h *ttlHeap) add(n *node) {
 
 // remove takes n out of the heap if it is in it.
 func (h *ttlHeap) remove(n *node) {
-	if n.heapIndex >= 0 {
-		heap.Remove(h, n.heapIndex)
+	if n.ttl != nil && n.ttl.heapIndex >= 0 {
+		heap.Remove(h, n.ttl.heapIndex)
 	}
 }

@@ -30,10 +30,12 @@ func main() {
 	clients := flag.Int("clients", 256, "concurrent clients")
 	conns := flag.Int("conns", 0, "HTTP connections per endpoint (default: one per client)")
 	total := flag.Int("n", 100000, "total requests")
-	op := flag.String("op", "put", "put, get or qget (quorum=true get)")
+	op := flag.String("op", "put", "put, get, qget (quorum=true get) or watch (hold -n idle long-polls for -hold)")
+	hold := flag.Duration("hold", 20*time.Second, "watch: how long the idle watches are held open")
 	keys := flag.Int("keys", 100000, "key space size")
 	valSize := flag.Int("val-size", 8, "value size in bytes")
 	prefix := flag.String("prefix", "/bench", "key prefix")
+	seq := flag.Bool("seq", false, "put: write keys 0..n-1 in order, each once (a load of n distinct keys), instead of random keys")
 	caFile := flag.String("cacert", "", "CA bundle to verify https endpoints")
 	certFile := flag.String("cert", "", "client certificate for https endpoints")
 	keyFile := flag.String("key", "", "client key for https endpoints")
@@ -72,6 +74,13 @@ func main() {
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	value := strings.Repeat("v", *valSize)
 
+	if *op == "watch" {
+		if err := idleWatches(eps, *total, *prefix, *hold); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *op == "get" || *op == "qget" {
 		// Make sure the keys read exist.
 		fill := *keys
@@ -97,8 +106,16 @@ func main() {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(int64(c)))
 			ep := eps[c%len(eps)]
-			for next.Add(1) <= int64(*total) {
-				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(r.Intn(*keys))
+			for {
+				i := next.Add(1)
+				if i > int64(*total) {
+					break
+				}
+				k := r.Intn(*keys)
+				if *seq {
+					k = int(i - 1)
+				}
+				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(k)
 				t0 := time.Now()
 				var err error
 				switch *op {
@@ -162,5 +179,52 @@ func do(c *http.Client, method, u string, form url.Values) error {
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s", method, u, resp.Status)
 	}
+	return nil
+}
+
+// idleWatches opens n v2 long-polls (GET ?wait=true, one raw connection
+// each, spread over the endpoints, each on its own key), waits until
+// every one has its response headers (the watch is registered), prints a
+// line, holds them for hold and closes them.
+func idleWatches(eps []string, n int, prefix string, hold time.Duration) error {
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		u, err := url.Parse(eps[i%len(eps)])
+		if err != nil {
+			return err
+		}
+		c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("watch %d: %w", i, err)
+		}
+		conns = append(conns, c)
+		req := fmt.Sprintf("GET /v2/keys%s/w%d?wait=true HTTP/1.1\r\nHost: %s\r\n\r\n", prefix, i, u.Host)
+		if _, err := c.Write([]byte(req)); err != nil {
+			return fmt.Errorf("watch %d: %w", i, err)
+		}
+	}
+	buf := make([]byte, 4096)
+	for i, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got := ""
+		for !strings.Contains(got, "\r\n\r\n") {
+			m, err := c.Read(buf)
+			if err != nil {
+				return fmt.Errorf("watch %d: no response headers: %w", i, err)
+			}
+			got += string(buf[:m])
+		}
+		if !strings.HasPrefix(got, "HTTP/1.1 200") {
+			return fmt.Errorf("watch %d: %s", i, strings.SplitN(got, "\r\n", 2)[0])
+		}
+	}
+	fmt.Printf("watches=%d open after %.2fs, holding %v\n", n, time.Since(start).Seconds(), hold)
+	time.Sleep(hold)
 	return nil
 }

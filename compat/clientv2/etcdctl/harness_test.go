@@ -58,6 +58,20 @@ type env struct {
 	norm    *normaliser
 	labels  map[string]string // template label → URL ("peer:m0", "newpeer:new1", "dead")
 	records []string
+	// creds ("user:password"), when set, go with the harness's own
+	// reads, so that it still sees the store once auth is enabled and
+	// the guest role narrowed (both servers ignore them while auth is
+	// off).
+	creds string
+}
+
+// keysURL is a member's client URL for the harness's own reads, with the
+// harness's credentials.
+func (e *env) keysURL(clientURL string) string {
+	if e.creds == "" {
+		return clientURL
+	}
+	return strings.Replace(clientURL, "://", "://"+e.creds+"@", 1)
 }
 
 func newEnv(t *testing.T, members int) *env {
@@ -199,7 +213,7 @@ func (e *env) quorumIndex() (uint64, error) {
 	defer cancel()
 	var last error
 	for _, m := range e.live() {
-		idx, err := proctest.EtcdIndex(ctx, m.ClientURL, true)
+		idx, err := proctest.EtcdIndex(ctx, e.keysURL(m.ClientURL), true)
 		if err == nil {
 			return idx, nil
 		}
@@ -234,7 +248,7 @@ func (e *env) settled() error {
 	ctx, cancel := ctx5()
 	defer cancel()
 	for _, m := range e.live() {
-		idx, err := proctest.EtcdIndex(ctx, m.ClientURL, false)
+		idx, err := proctest.EtcdIndex(ctx, e.keysURL(m.ClientURL), false)
 		if err != nil {
 			return err
 		}
@@ -260,7 +274,7 @@ func (e *env) expand(t *testing.T, a string) string {
 			}
 			ctx, cancel := ctx5()
 			defer cancel()
-			if _, err := proctest.GetJSON(ctx, e.live()[0].ClientURL+"/v2/keys"+arg+"?quorum=true", &r); err != nil {
+			if _, err := proctest.GetJSON(ctx, e.keysURL(e.live()[0].ClientURL)+"/v2/keys"+arg+"?quorum=true", &r); err != nil {
 				t.Fatalf("template %s: %v", m, err)
 			}
 			return strconv.FormatUint(r.Node.ModifiedIndex, 10)
@@ -392,8 +406,15 @@ func describe(err error, ctx context.Context) string {
 // runScenario starts a cluster and runs the steps as subtests, comparing
 // with (or with -update, rewriting) testdata/<name>.golden.
 func runScenario(t *testing.T, name string, members int, steps []step) {
+	runScenarioAs(t, name, members, "", steps)
+}
+
+// runScenarioAs is runScenario with credentials for the harness's own
+// reads (see env.creds).
+func runScenarioAs(t *testing.T, name string, members int, creds string, steps []step) {
 	path := filepath.Join("testdata", name+".golden")
 	e := newEnv(t, members)
+	e.creds = creds
 	var golden map[string]string
 	if !*update {
 		var err error

@@ -1,0 +1,111 @@
+package store
+
+import "time"
+
+// ListWriter receives a read's node from List, in document order,
+// without the store building a NodeExtern tree for it. The NodeExtern
+// passed never has Nodes set; what would be in it comes between Open and
+// Close. The store holds its read lock while it calls a ListWriter, so
+// the methods must not block (buffer; do not write to a network) and must
+// not call the store. They must not keep the NodeExtern passed to Leaf
+// (it is reused) nor change any of them.
+type ListWriter interface {
+	// Leaf is a node listed without children: a file, or a directory
+	// whose children are not listed or are all hidden.
+	Leaf(n *NodeExtern)
+	// Open starts a directory with at least one listed child; the
+	// children follow, then Close with the same n.
+	Open(n *NodeExtern)
+	// Close ends the directory opened last.
+	Close(n *NodeExtern)
+}
+
+// List reads the node at p exactly as Get does (same nodes, same fields,
+// same order, same stats) but hands it to lw node by node, so that a
+// listing of the whole store can be rendered with no more memory than
+// its rendering. It returns the store index Get's event would carry.
+func (s *Store) List(p string, recursive, sorted bool, now time.Time, lw ListWriter) (uint64, error) {
+	p = cleanPath(p)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, err := s.internalGet(p)
+	if err != nil {
+		s.stats.inc(&s.stats.GetsFail)
+		return 0, err
+	}
+	s.stats.inc(&s.stats.GetsSuccess)
+	l := &lister{lw: lw, recursive: recursive, now: now}
+	if !n.isDir() {
+		l.file(n)
+		return s.index, nil
+	}
+	ne := l.dirExtern(n)
+	if n == s.root {
+		ne.Key = "" // etcd renders the root without a key
+	}
+	// The node read lists its direct children even without recursive.
+	l.dir(n, ne, true)
+	return s.index, nil
+}
+
+// lister walks a subtree for List. Files reuse one NodeExtern (and the
+// value and expiration it points to), so a listing allocates only per
+// directory. It recurses once per level, which the key length limit
+// bounds (DESIGN.md "Key limits and cost").
+type lister struct {
+	lw        ListWriter
+	recursive bool
+	now       time.Time
+	leaf      NodeExtern
+	value     string
+	expire    time.Time
+}
+
+// file hands a file to lw as Leaf, through the reused NodeExtern.
+func (l *lister) file(n *node) {
+	l.leaf = NodeExtern{Key: n.path, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
+	l.value = n.value
+	l.leaf.Value = &l.value
+	if !n.isPermanent() {
+		l.expire = n.ttl.expire.UTC()
+		l.leaf.Expiration = &l.expire
+		l.leaf.TTL = remainingTTL(n.ttl.expire, l.now)
+	}
+	l.lw.Leaf(&l.leaf)
+}
+
+// dirExtern is what repr renders for a directory, without its children.
+func (l *lister) dirExtern(n *node) *NodeExtern {
+	ne := &NodeExtern{Key: n.path, Dir: true, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
+	ne.Expiration, ne.TTL = n.expirationAndTTL(l.now)
+	return ne
+}
+
+// dir hands directory n (rendered as ne) to lw with its visible
+// children, sorted by name, when listKids is set and it has some.
+func (l *lister) dir(n *node, ne *NodeExtern, listKids bool) {
+	if !listKids || len(n.children) == 0 {
+		l.lw.Leaf(ne)
+		return
+	}
+	opened := false
+	for _, c := range n.sortedChildren() {
+		if c.isHidden() {
+			continue
+		}
+		if !opened {
+			l.lw.Open(ne)
+			opened = true
+		}
+		if c.isDir() {
+			l.dir(c, l.dirExtern(c), l.recursive)
+		} else {
+			l.file(c)
+		}
+	}
+	if opened {
+		l.lw.Close(ne)
+	} else {
+		l.lw.Leaf(ne)
+	}
+}
