@@ -112,7 +112,22 @@ func TestJoinWithWrongAdvertisedURL(t *testing.T) {
 // one.
 func TestForwardedValueLimit(t *testing.T) {
 	t.Parallel()
-	ms := startCluster(t, 3)
+	ms := newTestCluster(t, 3)
+	initial, cid := bootstrapOf(ms)
+	for _, tm := range ms {
+		startWith(t, tm, func(c *Config) {
+			c.InitialMembers, c.ClusterID = initial, cid
+			if raceEnabled {
+				// The race detector checks every byte of each copy of the
+				// 10 MiB entry (encoding, the peer frames, raft-boltdb's
+				// pages): seconds of CPU on two cores, during which the
+				// followers' answers to heartbeats come later than the
+				// leader lease of the usual timings (half an election
+				// timeout). Without the detector the usual timings hold.
+				c.ElectionTimeout, c.HeartbeatInterval = 5*time.Second, 500*time.Millisecond
+			}
+		})
+	}
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	var f *testMember
 	for _, tm := range ms {

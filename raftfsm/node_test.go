@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,16 +18,39 @@ import (
 )
 
 // testLogger routes node logs to t.Log (shown only for failing tests).
+// Lines written once the test's cleanups have stopped its nodes are
+// dropped: raft's transport ends its connection goroutines after Close
+// returns, and a line one of them logs then (a half-read command's
+// "transport shutdown") would reach a finished test, which panics.
 func testLogger(t testing.TB) *logrus.Entry {
+	w := &tWriter{t: t}
+	t.Cleanup(w.stop) // registered before the nodes' Close: runs after it
 	l := logrus.New()
-	l.SetOutput(tWriter{t})
+	l.SetOutput(w)
 	l.SetLevel(logrus.InfoLevel)
 	return logrus.NewEntry(l)
 }
 
-type tWriter struct{ t testing.TB }
+type tWriter struct {
+	t    testing.TB
+	mu   sync.Mutex // guards done; held across t.Log so stop waits for a line in progress
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
+
+func (w *tWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
 
 type testMember struct {
 	ln   net.Listener
