@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bufio"
-	"encoding/binary"
+	"cmp"
 	"io"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Capture is a frozen copy of the replicated state, taken in one pass
@@ -15,91 +13,113 @@ import (
 // disk while writes go on, without building the encoded snapshot (a
 // second copy of every value) in memory first.
 //
-// A Capture holds about 64 bytes per node plus one pointer per history
-// event: values, names and events are shared with the store, which never
+// A Capture holds 48 bytes per node (54 with the slack of its size
+// guess), 16 more per node with a TTL, and one pointer per history
+// event. Names, values and events are shared with the store, which never
 // changes a string or an event in place, so later writes cannot reach
-// into it. It is not safe for concurrent use.
+// into it; it points at the nodes themselves only for what never changes
+// once a node is in the tree (its name and created index), and keeps
+// nodes deleted meanwhile alive until it is dropped. WriteTo does not
+// change it: it may be written any number of times, from any goroutine.
 type Capture struct {
 	index, lastWrite uint64
 	// nodes holds the tree breadth-first: nodes[0] is the root, and the
 	// children of a directory are the contiguous run
-	// nodes[first:first+count], in map order until WriteTo sorts them.
+	// nodes[first:first+count], in map order (WriteTo sorts as it goes).
 	nodes   []capNode
-	expires []time.Time // TTLs of the captured nodes (capNode.ttl-1)
+	ttls    []*nodeTTL  // TTLs of the captured nodes (capNode.ttl-1)
 	events  []*Event    // the history, oldest first
 	auth    *AuthState  // immutable: auth changes replace it
 }
 
-// capNode is one node of a Capture: everything Save writes about it.
+// capNode is one node of a Capture: what may change in place on the
+// node, as it was, and the node itself for the rest.
 type capNode struct {
-	name, value  string
-	created, mod uint64
+	n            *node  // for name and createdIndex only (immutable)
+	value        string // files only
+	mod          uint64
 	first, count int32 // children (directories only)
-	ttl          int32 // 1 + position in Capture.expires, 0 if permanent
+	ttl          int32 // 1 + position in Capture.ttls, 0 if permanent
 	flags        uint8 // as encoded: 1 = dir, 2 = ttl, 4 = v01
 }
 
 // Capture freezes the replicated state. It holds the read lock for one
-// walk of the tree (no sorting, no encoding), which is what the raft
-// FSM's Snapshot may afford on its goroutine.
+// walk of the tree that copies a record per node (no allocation, no
+// sorting, no encoding, no string read), which is what the raft FSM's
+// Snapshot may afford on its goroutine: writes wait meanwhile.
 func (s *Store) Capture() *Capture {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c := &Capture{index: s.index, lastWrite: s.lastWrite, auth: s.auth.Load()}
-	// The last capture's size is a good guess: avoid regrowing a slice
-	// of a hundred thousand nodes on every snapshot.
-	hint := int(s.capHint.Load())
-	c.nodes = make([]capNode, 0, hint+hint/8+1)
-	queue := make([]*node, 0, cap(c.nodes))
-	c.add(s.root)
-	queue = append(queue, s.root)
-	for i := 0; i < len(queue); i++ {
-		n := queue[i]
-		if !n.isDir() {
-			continue
-		}
-		c.nodes[i].first = int32(len(c.nodes))
-		c.nodes[i].count = int32(len(n.children))
-		for _, child := range n.children {
-			c.add(child)
-			queue = append(queue, child)
-		}
+	// Allocate before locking, sized by the last capture (a snapshot
+	// comes every few thousand writes), so that neither the zeroing of
+	// megabytes nor the collector's assist charged for them runs under
+	// the lock. A store that grew past the slack regrows under it.
+	nodes, ttls := int(s.capNodes.Load()), int(s.capTTLs.Load())
+	c := &Capture{
+		nodes: make([]capNode, 0, nodes+nodes/8+1),
+		ttls:  make([]*nodeTTL, 0, ttls+ttls/8+1),
 	}
-	s.capHint.Store(int64(len(c.nodes)))
-	s.hub.mu.Lock()
-	c.events = s.hub.history.list()
-	s.hub.mu.Unlock()
+	s.mu.RLock()
+	c.walk(s)
+	s.mu.RUnlock()
+	s.capNodes.Store(int64(len(c.nodes)))
+	s.capTTLs.Store(int64(len(c.ttls)))
 	return c
 }
 
-// add appends the record of n (children filled in by Capture).
-func (c *Capture) add(n *node) {
-	cn := capNode{name: n.name, created: n.createdIndex, mod: n.modifiedIndex}
-	if n.isDir() {
+// walk fills c from s. Caller holds s.mu (read).
+func (c *Capture) walk(s *Store) {
+	c.index, c.lastWrite, c.auth = s.index, s.lastWrite, s.auth.Load()
+	c.nodes = append(c.nodes, capNode{n: s.root})
+	c.fill(0)
+	// Breadth-first over the records themselves: no queue of its own.
+	for i := 0; i < len(c.nodes); i++ {
+		if c.nodes[i].flags&1 == 0 {
+			continue
+		}
+		kids := c.nodes[i].n.children
+		first := len(c.nodes)
+		c.nodes[i].first = int32(first)
+		c.nodes[i].count = int32(len(kids))
+		// Two passes: the map's pointers first, then the nodes, whose
+		// loads (a cache miss each, in map order) are then independent
+		// and overlap instead of waiting one for the other.
+		for _, child := range kids {
+			c.nodes = append(c.nodes, capNode{n: child})
+		}
+		for j := first; j < len(c.nodes); j++ {
+			c.fill(j)
+		}
+	}
+	s.hub.mu.Lock()
+	c.events = s.hub.history.list()
+	s.hub.mu.Unlock()
+}
+
+// fill copies into record j what may change in place on its node.
+func (c *Capture) fill(j int) {
+	cn := &c.nodes[j]
+	n := cn.n
+	cn.mod = n.modifiedIndex
+	if n.children != nil {
 		cn.flags |= 1
 	} else {
 		cn.value = n.value
 	}
-	if !n.isPermanent() {
+	if n.ttl != nil {
 		cn.flags |= 2
-		c.expires = append(c.expires, n.ttl.expire)
-		cn.ttl = int32(len(c.expires))
+		c.ttls = append(c.ttls, n.ttl) // never changed, replaced
+		cn.ttl = int32(len(c.ttls))
 	}
 	if n.v01 {
 		cn.flags |= 4
 	}
-	c.nodes = append(c.nodes, cn)
 }
 
-// WriteTo encodes the capture in Save's format (see Save) to w. It sorts
-// every directory's children by name first, so equal stores give equal
-// bytes whatever their maps' order.
+// WriteTo encodes the capture in Save's format (see Save) to w, sorting
+// every directory's children by name as it reaches them, so equal stores
+// give equal bytes whatever their maps' order. It writes w in pieces of
+// about 64 KiB and needs no buffering around it.
 func (c *Capture) WriteTo(w io.Writer) (int64, error) {
-	bw, ok := w.(*bufio.Writer)
-	if !ok {
-		bw = bufio.NewWriterSize(w, 64<<10)
-	}
-	e := &encoder{w: bw}
+	e := newEncoder(w)
 	// A store whose auth state was never touched (no auth write ever, so
 	// no auth event in the history either) is saved in format 1, which
 	// builds from before auth read: clusters that do not use auth keep
@@ -120,139 +140,118 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 	if withAuth {
 		e.authState(c.auth)
 	}
-	if e.err == nil {
-		e.err = bw.Flush()
-	}
+	e.flush()
 	return e.n, e.err
 }
 
 // tree writes the nodes in pre-order, children sorted by name, each
 // directory followed by its child count. It keeps its own stack: a tree
-// of any depth is safe to encode.
+// of any depth is safe to encode. The sorted children of the directories
+// on the current path sit one after the other in order, so it holds
+// sort keys for at most the sum of their sizes.
 func (c *Capture) tree(e *encoder) {
-	type frame struct{ next, end int32 }
-	var stack []frame
-	write := func(i int32) {
+	type frame struct{ start, next, end int }
+	var (
+		order []sortKey
+		stack []frame
+	)
+	byName := func(a, b sortKey) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return strings.Compare(c.nodes[a.i].n.name, c.nodes[b.i].n.name)
+	}
+	visit := func(i int32) {
 		cn := &c.nodes[i]
-		e.capNode(cn, c.expires)
+		e.capNode(cn, c.ttls)
 		if cn.flags&1 != 0 {
-			kids := c.nodes[cn.first : cn.first+cn.count]
-			slices.SortFunc(kids, func(a, b capNode) int { return strings.Compare(a.name, b.name) })
-			e.uvarint(uint64(cn.count))
-			stack = append(stack, frame{cn.first, cn.first + cn.count})
+			start := len(order)
+			order = c.children(order, cn, &e.touched)
+			slices.SortFunc(order[start:], byName)
+			stack = append(stack, frame{start, start, len(order)})
 		}
 	}
-	write(0)
+	visit(0)
 	for len(stack) > 0 && e.err == nil {
 		top := &stack[len(stack)-1]
 		if top.next == top.end {
+			order = order[:top.start]
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		i := top.next
+		i := order[top.next].i
 		top.next++
-		write(i)
+		visit(i) // may grow stack: top is not used after this
 	}
 }
 
-// encoder writes the snapshot format's primitives, remembering the first
-// error and the number of bytes written.
-type encoder struct {
-	w   *bufio.Writer
-	buf [binary.MaxVarintLen64]byte
-	n   int64
-	err error
+// sortKey orders one child among its siblings: key is the first 8 bytes
+// of its name after the prefix all the siblings share, big-endian and
+// zero-padded, so that keys order as the names do (equal keys fall back
+// to comparing the names); i is its position in Capture.nodes.
+type sortKey struct {
+	key uint64
+	i   int32
 }
 
-func (e *encoder) raw(s string) {
-	if e.err == nil {
-		m, err := e.w.WriteString(s)
-		e.n += int64(m)
-		e.err = err
+// children appends the sort keys of dir's children to order, unsorted.
+// Siblings often share a long prefix (etcd's in-order keys are 20
+// digits, mostly zeros; "node-", "pod-" ...): keying on the bytes after
+// it keeps almost every comparison to one integer compare.
+func (c *Capture) children(order []sortKey, dir *capNode, touched *byte) []sortKey {
+	kids := c.nodes[dir.first : dir.first+dir.count]
+	if len(kids) == 0 {
+		return order
 	}
+	common := kids[0].n.name
+	for j := 1; j < len(kids) && common != ""; j++ {
+		common = common[:commonPrefix(common, kids[j].n.name)]
+	}
+	skip := len(common)
+	var t byte
+	for j := range kids {
+		k := &kids[j]
+		order = append(order, sortKey{prefixKey(k.n.name[skip:]), dir.first + int32(j)})
+		// Load now what encoding the child will read: here the loads
+		// are independent and overlap; there, in sorted order, each
+		// would be a cache miss of its own.
+		if k.value != "" {
+			t ^= k.value[0]
+		}
+		if k.ttl != 0 {
+			t ^= byte(c.ttls[k.ttl-1].expire.Nanosecond())
+		}
+	}
+	*touched ^= t
+	return order
 }
 
-func (e *encoder) bytes(b []byte) {
-	if e.err == nil {
-		m, err := e.w.Write(b)
-		e.n += int64(m)
-		e.err = err
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
 	}
+	return n
 }
 
-func (e *encoder) uvarint(v uint64) {
-	e.bytes(e.buf[:binary.PutUvarint(e.buf[:], v)])
-}
-
-func (e *encoder) varint(v int64) {
-	e.bytes(e.buf[:binary.PutVarint(e.buf[:], v)])
-}
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.raw(s)
-}
-
-func (e *encoder) time(t time.Time) {
-	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
-}
-
-// capNode writes one node without its children (a directory's child
-// count follows, written by tree).
-func (e *encoder) capNode(cn *capNode, expires []time.Time) {
-	e.str(cn.name)
-	e.uvarint(uint64(cn.flags))
-	e.uvarint(cn.created)
-	e.uvarint(cn.mod)
-	if cn.ttl != 0 {
-		e.time(expires[cn.ttl-1])
+// prefixKey is the first 8 bytes of s as a big-endian integer, padded
+// with zeros. If prefixKey(a) < prefixKey(b) then a < b: at the first
+// byte where the keys differ either both strings have that byte, or the
+// shorter one ended there and is a prefix of the other.
+func prefixKey(s string) uint64 {
+	if len(s) >= 8 {
+		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
 	}
-	if cn.flags&1 == 0 {
-		e.str(cn.value)
+	var k uint64
+	for i := 0; i < 8; i++ {
+		k <<= 8
+		if i < len(s) {
+			k |= uint64(s[i])
+		}
 	}
-}
-
-func (e *encoder) event(ev *Event) {
-	e.str(ev.Action)
-	var flags uint64
-	if ev.Refresh {
-		flags |= 1
-	}
-	if ev.PrevNode != nil {
-		flags |= 2
-	}
-	if ev.internal {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(ev.EtcdIndex)
-	e.extern(ev.Node)
-	if ev.PrevNode != nil {
-		e.extern(ev.PrevNode)
-	}
-}
-
-func (e *encoder) extern(ne *NodeExtern) {
-	e.str(ne.Key)
-	var flags uint64
-	if ne.Value != nil {
-		flags |= 1
-	}
-	if ne.Dir {
-		flags |= 2
-	}
-	if ne.Expiration != nil {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	if ne.Value != nil {
-		e.str(*ne.Value)
-	}
-	if ne.Expiration != nil {
-		e.time(*ne.Expiration)
-	}
-	e.varint(ne.TTL)
-	e.uvarint(ne.ModifiedIndex)
-	e.uvarint(ne.CreatedIndex)
+	return k
 }

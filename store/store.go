@@ -22,7 +22,9 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
-	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
+	// capNodes and capTTLs size the next Capture: the last one's node
+	// and TTL counts (atomic: captures may run together).
+	capNodes, capTTLs atomic.Int64
 	// auth is the authentication state (auth.go): replaced, never
 	// modified, by auth changes under mu; read without a lock.
 	auth atomic.Pointer[AuthState]
@@ -375,10 +377,14 @@ func (s *Store) updateTTL(n *node, expire time.Time) {
 		n.ttl = nil
 		return
 	}
-	if n.ttl == nil {
-		n.ttl = &nodeTTL{heapIndex: -1}
+	// A new nodeTTL, never a changed one: a Capture may hold the old
+	// one and read its expiration without the lock (capture.go). The
+	// heap position carries over.
+	at := -1
+	if n.ttl != nil {
+		at = n.ttl.heapIndex
 	}
-	n.ttl.expire = expire
+	n.ttl = &nodeTTL{expire: expire, heapIndex: at}
 	s.ttl.add(n)
 }
 
