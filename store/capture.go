@@ -26,10 +26,10 @@ type Capture struct {
 	// nodes holds the tree breadth-first: nodes[0] is the root, and the
 	// children of a directory are the contiguous run
 	// nodes[first:first+count], in map order (WriteTo sorts as it goes).
-	nodes   []capNode
-	ttls    []*nodeTTL  // TTLs of the captured nodes (capNode.ttl-1)
-	events  []*Event    // the history, oldest first
-	auth    *AuthState  // immutable: auth changes replace it
+	nodes  []capNode
+	ttls   []*nodeTTL // TTLs of the captured nodes (capNode.ttl-1)
+	events []*Event   // the history, oldest first
+	auth   *AuthState // immutable: auth changes replace it
 }
 
 // capNode is one node of a Capture: what may change in place on the
