@@ -97,12 +97,14 @@ func BenchmarkSnapshotSave(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := processCPU()
 				for i := 0; i < b.N; i++ {
 					buf.Reset()
 					if err := impl.save(s, &buf); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, cpu)
 				b.ReportMetric(float64(buf.Len()), "bytes")
 			})
 		}
@@ -119,18 +121,22 @@ func BenchmarkSnapshotCapture(b *testing.B) {
 		c := s.Capture() // the first capture sizes the next ones
 		b.Run("keys="+strconv.Itoa(n)+"/part=all", func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				s.Capture()
 			}
+			reportCPU(b, cpu)
 		})
 		b.Run("keys="+strconv.Itoa(n)+"/part=locked", func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				c.nodes, c.ttls = c.nodes[:0], c.ttls[:0]
 				s.mu.RLock()
 				c.walk(s)
 				s.mu.RUnlock()
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -147,12 +153,14 @@ func BenchmarkSnapshotWriteTo(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for i := 0; i < b.N; i++ {
 				buf.Reset()
 				if _, err := c.WriteTo(&buf); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }

@@ -1,11 +1,6 @@
 package store
 
-import (
-	"cmp"
-	"io"
-	"slices"
-	"strings"
-)
+import "io"
 
 // Capture is a frozen copy of the replicated state, taken in one pass
 // over the tree under the read lock and encoded later, without any lock,
@@ -154,20 +149,15 @@ func (c *Capture) tree(e *encoder) {
 	var (
 		order []sortKey
 		stack []frame
+		srt   = childSorter{c: c}
 	)
-	byName := func(a, b sortKey) int {
-		if a.key != b.key {
-			return cmp.Compare(a.key, b.key)
-		}
-		return strings.Compare(c.nodes[a.i].n.name, c.nodes[b.i].n.name)
-	}
 	visit := func(i int32) {
 		cn := &c.nodes[i]
 		e.capNode(cn, c.ttls)
 		if cn.flags&1 != 0 {
 			start := len(order)
-			order = c.children(order, cn, &e.touched)
-			slices.SortFunc(order[start:], byName)
+			order = srt.children(order, cn)
+			srt.sort(order[start:])
 			stack = append(stack, frame{start, start, len(order)})
 		}
 	}
@@ -183,75 +173,4 @@ func (c *Capture) tree(e *encoder) {
 		top.next++
 		visit(i) // may grow stack: top is not used after this
 	}
-}
-
-// sortKey orders one child among its siblings: key is the first 8 bytes
-// of its name after the prefix all the siblings share, big-endian and
-// zero-padded, so that keys order as the names do (equal keys fall back
-// to comparing the names); i is its position in Capture.nodes.
-type sortKey struct {
-	key uint64
-	i   int32
-}
-
-// children appends the sort keys of dir's children to order, unsorted.
-// Siblings often share a long prefix (etcd's in-order keys are 20
-// digits, mostly zeros; "node-", "pod-" ...): keying on the bytes after
-// it keeps almost every comparison to one integer compare.
-func (c *Capture) children(order []sortKey, dir *capNode, touched *byte) []sortKey {
-	kids := c.nodes[dir.first : dir.first+dir.count]
-	if len(kids) == 0 {
-		return order
-	}
-	common := kids[0].n.name
-	for j := 1; j < len(kids) && common != ""; j++ {
-		common = common[:commonPrefix(common, kids[j].n.name)]
-	}
-	skip := len(common)
-	var t byte
-	for j := range kids {
-		k := &kids[j]
-		order = append(order, sortKey{prefixKey(k.n.name[skip:]), dir.first + int32(j)})
-		// Load now what encoding the child will read: here the loads
-		// are independent and overlap; there, in sorted order, each
-		// would be a cache miss of its own.
-		if k.value != "" {
-			t ^= k.value[0]
-		}
-		if k.ttl != 0 {
-			t ^= byte(c.ttls[k.ttl-1].expire.Nanosecond())
-		}
-	}
-	*touched ^= t
-	return order
-}
-
-// commonPrefix is the length of the longest common prefix of a and b.
-func commonPrefix(a, b string) int {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return n
-}
-
-// prefixKey is the first 8 bytes of s as a big-endian integer, padded
-// with zeros. If prefixKey(a) < prefixKey(b) then a < b: at the first
-// byte where the keys differ either both strings have that byte, or the
-// shorter one ended there and is a prefix of the other.
-func prefixKey(s string) uint64 {
-	if len(s) >= 8 {
-		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
-			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
-	}
-	var k uint64
-	for i := 0; i < 8; i++ {
-		k <<= 8
-		if i < len(s) {
-			k |= uint64(s[i])
-		}
-	}
-	return k
 }

@@ -18,9 +18,6 @@ type encoder struct {
 	buf []byte
 	n   int64
 	err error
-	// touched keeps the bytes Capture.children loads ahead of encoding
-	// (so that the compiler cannot drop the loads).
-	touched byte
 }
 
 func newEncoder(w io.Writer) *encoder {
