@@ -1,6 +1,9 @@
 package store
 
-import "io"
+import (
+	"encoding/binary"
+	"io"
+)
 
 // Capture is a frozen copy of the replicated state, taken in one pass
 // over the tree under the read lock and encoded later, without any lock,
@@ -141,36 +144,61 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 
 // tree writes the nodes in pre-order, children sorted by name, each
 // directory followed by its child count. It keeps its own stack: a tree
-// of any depth is safe to encode. The sorted children of the directories
-// on the current path sit one after the other in order, so it holds
-// sort keys for at most the sum of their sizes.
+// of any depth is safe to encode. The sorted keys and encoded heads of
+// the children of the directories on the current path sit one after the
+// other in the sorter's buffers, so it holds them for at most the sum of
+// those directories' sizes.
 func (c *Capture) tree(e *encoder) {
-	type frame struct{ start, next, end int }
+	type frame struct{ start, next, end, heads int }
 	var (
 		order []sortKey
 		stack []frame
 		srt   = childSorter{c: c}
 	)
-	visit := func(i int32) {
-		cn := &c.nodes[i]
-		e.capNode(cn, c.ttls)
-		if cn.flags&1 != 0 {
-			start := len(order)
-			order = srt.children(order, cn)
-			srt.sort(order[start:])
-			stack = append(stack, frame{start, start, len(order)})
-		}
+	// descend sorts the children of dir and pushes them.
+	descend := func(dir *capNode) {
+		e.uvarint(uint64(dir.count))
+		start, heads := len(order), len(srt.heads)
+		order = srt.children(order, dir)
+		srt.sort(order[start:])
+		stack = append(stack, frame{start, start, len(order), heads})
 	}
-	visit(0)
+	root := &c.nodes[0]
+	e.buf = appendHead(e.buf, root, root.n.name, c.ttls)
+	descend(root)
 	for len(stack) > 0 && e.err == nil {
 		top := &stack[len(stack)-1]
 		if top.next == top.end {
 			order = order[:top.start]
+			srt.heads = srt.heads[:top.heads]
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		i := order[top.next].i
+		k := order[top.next]
 		top.next++
-		visit(i) // may grow stack: top is not used after this
+		e.write(srt.head(k))
+		cn := &c.nodes[k.i]
+		if cn.flags&1 != 0 {
+			descend(cn) // grows stack: top is not used after this
+		} else {
+			e.str(cn.value)
+		}
+		e.spare()
 	}
+}
+
+// appendHead appends what the format writes of a node before its value
+// or child count: name, flags, created, modified and expiration.
+func appendHead(dst []byte, cn *capNode, name string, ttls []*nodeTTL) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	dst = binary.AppendUvarint(dst, uint64(cn.flags))
+	dst = binary.AppendUvarint(dst, cn.n.createdIndex)
+	dst = binary.AppendUvarint(dst, cn.mod)
+	if cn.ttl != 0 {
+		t := ttls[cn.ttl-1].expire
+		dst = binary.AppendVarint(dst, t.Unix())
+		dst = binary.AppendUvarint(dst, uint64(t.Nanosecond()))
+	}
+	return dst
 }

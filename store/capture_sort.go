@@ -1,66 +1,123 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math"
 	"slices"
-	"strings"
 )
 
 // Capture.WriteTo sorts each directory's children as it reaches them.
 // It sorts small keys, not the 48-byte records, and a key is almost
-// always enough to order two names: one integer compare, or one radix
-// pass per byte that differs, instead of a string comparison through a
-// function value for each of n log n pairs.
+// always enough to order two names: one radix pass per byte that
+// differs, instead of a string comparison through a function value for
+// each of n log n pairs.
+//
+// The nodes, names and expirations of a large tree lie all over the
+// heap, so the first touch of each costs a cache and TLB miss; in map
+// order (the records' order) those misses are independent and overlap,
+// in sorted order each would wait for the one before. So children reads
+// each child's node once, in map order, and encodes what the format
+// writes of it before its value into heads; the sorted walk then copies
+// heads from there and touches only the records and the values.
 
 // sortKey orders one child among its siblings: key is the first 8 bytes
 // of its name after the prefix all the siblings share, big-endian and
 // zero-padded, so that keys order as the names do (equal keys fall back
-// to comparing the names); i is its position in Capture.nodes.
+// to comparing the names); i is its position in Capture.nodes and head
+// that of its encoded head in childSorter.heads.
 type sortKey struct {
-	key uint64
-	i   int32
+	key  uint64
+	i    int32
+	head int32
 }
 
 // childSorter sorts the children of one directory at a time. Its zero
 // value with c set is ready.
 type childSorter struct {
-	c   *Capture
-	tmp []sortKey // radix sort's second buffer, reused
-	// touched keeps the bytes children loads ahead of encoding (so that
-	// the compiler cannot drop the loads).
-	touched byte
+	c     *Capture
+	tmp   []sortKey // radix sort's second buffer, reused
+	heads []byte    // per child: 4-byte length, then appendHead's bytes
+	// touched is where touch's loads go.
+	touched uint64
 }
 
-// children appends the sort keys of dir's children to order, unsorted.
-// Siblings often share a long prefix (etcd's in-order keys are 20
-// digits, mostly zeros; "node-", "pod-" ...): keying on the bytes after
-// it keeps almost every key distinct.
+// children appends the sort keys of dir's children to order, unsorted,
+// and their encoded heads to cs.heads. Siblings often share a long
+// prefix (etcd's in-order keys are 20 digits, mostly zeros; "node-",
+// "pod-" ...): keying on the bytes after it keeps almost every key
+// distinct.
 func (cs *childSorter) children(order []sortKey, dir *capNode) []sortKey {
-	nodes := cs.c.nodes
-	kids := nodes[dir.first : dir.first+dir.count]
+	kids := cs.c.nodes[dir.first : dir.first+dir.count]
 	if len(kids) == 0 {
 		return order
 	}
+	start := len(order)
 	common := kids[0].n.name
-	for j := 1; j < len(kids) && common != ""; j++ {
-		common = common[:commonPrefix(common, kids[j].n.name)]
+	for b := 0; b < len(kids); b += childBlock {
+		block := kids[b:min(len(kids), b+childBlock)]
+		cs.touch(block)
+		for j := range block {
+			k := &block[j]
+			name := k.n.name
+			common = common[:commonPrefix(common, name)]
+			at := len(cs.heads)
+			if at > math.MaxInt32-len(name)-64 {
+				// Not reachable with a store that fits in memory: heads
+				// holds one name per child of the directories on one path.
+				panic("store: snapshot heads overflow")
+			}
+			cs.heads = append(cs.heads, 0, 0, 0, 0)
+			cs.heads = appendHead(cs.heads, k, name, cs.c.ttls)
+			binary.LittleEndian.PutUint32(cs.heads[at:], uint32(len(cs.heads)-at-4))
+			order = append(order, sortKey{i: dir.first + int32(b+j), head: int32(at)})
+		}
 	}
 	skip := len(common)
-	var t byte
-	for j := range kids {
-		k := &kids[j]
-		order = append(order, sortKey{prefixKey(k.n.name[skip:]), dir.first + int32(j)})
-		// Load now what encoding the child will read: here the loads
-		// are independent and overlap; there, in sorted order, each
-		// would be a cache miss of its own.
-		if k.value != "" {
-			t ^= k.value[0]
+	for j := start; j < len(order); j++ {
+		order[j].key = prefixKey(cs.name(order[j])[skip:])
+	}
+	return order
+}
+
+// childBlock is how many children children reads ahead at a time: their
+// nodes, names and expirations stay in the L1 or L2 cache until encoded.
+const childBlock = 128
+
+// touch loads what appendHead will read of the children in block, in
+// two short loops of independent loads (the nodes, then the names and
+// expirations they point to) that the processor overlaps, where
+// appendHead's longer body would take each miss in turn. The sum only
+// keeps the compiler from dropping the loads.
+func (cs *childSorter) touch(block []capNode) {
+	var t uint64
+	for j := range block {
+		n := block[j].n
+		t += n.createdIndex + uint64(len(n.name))
+	}
+	for j := range block {
+		k := &block[j]
+		if name := k.n.name; name != "" {
+			t += uint64(name[0])
 		}
 		if k.ttl != 0 {
-			t ^= byte(cs.c.ttls[k.ttl-1].expire.Nanosecond())
+			t += uint64(cs.c.ttls[k.ttl-1].expire.Nanosecond())
 		}
 	}
-	cs.touched ^= t
-	return order
+	cs.touched += t
+}
+
+// head is the encoded head of k's child.
+func (cs *childSorter) head(k sortKey) []byte {
+	b := cs.heads[k.head:]
+	return b[4 : 4+binary.LittleEndian.Uint32(b)]
+}
+
+// name is k's child's name, read back from its head.
+func (cs *childSorter) name(k sortKey) []byte {
+	h := cs.head(k)
+	n, w := binary.Uvarint(h)
+	return h[w : w+int(n)]
 }
 
 // less orders two children by key, then by name.
@@ -68,7 +125,7 @@ func (cs *childSorter) less(a, b sortKey) bool {
 	if a.key != b.key {
 		return a.key < b.key
 	}
-	return cs.c.nodes[a.i].n.name < cs.c.nodes[b.i].n.name
+	return bytes.Compare(cs.name(a), cs.name(b)) < 0
 }
 
 // sort orders keys by name: by insertion when they are few, else by a
@@ -127,7 +184,7 @@ func (cs *childSorter) sort(keys []sortKey) {
 		}
 		if j-i > 1 {
 			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
-				return strings.Compare(cs.c.nodes[a.i].n.name, cs.c.nodes[b.i].n.name)
+				return bytes.Compare(cs.name(a), cs.name(b))
 			})
 		}
 		i = j
@@ -149,7 +206,7 @@ func commonPrefix(a, b string) int {
 // with zeros. If prefixKey(a) < prefixKey(b) then a < b: at the first
 // byte where the keys differ either both strings have that byte, or the
 // shorter one ended there and is a prefix of the other.
-func prefixKey(s string) uint64 {
+func prefixKey(s []byte) uint64 {
 	if len(s) >= 8 {
 		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
 			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])

@@ -58,6 +58,22 @@ func (e *encoder) raw(s string) {
 	e.buf = append(e.buf, s...)
 }
 
+// write is raw for bytes.
+func (e *encoder) write(b []byte) {
+	if len(e.buf)+len(b) > cap(e.buf) {
+		e.flush()
+		if len(b) > cap(e.buf)/2 {
+			if e.err == nil {
+				m, err := e.w.Write(b)
+				e.n += int64(m)
+				e.err = err
+			}
+			return
+		}
+	}
+	e.buf = append(e.buf, b...)
+}
+
 func (e *encoder) uvarint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
 
 func (e *encoder) varint(v int64) { e.buf = binary.AppendVarint(e.buf, v) }
@@ -70,25 +86,6 @@ func (e *encoder) str(s string) {
 func (e *encoder) time(sec int64, nsec int) {
 	e.varint(sec)
 	e.uvarint(uint64(nsec))
-}
-
-// capNode writes one node, and for a directory its child count (the
-// children follow, written by Capture.tree).
-func (e *encoder) capNode(cn *capNode, ttls []*nodeTTL) {
-	e.str(cn.n.name)
-	e.uvarint(uint64(cn.flags))
-	e.uvarint(cn.n.createdIndex)
-	e.uvarint(cn.mod)
-	if cn.ttl != 0 {
-		t := ttls[cn.ttl-1].expire
-		e.time(t.Unix(), t.Nanosecond())
-	}
-	if cn.flags&1 == 0 {
-		e.str(cn.value)
-	} else {
-		e.uvarint(uint64(cn.count))
-	}
-	e.spare()
 }
 
 func (e *encoder) event(ev *Event) {
