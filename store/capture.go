@@ -67,7 +67,7 @@ func (s *Store) Capture() *Capture {
 func (c *Capture) walk(s *Store) {
 	c.index, c.lastWrite, c.auth = s.index, s.lastWrite, s.auth.Load()
 	c.nodes = append(c.nodes, capNode{n: s.root})
-	c.fill(0)
+	c.fill(c.nodes)
 	// Breadth-first over the records themselves: no queue of its own.
 	for i := 0; i < len(c.nodes); i++ {
 		if c.nodes[i].flags&1 == 0 {
@@ -77,38 +77,42 @@ func (c *Capture) walk(s *Store) {
 		first := len(c.nodes)
 		c.nodes[i].first = int32(first)
 		c.nodes[i].count = int32(len(kids))
-		// Two passes: the map's pointers first, then the nodes, whose
-		// loads (a cache miss each, in map order) are then independent
-		// and overlap instead of waiting one for the other.
 		for _, child := range kids {
 			c.nodes = append(c.nodes, capNode{n: child})
 		}
-		for j := first; j < len(c.nodes); j++ {
-			c.fill(j)
-		}
+		c.fill(c.nodes[first:])
 	}
 	s.hub.mu.Lock()
 	c.events = s.hub.history.list()
 	s.hub.mu.Unlock()
 }
 
-// fill copies into record j what may change in place on its node.
-func (c *Capture) fill(j int) {
-	cn := &c.nodes[j]
-	n := cn.n
-	cn.mod = n.modifiedIndex
-	if n.children != nil {
-		cn.flags |= 1
-	} else {
-		cn.value = n.value
+// fill copies into the records what may change in place on their nodes.
+// The nodes lie all over the heap, in map order: each is a cache miss.
+// The first loop, short and of independent iterations, lets those misses
+// overlap; the second then finds the nodes in the cache.
+func (c *Capture) fill(recs []capNode) {
+	for j := range recs {
+		cn := &recs[j]
+		n := cn.n
+		cn.mod = n.modifiedIndex
+		if n.v01 {
+			cn.flags = 4
+		}
 	}
-	if n.ttl != nil {
-		cn.flags |= 2
-		c.ttls = append(c.ttls, n.ttl) // never changed, replaced
-		cn.ttl = int32(len(c.ttls))
-	}
-	if n.v01 {
-		cn.flags |= 4
+	for j := range recs {
+		cn := &recs[j]
+		n := cn.n
+		if n.children != nil {
+			cn.flags |= 1
+		} else {
+			cn.value = n.value
+		}
+		if n.ttl != nil {
+			cn.flags |= 2
+			c.ttls = append(c.ttls, n.ttl) // never changed, replaced
+			cn.ttl = int32(len(c.ttls))
+		}
 	}
 }
 
