@@ -9,9 +9,9 @@ import (
 
 // Capture.WriteTo sorts each directory's children as it reaches them.
 // It sorts small keys, not the 48-byte records, and a key is almost
-// always enough to order two names: one radix pass per byte that
-// differs, instead of a string comparison through a function value for
-// each of n log n pairs.
+// always enough to order two names: an integer compare, or for all but
+// the smallest directories one radix pass per byte that differs, instead
+// of a string comparison for each of n log n pairs.
 //
 // The nodes, names and expirations of a large tree lie all over the
 // heap, so the first touch of each costs a cache and TLB miss; in map
@@ -120,26 +120,42 @@ func (cs *childSorter) name(k sortKey) []byte {
 	return h[w : w+int(n)]
 }
 
-// less orders two children by key, then by name.
-func (cs *childSorter) less(a, b sortKey) bool {
-	if a.key != b.key {
-		return a.key < b.key
-	}
-	return bytes.Compare(cs.name(a), cs.name(b)) < 0
-}
+// radixMin is the fewest children sorted by radix: below it a radix
+// pass's 256 counters cost more than sorting by insertion.
+const radixMin = 33
 
-// sort orders keys by name: by insertion when they are few, else by a
-// radix sort on the key bytes that differ, then by name among equal
-// keys.
+// sort orders keys by name: by key (by insertion when they are few, else
+// by a radix sort on the key bytes that differ), then by name among keys
+// that are equal.
 func (cs *childSorter) sort(keys []sortKey) {
-	if len(keys) <= 32 {
+	if len(keys) < radixMin {
 		for i := 1; i < len(keys); i++ {
-			for j := i; j > 0 && cs.less(keys[j], keys[j-1]); j-- {
+			for j := i; j > 0 && keys[j].key < keys[j-1].key; j-- {
 				keys[j], keys[j-1] = keys[j-1], keys[j]
 			}
 		}
-		return
+	} else {
+		cs.radix(keys)
 	}
+	// Names that share their key: order each run by the whole name.
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j].key == keys[i].key {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
+				return bytes.Compare(cs.name(a), cs.name(b))
+			})
+		}
+		i = j
+	}
+}
+
+// radix orders keys by key, least significant byte first: each pass is
+// stable, so the keys end up ordered by all of their bytes. Bytes equal
+// in every key are skipped (a short name's padding, a digit's high bits).
+func (cs *childSorter) radix(keys []sortKey) {
 	and, or := ^uint64(0), uint64(0)
 	for _, k := range keys {
 		and &= k.key
@@ -149,9 +165,6 @@ func (cs *childSorter) sort(keys []sortKey) {
 	if cap(cs.tmp) < len(keys) {
 		cs.tmp = make([]sortKey, len(keys))
 	}
-	// Least significant byte first; each pass is stable, so the keys end
-	// up ordered by all of their bytes. Bytes equal in every key are
-	// skipped (a short name's padding, a digit's high bits).
 	src, dst := keys, cs.tmp[:len(keys)]
 	for shift := 0; shift < 64; shift += 8 {
 		if byte(varies>>shift) == 0 {
@@ -175,19 +188,6 @@ func (cs *childSorter) sort(keys []sortKey) {
 	}
 	if &src[0] != &keys[0] {
 		copy(keys, src)
-	}
-	// Names that share their key: order each run by the whole name.
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j].key == keys[i].key {
-			j++
-		}
-		if j-i > 1 {
-			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
-				return bytes.Compare(cs.name(a), cs.name(b))
-			})
-		}
-		i = j
 	}
 }
 

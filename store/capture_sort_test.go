@@ -8,7 +8,7 @@ import (
 )
 
 // childSorter orders names exactly as a string sort does, through both
-// of its paths (insertion below 33 children, radix above), for names
+// of its paths (insertion below radixMin children, radix from there), for names
 // that tie on their keys, are prefixes of each other, share long
 // prefixes or hold the bytes 0x00 and 0xff.
 func TestChildSorterOrdersByName(t *testing.T) {
@@ -16,7 +16,7 @@ func TestChildSorterOrdersByName(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	alphabets := []string{"ab", "\x00\xffa", "0123456789"}
 	prefixes := []string{"", "x", "common-prefix-", "0000000000000000"}
-	for _, n := range []int{0, 1, 2, 31, 32, 33, 100, 1000} {
+	for _, n := range []int{0, 1, 2, 31, radixMin - 1, radixMin, radixMin + 1, 1000} {
 		for _, alpha := range alphabets {
 			for _, pre := range prefixes {
 				names := map[string]bool{}
