@@ -46,19 +46,20 @@ type capNode struct {
 // sorting, no encoding, no string read), which is what the raft FSM's
 // Snapshot may afford on its goroutine: writes wait meanwhile.
 func (s *Store) Capture() *Capture {
-	// Allocate before locking, sized by the last capture (a snapshot
-	// comes every few thousand writes), so that neither the zeroing of
-	// megabytes nor the collector's assist charged for them runs under
-	// the lock. A store that grew past the slack regrows under it.
-	nodes, ttls := int(s.capNodes.Load()), int(s.capTTLs.Load())
+	// Allocate before locking, so that neither the zeroing of megabytes
+	// nor the collector's assist charged for them runs under the lock:
+	// the node count is exact unless writes come in before the lock
+	// (raft's FSM takes its snapshots between applies), and the last
+	// capture's TTL count is a good guess. A store that outgrew them
+	// regrows the slices under the lock.
+	nodes, ttls := int(s.nodes.Load()), int(s.capTTLs.Load())
 	c := &Capture{
-		nodes: make([]capNode, 0, nodes+nodes/8+1),
+		nodes: make([]capNode, 0, nodes+16),
 		ttls:  make([]*nodeTTL, 0, ttls+ttls/8+1),
 	}
 	s.mu.RLock()
 	c.walk(s)
 	s.mu.RUnlock()
-	s.capNodes.Store(int64(len(c.nodes)))
 	s.capTTLs.Store(int64(len(c.ttls)))
 	return c
 }
@@ -119,7 +120,9 @@ func (c *Capture) fill(recs []capNode) {
 // WriteTo encodes the capture in Save's format (see Save) to w, sorting
 // every directory's children by name as it reaches them, so equal stores
 // give equal bytes whatever their maps' order. It writes w in pieces of
-// about 64 KiB and needs no buffering around it.
+// about 64 KiB and needs no buffering around it; a w that has one (a
+// *bufio.Writer: anything with a Flush method) is flushed at the end, so
+// the caller has the whole snapshot written when WriteTo returns.
 func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 	e := newEncoder(w)
 	// A store whose auth state was never touched (no auth write ever, so
@@ -143,6 +146,9 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 		e.authState(c.auth)
 	}
 	e.flush()
+	if f, ok := w.(interface{ Flush() error }); ok && e.err == nil {
+		e.err = f.Flush()
+	}
 	return e.n, e.err
 }
 

@@ -36,8 +36,8 @@ type sortKey struct {
 // value with c set is ready.
 type childSorter struct {
 	c     *Capture
-	tmp   []sortKey // radix sort's second buffer, reused
-	heads []byte    // per child: 4-byte length, then appendHead's bytes
+	heads []byte // per child: its length (uvarint), then appendHead's bytes
+	one   []byte // one child's head, before its length is known
 	// touched is where touch's loads go.
 	touched uint64
 }
@@ -52,10 +52,18 @@ func (cs *childSorter) children(order []sortKey, dir *capNode) []sortKey {
 	if len(kids) == 0 {
 		return order
 	}
-	start := len(order)
+	// Sized once: growing by appends would allocate several times the
+	// final size of a large directory's keys and heads.
+	order = slices.Grow(order, len(kids))
+	start, headStart := len(order), len(cs.heads)
 	common := kids[0].n.name
 	for b := 0; b < len(kids); b += childBlock {
 		block := kids[b:min(len(kids), b+childBlock)]
+		if b == childBlock {
+			// The first block's heads are a good guess at the rest's.
+			per := (len(cs.heads) - headStart) / childBlock
+			cs.heads = slices.Grow(cs.heads, (len(kids)-b)*(per+per/16+1))
+		}
 		cs.touch(block)
 		for j := range block {
 			k := &block[j]
@@ -67,9 +75,9 @@ func (cs *childSorter) children(order []sortKey, dir *capNode) []sortKey {
 				// holds one name per child of the directories on one path.
 				panic("store: snapshot heads overflow")
 			}
-			cs.heads = append(cs.heads, 0, 0, 0, 0)
-			cs.heads = appendHead(cs.heads, k, name, cs.c.ttls)
-			binary.LittleEndian.PutUint32(cs.heads[at:], uint32(len(cs.heads)-at-4))
+			cs.one = appendHead(cs.one[:0], k, name, cs.c.ttls)
+			cs.heads = binary.AppendUvarint(cs.heads, uint64(len(cs.one)))
+			cs.heads = append(cs.heads, cs.one...)
 			order = append(order, sortKey{i: dir.first + int32(b+j), head: int32(at)})
 		}
 	}
@@ -110,7 +118,8 @@ func (cs *childSorter) touch(block []capNode) {
 // head is the encoded head of k's child.
 func (cs *childSorter) head(k sortKey) []byte {
 	b := cs.heads[k.head:]
-	return b[4 : 4+binary.LittleEndian.Uint32(b)]
+	n, w := binary.Uvarint(b)
+	return b[w : w+int(n)]
 }
 
 // name is k's child's name, read back from its head.
@@ -129,13 +138,9 @@ const radixMin = 33
 // that are equal.
 func (cs *childSorter) sort(keys []sortKey) {
 	if len(keys) < radixMin {
-		for i := 1; i < len(keys); i++ {
-			for j := i; j > 0 && keys[j].key < keys[j-1].key; j-- {
-				keys[j], keys[j-1] = keys[j-1], keys[j]
-			}
-		}
+		insertion(keys)
 	} else {
-		cs.radix(keys)
+		radix(keys)
 	}
 	// Names that share their key: order each run by the whole name.
 	for i := 0; i < len(keys); {
@@ -152,42 +157,68 @@ func (cs *childSorter) sort(keys []sortKey) {
 	}
 }
 
-// radix orders keys by key, least significant byte first: each pass is
-// stable, so the keys end up ordered by all of their bytes. Bytes equal
-// in every key are skipped (a short name's padding, a digit's high bits).
-func (cs *childSorter) radix(keys []sortKey) {
+// radix orders keys by key in place, most significant byte first: it
+// deals the keys into 256 buckets by the highest byte that differs among
+// them (bytes equal in every key, a short name's padding, a digit's high
+// bits, cost nothing), then orders each bucket the same way, by
+// insertion when it is small. At most 8 levels deep.
+func radix(keys []sortKey) {
 	and, or := ^uint64(0), uint64(0)
 	for _, k := range keys {
 		and &= k.key
 		or |= k.key
 	}
 	varies := and ^ or
-	if cap(cs.tmp) < len(keys) {
-		cs.tmp = make([]sortKey, len(keys))
+	if varies == 0 {
+		return // all equal: the caller orders them by name
 	}
-	src, dst := keys, cs.tmp[:len(keys)]
-	for shift := 0; shift < 64; shift += 8 {
-		if byte(varies>>shift) == 0 {
-			continue
-		}
-		var at [256]int
-		for _, k := range src {
-			at[byte(k.key>>shift)]++
-		}
-		sum := 0
-		for b, n := range at {
-			at[b] = sum
-			sum += n
-		}
-		for _, k := range src {
-			b := byte(k.key >> shift)
-			dst[at[b]] = k
-			at[b]++
-		}
-		src, dst = dst, src
+	shift := 56
+	for byte(varies>>shift) == 0 {
+		shift -= 8
 	}
-	if &src[0] != &keys[0] {
-		copy(keys, src)
+	var next, end [256]int
+	for _, k := range keys {
+		end[byte(k.key>>shift)]++
+	}
+	sum := 0
+	for b, n := range end {
+		next[b] = sum
+		sum += n
+		end[b] = sum
+	}
+	// Swap each key into the next free place of its bucket; every swap
+	// settles one key, so this is linear.
+	for b := range next {
+		for next[b] < end[b] {
+			i := next[b]
+			d := byte(keys[i].key >> shift)
+			if int(d) == b {
+				next[b]++
+				continue
+			}
+			j := next[d]
+			next[d]++
+			keys[i], keys[j] = keys[j], keys[i]
+		}
+	}
+	start := 0
+	for _, stop := range end {
+		bucket := keys[start:stop]
+		start = stop
+		if len(bucket) < radixMin {
+			insertion(bucket)
+		} else {
+			radix(bucket)
+		}
+	}
+}
+
+// insertion orders a few keys by key.
+func insertion(keys []sortKey) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j].key < keys[j-1].key; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
 	}
 }
 

@@ -293,6 +293,7 @@ func randomStore(t *testing.T, seed int64, withAuth bool) *Store {
 func checkMix(t *testing.T, s *Store, withAuth bool) {
 	t.Helper()
 	got := map[string]int{}
+	checkNodeCount(t, s)
 	stack := []*node{s.root}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
@@ -367,6 +368,7 @@ func TestCaptureBytesEqualReference(t *testing.T) {
 			if err := r.Restore(bytes.NewReader(got.Bytes())); err != nil {
 				t.Fatal(err)
 			}
+			checkNodeCount(t, r)
 			var again bytes.Buffer
 			if err := r.Save(&again); err != nil {
 				t.Fatal(err)
@@ -385,4 +387,23 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// checkNodeCount fails unless the store's node count (which sizes a
+// Capture) is the number of nodes in its tree.
+func checkNodeCount(t *testing.T, s *Store) {
+	t.Helper()
+	n := 0
+	stack := []*node{s.root}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n++
+		for _, c := range top.children {
+			stack = append(stack, c)
+		}
+	}
+	if got := s.nodes.Load(); got != int64(n) {
+		t.Errorf("the store counts %d nodes, its tree has %d", got, n)
+	}
 }

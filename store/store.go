@@ -22,9 +22,11 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
-	// capNodes and capTTLs size the next Capture: the last one's node
-	// and TTL counts (atomic: captures may run together).
-	capNodes, capTTLs atomic.Int64
+	// nodes is the number of nodes in the tree, the root included: it
+	// changes under mu, and Capture reads it before locking to size its
+	// records. capTTLs, the last capture's count of nodes with a TTL,
+	// sizes the rest (atomic: captures may run together).
+	nodes, capTTLs atomic.Int64
 	// auth is the authentication state (auth.go): replaced, never
 	// modified, by auth changes under mu; read without a lock.
 	auth atomic.Pointer[AuthState]
@@ -50,6 +52,7 @@ func NewWithConfig(cfg Config) *Store {
 		cfg.HistorySize = HistoryCapacity
 	}
 	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+	s.nodes.Store(1)
 	s.auth.Store(emptyAuth)
 	return s
 }
@@ -160,6 +163,7 @@ func (s *Store) walkCreate(p string, index uint64) (*node, *Error) {
 		if !ok {
 			child = newDir(p[:end], index, n, time.Time{})
 			n.children[name] = child
+			s.nodes.Add(1)
 		} else if !child.isDir() {
 			return nil, NewError(EcodeNotDir, child.path, s.index)
 		}
@@ -291,6 +295,7 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 		e.Node.Value = &v
 	}
 	parent.children[name] = n
+	s.nodes.Add(1)
 	if !n.isPermanent() {
 		s.ttl.add(n)
 		e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
