@@ -7,11 +7,16 @@ import (
 	"testing"
 )
 
-func filled(b *testing.B, n int) *Store {
+// filled is a store of n keys with a TTL spread over 100 directories.
+func filled(b *testing.B, n int) *Store { return filledDirs(b, n, 100) }
+
+// filledDirs is a store of n keys with a TTL spread over dirs
+// directories (one: the flat layout of scripts/bench -seq).
+func filledDirs(b *testing.B, n, dirs int) *Store {
 	b.Helper()
 	s := New()
 	for i := 0; i < n; i++ {
-		if _, err := s.Set("/bench/d"+strconv.Itoa(i%100)+"/k"+strconv.Itoa(i), false, "value", t0.Add(0), false, t0); err != nil {
+		if _, err := s.Set("/bench/d"+strconv.Itoa(i%dirs)+"/k"+strconv.Itoa(i), false, "value", t0.Add(0), false, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -85,10 +90,10 @@ func BenchmarkSnapshotSave(b *testing.B) {
 		{"old", refSave},
 		{"new", (*Store).Save},
 	}
-	for _, n := range []int{10000, 100000} {
-		s := filled(b, n)
+	for _, size := range []struct{ keys, dirs int }{{10000, 100}, {100000, 100}, {100000, 1}} {
+		s := filledDirs(b, size.keys, size.dirs)
 		for _, impl := range impls {
-			b.Run("keys="+strconv.Itoa(n)+"/impl="+impl.name, func(b *testing.B) {
+			b.Run("keys="+strconv.Itoa(size.keys)+"/dirs="+strconv.Itoa(size.dirs)+"/impl="+impl.name, func(b *testing.B) {
 				// A first save sizes the buffer (what a sink's growth
 				// costs is not the encoder's) and the capture hint.
 				var buf bytes.Buffer

@@ -170,6 +170,9 @@ func (c *Capture) tree(e *encoder) {
 		e.uvarint(uint64(dir.count))
 		start, heads := len(order), len(srt.heads)
 		order = srt.children(order, dir)
+		if srt.err != nil && e.err == nil {
+			e.err = srt.err
+		}
 		srt.sort(order[start:])
 		stack = append(stack, frame{start, start, len(order), heads})
 	}

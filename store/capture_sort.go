@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
 )
@@ -40,6 +41,7 @@ type childSorter struct {
 	one   []byte // one child's head, before its length is known
 	// touched is where touch's loads go.
 	touched uint64
+	err     error // set by children when heads would overflow
 }
 
 // children appends the sort keys of dir's children to order, unsorted,
@@ -71,9 +73,10 @@ func (cs *childSorter) children(order []sortKey, dir *capNode) []sortKey {
 			common = common[:commonPrefix(common, name)]
 			at := len(cs.heads)
 			if at > math.MaxInt32-len(name)-64 {
-				// Not reachable with a store that fits in memory: heads
-				// holds one name per child of the directories on one path.
-				panic("store: snapshot heads overflow")
+				// heads holds a name per child of the directories on one
+				// path: 2 GiB of them is a store no member could hold.
+				cs.err = errors.New("store: snapshot: the names of one path's directories exceed 2 GiB")
+				return order
 			}
 			cs.one = appendHead(cs.one[:0], k, name, cs.c.ttls)
 			cs.heads = binary.AppendUvarint(cs.heads, uint64(len(cs.one)))
