@@ -11,14 +11,14 @@ import (
 // disk while writes go on, without building the encoded snapshot (a
 // second copy of every value) in memory first.
 //
-// A Capture holds 48 bytes per node (54 with the slack of its size
-// guess), 16 more per node with a TTL, and one pointer per history
-// event. Names, values and events are shared with the store, which never
-// changes a string or an event in place, so later writes cannot reach
-// into it; it points at the nodes themselves only for what never changes
-// once a node is in the tree (its name and created index), and keeps
-// nodes deleted meanwhile alive until it is dropped. WriteTo does not
-// change it: it may be written any number of times, from any goroutine.
+// A Capture holds 48 bytes per node, 8 more per node with a TTL, and one
+// pointer per history event. Names, values, expirations and events are
+// shared with the store, which never changes a string, an expiration or
+// an event in place, so later writes cannot reach into it; it points at
+// the nodes themselves only for what never changes once a node is in the
+// tree (its name and created index), and keeps nodes deleted meanwhile
+// alive until it is dropped. WriteTo does not change it: it may be
+// written any number of times, from any goroutine.
 type Capture struct {
 	index, lastWrite uint64
 	// nodes holds the tree breadth-first: nodes[0] is the root, and the
@@ -42,9 +42,10 @@ type capNode struct {
 }
 
 // Capture freezes the replicated state. It holds the read lock for one
-// walk of the tree that copies a record per node (no allocation, no
-// sorting, no encoding, no string read), which is what the raft FSM's
-// Snapshot may afford on its goroutine: writes wait meanwhile.
+// walk of the tree that copies a record per node (no sorting, no
+// encoding, no string read, no allocation but the history's list of
+// pointers), which is what the raft FSM's Snapshot may afford on its
+// goroutine: writes wait meanwhile.
 func (s *Store) Capture() *Capture {
 	// Allocate before locking, so that neither the zeroing of megabytes
 	// nor the collector's assist charged for them runs under the lock:

@@ -92,7 +92,8 @@ func (cs *childSorter) children(order []sortKey, dir *capNode) []sortKey {
 }
 
 // childBlock is how many children children reads ahead at a time: their
-// nodes, names and expirations stay in the L1 or L2 cache until encoded.
+// nodes, names and expirations stay in the L1 or L2 cache until their
+// heads are encoded.
 const childBlock = 128
 
 // touch loads what appendHead will read of the children in block, in
