@@ -17,8 +17,10 @@ import (
 // The web dashboard (issue 15): a few static files embedded in the binary
 // and served at /dashboard/ on the client URLs, beside the keys API and
 // under the same TLS. The page only calls the public API (/v2/keys,
-// /v2/members, /v2/stats/*, /health, /metrics); nothing here reads the
-// store or the node. docs/dashboard.md describes the page.
+// /v2/members, /v2/stats/*, /health, /metrics, GET /v2/auth/enable), with
+// the Basic credentials of the user who logged in when v2 auth is on, so
+// the member checks it like any client; nothing here reads the store or
+// the node. docs/dashboard.md describes the page.
 
 //go:embed dashboard
 var dashboardEmbed embed.FS

@@ -4,8 +4,9 @@
 //     member's client URL when that one stops answering;
 //   - bounds each call with a timeout;
 //   - turns etcd's error bodies into ApiError values;
-//   - will add the Authorization header and answer HTTP 401 with a login
-//     form once v2 authentication exists (issue 16): see `auth`.
+//   - adds the Authorization header of the logged-in user to every call,
+//     to whichever member it goes, and hands every HTTP 401 to the login
+//     code (auth.js fills the `auth` hooks).
 
 /** How long an ordinary request may take, in milliseconds. */
 export const TIMEOUT_MS = 10000;
@@ -62,17 +63,28 @@ function setDown(down) {
   for (const fn of listeners) fn('');
 }
 
-/** Authentication hooks. v2 authentication does not exist in this server
- * yet; issue 16 adds a login form that fills headers() and replaces
- * unauthorized(). */
+/** Authentication hooks, filled by auth.js: user is who is logged in
+ * ('' for the guest); headers() is added to every call (that user's Basic
+ * credentials, or nothing); unauthorized(err, path, method) sees every
+ * HTTP 401 answer (unless the call asked for quiet401) and rewrites its
+ * message. */
 export const auth = {
+  user: '',
   headers() {
     return {};
   },
-  unauthorized(err) {
-    err.message = 'This member asks for credentials (v2 authentication), which the dashboard cannot send yet.';
-  },
+  unauthorized() {},
 };
+
+/** isAuthError tells an HTTP 401 (v2 authentication refused the call:
+ * etcd error 110, or {"message":"Insufficient credentials"} on
+ * /v2/members and /v2/auth) from everything else. Not to be confused
+ * with etcd's error *code* 401 ("The event in requested index is outdated
+ * and cleared", sent with HTTP 400): that one is err.code, this one is
+ * err.status. */
+export function isAuthError(err) {
+  return err instanceof ApiError && err.status === 401;
+}
 
 /**
  * request sends one call to the current member (or to opts.base) and
@@ -87,9 +99,20 @@ export const auth = {
  * the error says so (maybeApplied) and the caller reports it.
  *
  * opts: method, form (an object of form fields), signal, timeout (ms),
- * base (a fixed member URL: no switching), text, raw.
+ * base (a fixed member URL: no switching), text, raw, headers (added to,
+ * or replacing, the logged-in user's), quiet401 (an HTTP 401 is thrown
+ * as it came, without telling the login code).
  */
 export async function request(path, opts = {}) {
+  try {
+    return await attempt(path, opts);
+  } catch (err) {
+    if (isAuthError(err) && !opts.quiet401) auth.unauthorized(err, path, opts.method || 'GET');
+    throw err;
+  }
+}
+
+async function attempt(path, opts) {
   const fixed = opts.base !== undefined;
   const base = fixed ? opts.base : conn.base;
   try {
@@ -123,7 +146,7 @@ async function send(base, path, opts) {
   }
   let timedOut = false;
   const timer = timeout > 0 ? setTimeout(() => { timedOut = true; ctl.abort(); }, timeout) : 0;
-  const init = { method: opts.method || 'GET', signal: ctl.signal, cache: 'no-store', headers: { ...auth.headers() } };
+  const init = { method: opts.method || 'GET', signal: ctl.signal, cache: 'no-store', headers: { ...auth.headers(), ...opts.headers } };
   if (opts.form) init.body = new URLSearchParams(opts.form);
   try {
     let res;
@@ -137,9 +160,7 @@ async function send(base, path, opts) {
       const text = await readText(res, base, outer, () => timedOut);
       let body = text;
       try { body = JSON.parse(text); } catch { /* not JSON: keep the text */ }
-      const err = new ApiError(res.status, body);
-      if (res.status === 401) auth.unauthorized(err);
-      throw err;
+      throw new ApiError(res.status, body);
     }
     if (opts.raw) return { status: res.status, headers: res.headers, body: res };
     const text = await readText(res, base, outer, () => timedOut);
@@ -199,9 +220,51 @@ function trimSlash(u) {
   return u.replace(/\/+$/, '');
 }
 
-/** keyURL is the /v2/keys URL path of a key ("/" for the root). */
-export function keyURL(key) {
-  return '/v2/keys' + key.split('/').map(encodeURIComponent).join('/');
+/** keyURL is the /v2/keys URL path of a key ("/" for the root); with
+ * dirForm, a trailing slash is added (see readKey). */
+export function keyURL(key, dirForm = false) {
+  const u = '/v2/keys' + key.split('/').map(encodeURIComponent).join('/');
+  return dirForm && key !== '/' ? u + '/' : u;
+}
+
+/** "user\nkey" for the keys whose plain path was refused but whose
+ * directory form was let through: those are asked in the directory form
+ * straight away. */
+const dirForms = new Set();
+
+/** forgetDirForms drops what readKey learnt (at log out). */
+export function forgetDirForms() {
+  dirForms.clear();
+}
+
+/**
+ * readKey GETs a key or a directory (query: '?sorted=true',
+ * '?wait=true&…'; opts as for request) and answers as request does.
+ *
+ * etcd checks a permission against the path as the client wrote it (etcd
+ * 2.x and 3.4 alike, and so does this server): a role granting "/app/*"
+ * lets its user read /v2/keys/app/ but not /v2/keys/app, although both
+ * name the same directory. So when the plain path is refused with HTTP
+ * 401, the directory form is asked once before the refusal is reported.
+ * With auth off, or as root, nothing is refused and nothing asked twice.
+ * opts.as names the user of opts.headers, when they are not the logged-in
+ * user's.
+ */
+export async function readKey(key, query = '', opts = {}) {
+  const who = `${opts.as ?? auth.user}\n${key}`;
+  if (key !== '/' && !dirForms.has(who)) {
+    try {
+      return await request(keyURL(key) + query, { ...opts, quiet401: true });
+    } catch (err) {
+      if (!isAuthError(err)) throw err;
+    }
+  }
+  const res = await request(keyURL(key, true) + query, opts);
+  if (key !== '/') {
+    if (dirForms.size > 1000) dirForms.clear();
+    dirForms.add(who);
+  }
+  return res;
 }
 
 /** describe turns an error into one sentence for the page. */

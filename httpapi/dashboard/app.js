@@ -4,6 +4,7 @@
 
 import { conn, onConnChange, refreshMembers } from './api.js';
 import { $, el } from './dom.js';
+import { initAuth } from './auth.js';
 import { initKeys } from './keys.js';
 import { initCreate } from './create.js';
 import { initWatch, showWatch } from './watch.js';
@@ -58,6 +59,7 @@ async function members() {
   } catch { /* kept from the last time; the views report errors */ }
 }
 
+initAuth(); // first: the other views' first calls already need its hooks
 initCreate();
 initKeys();
 initWatch();

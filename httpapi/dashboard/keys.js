@@ -3,8 +3,15 @@
 // edit and delete of a key is a compare-and-swap on the modifiedIndex the
 // pane showed, so two people editing one key see a conflict instead of
 // overwriting each other.
+//
+// With authentication on, every read goes through readKey (api.js), and a
+// refused directory or key says which one was refused and to whom; the
+// rest of the tree stays usable. When the top of the tree is refused to a
+// logged-in user, the tree offers the directories below it that this user
+// could list (auth.js's places).
 
-import { request, keyURL, describe } from './api.js';
+import { request, readKey, keyURL, describe, isAuthError } from './api.js';
+import { currentUser, notePlace, placesUnder, onAuthChange } from './auth.js';
 import { $, el, say, bytes, num, parentOf, baseName, cleanKey, joinKey } from './dom.js';
 import { confirmDialog, openCreate } from './create.js';
 
@@ -31,7 +38,26 @@ export function initKeys() {
   $('#tree-up').addEventListener('click', () => setRoot('/'));
   $('#new-btn').addEventListener('click', () => openCreate(currentDir(), created));
   tree.addEventListener('keydown', treeKeys);
+  onAuthChange(authChanged);
   setRoot('/');
+}
+
+/** authChanged starts over after a log in (at the "Start at" path) or a
+ * log out (nothing of the last user's stays on the page). */
+function authChanged(ev) {
+  expanded.clear();
+  stopTTL();
+  shown = null;
+  say(msg, '');
+  detail.replaceChildren(el('p', { class: 'hint' }, 'Select a key or a directory.'));
+  if (ev.kind !== 'login' || !ev.node) {
+    setRoot('/');
+    if (ev.node === null) say(msg, `There is no key ${ev.start}.`, 'error');
+    return;
+  }
+  if (ev.node.dir) setRoot(ev.node.key || '/');
+  else setRoot('/');
+  showNode(ev.node);
 }
 
 /** currentDir is where "New…" creates: the shown directory, or the
@@ -52,7 +78,7 @@ function setRoot(dir) {
 async function openPath(typed) {
   const key = cleanKey(typed || '/');
   try {
-    const { body } = await request(keyURL(key));
+    const { body } = await readKey(key);
     if (body.node.dir) await setRoot(key);
     showNode(body.node);
   } catch (e) {
@@ -65,21 +91,31 @@ async function openPath(typed) {
 async function loadDir(dir, ul) {
   ul.setAttribute('aria-busy', 'true');
   try {
-    const { body } = await request(keyURL(dir) + '?sorted=true');
+    const { body } = await readKey(dir, '?sorted=true');
+    notePlace(dir);
     const nodes = body.node.nodes || [];
-    ul.replaceChildren(...nodes.map(treeItem));
+    ul.replaceChildren(...nodes.map((n) => treeItem(n)));
     if (!nodes.length) ul.append(el('li', { class: 'hint' }, '(empty)'));
     markSelected();
     await Promise.all(nodes.filter((n) => n.dir && expanded.has(n.key)).map((n) => expand(n.key)));
   } catch (e) {
-    ul.replaceChildren(el('li', { class: 'msg', 'data-kind': 'error' }, describe(e)));
+    const refusal = el('li', { class: 'msg', 'data-kind': 'error', 'data-refused': isAuthError(e) ? dir : null }, describe(e));
+    ul.replaceChildren(refusal);
+    // The top of the tree is refused: offer what the user could list
+    // below it, so the tree still shows what they may read.
+    const below = ul === tree && isAuthError(e) && currentUser() ? placesUnder(dir) : [];
+    if (below.length) {
+      ul.append(el('li', { class: 'hint' }, `Below it, ${currentUser()} may read:`), ...below.map((k) => treeItem({ key: k, dir: true }, k)));
+      await Promise.all(below.filter((k) => expanded.has(k)).map(expand));
+    }
   } finally {
     ul.setAttribute('aria-busy', 'false');
   }
 }
 
-function treeItem(n) {
-  const name = baseName(n.key);
+/** treeItem is one entry of the tree; label replaces the key's name. */
+function treeItem(n, label) {
+  const name = label ?? baseName(n.key);
   const b = el('button', { type: 'button', class: n.dir ? 'node dir' : 'node', 'data-key': n.key }, n.dir ? name + '/' : name);
   if (n.ttl) b.append(el('span', { class: 'badge' }, 'ttl'));
   const li = el('li', {}, b);
@@ -168,7 +204,7 @@ function treeKeys(e) {
 async function select(key) {
   say(msg, '');
   try {
-    const { body } = await request(keyURL(key));
+    const { body } = await readKey(key);
     showNode(body.node);
   } catch (e) {
     if (e.code === 100) {
@@ -214,13 +250,14 @@ function showNode(node) {
   }
   if (node.key) actions.append(el('button', { type: 'button', id: 'detail-delete', class: 'danger', onclick: () => remove(node) }, 'Delete…'));
   actions.append(el('button', { type: 'button', onclick: () => select(key) }, 'Reload'));
-  detail.replaceChildren(
+  // replaceChildren would show a null as the text "null": leave it out.
+  detail.replaceChildren(...[
     el('h2', { class: 'key', id: 'detail-key' }, key),
     node.dir ? null : valueView(node),
     facts, actions,
     el('div', { id: 'conflict' }),
     el('div', { id: 'editor' }),
-  );
+  ].filter(Boolean));
 }
 
 function valueView(node) {
@@ -312,7 +349,7 @@ async function save(node, value, ttl, prevIndex) {
 async function conflict(mine, value, ttl) {
   let theirs = null;
   try {
-    theirs = (await request(keyURL(mine.key))).body.node;
+    theirs = (await readKey(mine.key)).body.node;
   } catch { /* deleted meanwhile: theirs stays null */ }
   const box = $('#conflict');
   say(msg, '');

@@ -11,8 +11,18 @@
 // not register it; the store here does the same), so a stream cannot
 // resume. Each long poll costs one request per event, which is what
 // etcd's own clients do.
+//
+// With authentication on, a recursive watch needs read permission on the
+// whole prefix (etcd: a role pattern such as "/app/*"), and each event is
+// also checked on its own key. A user limited to /app may not watch "/";
+// the page then watches, each with its own chain, the directories below
+// the prefix that this user could list (auth.js's places), and says so.
+// Two different 401s meet here: HTTP status 401 is authentication
+// (err.status, isAuthError), etcd's error code 401 in the JSON body (sent
+// with HTTP 400) is a cleared history (err.code).
 
-import { request, keyURL, describe, conn, ApiError } from './api.js';
+import { readKey, describe, conn, ApiError, isAuthError } from './api.js';
+import { currentUser, placesUnder, onAuthChange } from './auth.js';
 import { $, el, say, clock, sleep, cleanKey } from './dom.js';
 
 /** Rows kept in the list; older ones are dropped. */
@@ -22,13 +32,17 @@ const VALUE_CHARS = 200;
 
 const rows = $('#watch-events');
 const status = $('#watch-status');
+const note = $('#watch-note');
 const alertBox = $('#watch-alert');
 const pauseBtn = $('#watch-pause');
 
-let prefix = '/';
-let next = null; // waitIndex to resume from: last event's index + 1
-let ctl = null; // aborts the running watch
+let prefix = '/'; // what the user asked to watch
+// The chains of long polls: one for prefix, or one per readable directory
+// below it. next is the waitIndex to resume from (last index + 1).
+let chains = [];
+let ctl = null; // aborts the running chains
 let started = false;
+let said = ''; // the status line last written
 
 export function initWatch() {
   $('#watch-form').addEventListener('submit', (e) => {
@@ -37,6 +51,7 @@ export function initWatch() {
   });
   pauseBtn.addEventListener('click', () => (ctl ? pause() : resume()));
   $('#watch-clear').addEventListener('click', () => rows.replaceChildren());
+  onAuthChange(authChanged);
 }
 
 /** showWatch starts watching "/" the first time the view is opened. */
@@ -44,14 +59,31 @@ export function showWatch() {
   if (!started) start($('#watch-prefix').value);
 }
 
+/** authChanged starts again as the new user after a log in, and after a
+ * log out drops what the last user was shown. */
+function authChanged(ev) {
+  if (ev.kind === 'login') {
+    if (started || !$('#view-watch').hidden) start(prefix);
+    return;
+  }
+  stop();
+  started = false;
+  rows.replaceChildren();
+  say(alertBox, '');
+  say(note, '');
+  pauseBtn.disabled = true;
+  say(status, 'Logged out: the events shown to the last user were cleared.');
+}
+
 function start(p) {
   started = true;
   stop();
   prefix = cleanKey(p || '/');
   $('#watch-prefix').value = prefix;
-  next = null;
+  chains = [{ prefix, next: null }];
   rows.replaceChildren();
   say(alertBox, '');
+  say(note, '');
   run();
 }
 
@@ -64,7 +96,8 @@ function pause() {
   stop();
   pauseBtn.textContent = 'Resume';
   pauseBtn.setAttribute('aria-pressed', 'true');
-  say(status, next ? `Paused. Resume continues from index ${next}.` : 'Paused.');
+  const from = chains.map((c) => c.next).filter(Boolean);
+  say(status, from.length ? `Paused. Resume continues from index ${Math.min(...from)}.` : 'Paused.');
 }
 
 function resume() {
@@ -72,26 +105,32 @@ function resume() {
   run();
 }
 
-/** run keeps watching until stopped, asking each time from the index
- * after the last event, and retrying when the member cannot be reached. */
-async function run() {
+/** run starts every chain; they end together when stopped. */
+function run() {
   const my = new AbortController();
   ctl = my;
+  said = '';
   pauseBtn.disabled = false;
   pauseBtn.textContent = 'Pause';
   pauseBtn.setAttribute('aria-pressed', 'false');
+  for (const c of chains) chain(c, my.signal);
+}
+
+/** chain keeps watching c.prefix until stopped, asking each time from
+ * the index after the last event, and retrying when the member cannot be
+ * reached. */
+async function chain(c, signal) {
   let delay = 250;
-  let said = '';
-  while (!my.signal.aborted) {
+  while (!signal.aborted) {
     let q = '?wait=true&recursive=true';
-    if (next) q += `&waitIndex=${next}`;
+    if (c.next) q += `&waitIndex=${c.next}`;
     try {
-      const res = await request(keyURL(prefix) + q, { raw: true, signal: my.signal });
+      const res = await readKey(c.prefix, q, { raw: true, signal });
       // The member sends the headers as soon as the watch is registered;
       // X-Etcd-Index is where it starts (not readable across origins).
       const at = Number(res.headers.get('X-Etcd-Index'));
-      if (next == null && at) next = at + 1;
-      const now = `Watching ${prefix} on ${conn.base}.`;
+      if (c.next == null && at) c.next = at + 1;
+      const now = `Watching ${chains.map((w) => w.prefix).join(', ')} on ${conn.base}.`;
       if (said !== now) say(status, (said = now), 'ok');
       delay = 250;
       const text = await res.body.text();
@@ -99,11 +138,15 @@ async function run() {
       if (!text.trim()) continue;
       const ev = JSON.parse(text);
       addRow(ev);
-      if (ev.node?.modifiedIndex) next = ev.node.modifiedIndex + 1;
+      if (ev.node?.modifiedIndex) c.next = ev.node.modifiedIndex + 1;
     } catch (e) {
-      if (my.signal.aborted) return;
-      if (e instanceof ApiError && e.code === 401) {
-        cleared(e);
+      if (signal.aborted) return;
+      if (e instanceof ApiError && e.code === 401) { // etcd's code: history cleared
+        cleared(e, c);
+        return;
+      }
+      if (isAuthError(e)) { // HTTP 401: authentication
+        refused(e, c);
         return;
       }
       if (e instanceof ApiError) {
@@ -113,11 +156,31 @@ async function run() {
         return;
       }
       said = '';
-      say(status, `Lost the watch (${e.message}). Retrying` + (next ? ` from index ${next}` : '') + '…', 'error');
-      await sleep(delay, my.signal);
+      say(status, `Lost the watch (${e.message}). Retrying` + (c.next ? ` from index ${c.next}` : '') + '…', 'error');
+      await sleep(delay, signal);
       delay = Math.min(delay * 2, 4000);
     }
   }
+}
+
+/** refused handles an HTTP 401 on chain c: a logged-in user who may not
+ * watch the whole prefix watches the directories below it that they
+ * could list instead; otherwise the watch stops and says why. */
+function refused(e, c) {
+  stop();
+  const user = currentUser();
+  const below = user && chains.length === 1 && c.prefix === prefix ? placesUnder(prefix) : [];
+  if (below.length) {
+    chains = below.map((p) => ({ prefix: p, next: c.next }));
+    say(note, `${user} may not watch ${prefix} as a whole (etcd lets a user watch a prefix only with read permission on everything below it), ` +
+      `so the page watches what ${user} may read below it: ${below.join(', ')}. Open more of ${user}'s directories in the Keys view to add them.`, 'warn');
+    run();
+    return;
+  }
+  pauseBtn.disabled = true;
+  say(status, '');
+  const hint = user ? ` A watch on a prefix needs read permission on everything below it: watch a prefix ${user} may read (open it in the Keys view first to watch it from here).` : ' Log in to watch it.';
+  say(alertBox, `The watch was refused: ${describe(e)}.${hint}`, 'error');
 }
 
 function addRow(ev) {
@@ -135,30 +198,32 @@ function addRow(ev) {
   while (rows.childElementCount > MAX_ROWS) rows.lastElementChild.remove();
 }
 
-/** cleared explains error 401: the member keeps only its last events,
- * and some after the last index seen are gone. etcd's cause ends with
- * [oldest kept/asked for]; watching can go on from the oldest kept. */
-function cleared(e) {
+/** cleared explains etcd's error 401 on chain c: the member keeps only
+ * its last events, and some after the last index seen are gone. etcd's
+ * cause ends with [oldest kept/asked for]; watching can go on from the
+ * oldest kept. */
+function cleared(e, c) {
   stop();
   pauseBtn.disabled = true;
-  const asked = next;
+  const asked = c.next;
   const m = /\[(\d+)\/(\d+)\]/.exec(e.cause);
   const oldest = m ? Number(m[1]) : null;
   const lost = oldest ? `the events from index ${asked} to ${oldest - 1}` : `the events from index ${asked} on`;
   say(status, '');
   alertBox.replaceChildren(
-    el('p', {}, `The history was cleared: the member keeps only its most recent events, so ${lost} are gone and any change under ${prefix} among them is missing from this list. etcd said: “${e.message}” (${e.cause}).`),
+    el('p', {}, `The history was cleared: the member keeps only its most recent events, so ${lost} are gone and any change under ${c.prefix} among them is missing from this list. etcd said: “${e.message}” (${e.cause}).`),
     el('div', { class: 'row' },
-      oldest ? el('button', { type: 'button', id: 'watch-from-oldest', onclick: () => goOn(oldest) }, `Go on from index ${oldest}, the oldest kept`) : null,
-      el('button', { type: 'button', id: 'watch-from-now', onclick: () => goOn(null) }, 'Go on from now')));
+      oldest ? el('button', { type: 'button', id: 'watch-from-oldest', onclick: () => goOn(c, oldest) }, `Go on from index ${oldest}, the oldest kept`) : null,
+      el('button', { type: 'button', id: 'watch-from-now', onclick: () => goOn(c, null) }, 'Go on from now')));
   alertBox.dataset.kind = 'error';
   alertBox.hidden = false;
   rows.prepend(el('tr', { class: 'gap' }, el('td', { colspan: '5' }, `Missing here: ${lost}.`)));
 }
 
-/** goOn resumes after a cleared history, from index (or from now). */
-function goOn(index) {
-  next = index;
+/** goOn resumes after a cleared history, chain c from index (or from
+ * now), the others from where they were. */
+function goOn(c, index) {
+  c.next = index;
   say(alertBox, '');
   run();
 }
