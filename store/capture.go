@@ -1,12 +1,8 @@
 package store
 
 import (
-	"bufio"
 	"encoding/binary"
 	"io"
-	"slices"
-	"strings"
-	"time"
 )
 
 // Capture is a frozen copy of the replicated state, taken in one pass
@@ -15,91 +11,121 @@ import (
 // disk while writes go on, without building the encoded snapshot (a
 // second copy of every value) in memory first.
 //
-// A Capture holds about 64 bytes per node plus one pointer per history
-// event: values, names and events are shared with the store, which never
-// changes a string or an event in place, so later writes cannot reach
-// into it. It is not safe for concurrent use.
+// A Capture holds 48 bytes per node, 8 more per node with a TTL, and one
+// pointer per history event. Names, values, expirations and events are
+// shared with the store, which never changes a string, an expiration or
+// an event in place, so later writes cannot reach into it; it points at
+// the nodes themselves only for what never changes once a node is in the
+// tree (its name and created index), and keeps nodes deleted meanwhile
+// alive until it is dropped. WriteTo does not change it: it may be
+// written any number of times, from any goroutine.
 type Capture struct {
 	index, lastWrite uint64
 	// nodes holds the tree breadth-first: nodes[0] is the root, and the
 	// children of a directory are the contiguous run
-	// nodes[first:first+count], in map order until WriteTo sorts them.
-	nodes   []capNode
-	expires []time.Time // TTLs of the captured nodes (capNode.ttl-1)
-	events  []*Event    // the history, oldest first
-	auth    *AuthState  // immutable: auth changes replace it
+	// nodes[first:first+count], in map order (WriteTo sorts as it goes).
+	nodes  []capNode
+	ttls   []*nodeTTL // TTLs of the captured nodes (capNode.ttl-1)
+	events []*Event   // the history, oldest first
+	auth   *AuthState // immutable: auth changes replace it
 }
 
-// capNode is one node of a Capture: everything Save writes about it.
+// capNode is one node of a Capture: what may change in place on the
+// node, as it was, and the node itself for the rest.
 type capNode struct {
-	name, value  string
-	created, mod uint64
+	n            *node  // for name and createdIndex only (immutable)
+	value        string // files only
+	mod          uint64
 	first, count int32 // children (directories only)
-	ttl          int32 // 1 + position in Capture.expires, 0 if permanent
+	ttl          int32 // 1 + position in Capture.ttls, 0 if permanent
 	flags        uint8 // as encoded: 1 = dir, 2 = ttl, 4 = v01
 }
 
 // Capture freezes the replicated state. It holds the read lock for one
-// walk of the tree (no sorting, no encoding), which is what the raft
-// FSM's Snapshot may afford on its goroutine.
+// walk of the tree that copies a record per node (no sorting, no
+// encoding, no string read, no allocation but the history's list of
+// pointers), which is what the raft FSM's Snapshot may afford on its
+// goroutine: writes wait meanwhile.
 func (s *Store) Capture() *Capture {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	c := &Capture{index: s.index, lastWrite: s.lastWrite, auth: s.auth.Load()}
-	// The last capture's size is a good guess: avoid regrowing a slice
-	// of a hundred thousand nodes on every snapshot.
-	hint := int(s.capHint.Load())
-	c.nodes = make([]capNode, 0, hint+hint/8+1)
-	queue := make([]*node, 0, cap(c.nodes))
-	c.add(s.root)
-	queue = append(queue, s.root)
-	for i := 0; i < len(queue); i++ {
-		n := queue[i]
-		if !n.isDir() {
-			continue
-		}
-		c.nodes[i].first = int32(len(c.nodes))
-		c.nodes[i].count = int32(len(n.children))
-		for _, child := range n.children {
-			c.add(child)
-			queue = append(queue, child)
-		}
+	// Allocate before locking, so that neither the zeroing of megabytes
+	// nor the collector's assist charged for them runs under the lock:
+	// the node count is exact unless writes come in before the lock
+	// (raft's FSM takes its snapshots between applies), and the last
+	// capture's TTL count is a good guess. A store that outgrew them
+	// regrows the slices under the lock.
+	nodes, ttls := int(s.nodes.Load()), int(s.capTTLs.Load())
+	c := &Capture{
+		nodes: make([]capNode, 0, nodes+16),
+		ttls:  make([]*nodeTTL, 0, ttls+ttls/8+1),
 	}
-	s.capHint.Store(int64(len(c.nodes)))
-	s.hub.mu.Lock()
-	c.events = s.hub.history.list()
-	s.hub.mu.Unlock()
+	s.mu.RLock()
+	c.walk(s)
+	s.mu.RUnlock()
+	s.capTTLs.Store(int64(len(c.ttls)))
 	return c
 }
 
-// add appends the record of n (children filled in by Capture).
-func (c *Capture) add(n *node) {
-	cn := capNode{name: n.name, created: n.createdIndex, mod: n.modifiedIndex}
-	if n.isDir() {
-		cn.flags |= 1
-	} else {
-		cn.value = n.value
+// walk fills c from s. Caller holds s.mu (read).
+func (c *Capture) walk(s *Store) {
+	c.index, c.lastWrite, c.auth = s.index, s.lastWrite, s.auth.Load()
+	c.nodes = append(c.nodes, capNode{n: s.root})
+	c.fill(c.nodes)
+	// Breadth-first over the records themselves: no queue of its own.
+	for i := 0; i < len(c.nodes); i++ {
+		if c.nodes[i].flags&1 == 0 {
+			continue
+		}
+		kids := c.nodes[i].n.children
+		first := len(c.nodes)
+		c.nodes[i].first = int32(first)
+		c.nodes[i].count = int32(len(kids))
+		for _, child := range kids {
+			c.nodes = append(c.nodes, capNode{n: child})
+		}
+		c.fill(c.nodes[first:])
 	}
-	if !n.isPermanent() {
-		cn.flags |= 2
-		c.expires = append(c.expires, n.ttl.expire)
-		cn.ttl = int32(len(c.expires))
-	}
-	if n.v01 {
-		cn.flags |= 4
-	}
-	c.nodes = append(c.nodes, cn)
+	s.hub.mu.Lock()
+	c.events = s.hub.history.list()
+	s.hub.mu.Unlock()
 }
 
-// WriteTo encodes the capture in Save's format (see Save) to w. It sorts
-// every directory's children by name first, so equal stores give equal
-// bytes whatever their maps' order.
-func (c *Capture) WriteTo(w io.Writer) (int64, error) {
-	bw, ok := w.(*bufio.Writer)
-	if !ok {
-		bw = bufio.NewWriterSize(w, 64<<10)
+// fill copies into the records what may change in place on their nodes.
+// The nodes lie all over the heap, in map order: each is a cache miss.
+// The first loop, short and of independent iterations, lets those misses
+// overlap; the second then finds the nodes in the cache.
+func (c *Capture) fill(recs []capNode) {
+	for j := range recs {
+		cn := &recs[j]
+		n := cn.n
+		cn.mod = n.modifiedIndex
+		if n.v01 {
+			cn.flags = 4
+		}
 	}
-	e := &encoder{w: bw}
+	for j := range recs {
+		cn := &recs[j]
+		n := cn.n
+		if n.children != nil {
+			cn.flags |= 1
+		} else {
+			cn.value = n.value
+		}
+		if n.ttl != nil {
+			cn.flags |= 2
+			c.ttls = append(c.ttls, n.ttl) // never changed, replaced
+			cn.ttl = int32(len(c.ttls))
+		}
+	}
+}
+
+// WriteTo encodes the capture in Save's format (see Save) to w, sorting
+// every directory's children by name as it reaches them, so equal stores
+// give equal bytes whatever their maps' order. It writes w in pieces of
+// about 64 KiB and needs no buffering around it; a w that has one (a
+// *bufio.Writer: anything with a Flush method) is flushed at the end, so
+// the caller has the whole snapshot written when WriteTo returns.
+func (c *Capture) WriteTo(w io.Writer) (int64, error) {
+	e := newEncoder(w)
 	// A store whose auth state was never touched (no auth write ever, so
 	// no auth event in the history either) is saved in format 1, which
 	// builds from before auth read: clusters that do not use auth keep
@@ -120,139 +146,73 @@ func (c *Capture) WriteTo(w io.Writer) (int64, error) {
 	if withAuth {
 		e.authState(c.auth)
 	}
-	if e.err == nil {
-		e.err = bw.Flush()
+	e.flush()
+	if f, ok := w.(interface{ Flush() error }); ok && e.err == nil {
+		e.err = f.Flush()
 	}
 	return e.n, e.err
 }
 
 // tree writes the nodes in pre-order, children sorted by name, each
 // directory followed by its child count. It keeps its own stack: a tree
-// of any depth is safe to encode.
+// of any depth is safe to encode. The sorted keys and encoded heads of
+// the children of the directories on the current path sit one after the
+// other in the sorter's buffers, so it holds them for at most the sum of
+// those directories' sizes.
 func (c *Capture) tree(e *encoder) {
-	type frame struct{ next, end int32 }
-	var stack []frame
-	write := func(i int32) {
-		cn := &c.nodes[i]
-		e.capNode(cn, c.expires)
-		if cn.flags&1 != 0 {
-			kids := c.nodes[cn.first : cn.first+cn.count]
-			slices.SortFunc(kids, func(a, b capNode) int { return strings.Compare(a.name, b.name) })
-			e.uvarint(uint64(cn.count))
-			stack = append(stack, frame{cn.first, cn.first + cn.count})
+	type frame struct{ start, next, end, heads int }
+	var (
+		order []sortKey
+		stack []frame
+		srt   = childSorter{c: c}
+	)
+	// descend sorts the children of dir and pushes them.
+	descend := func(dir *capNode) {
+		e.uvarint(uint64(dir.count))
+		start, heads := len(order), len(srt.heads)
+		order = srt.children(order, dir)
+		if srt.err != nil && e.err == nil {
+			e.err = srt.err
 		}
+		srt.sort(order[start:])
+		stack = append(stack, frame{start, start, len(order), heads})
 	}
-	write(0)
+	root := &c.nodes[0]
+	e.buf = appendHead(e.buf, root, root.n.name, c.ttls)
+	descend(root)
 	for len(stack) > 0 && e.err == nil {
 		top := &stack[len(stack)-1]
 		if top.next == top.end {
+			order = order[:top.start]
+			srt.heads = srt.heads[:top.heads]
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		i := top.next
+		k := order[top.next]
 		top.next++
-		write(i)
+		e.write(srt.head(k))
+		cn := &c.nodes[k.i]
+		if cn.flags&1 != 0 {
+			descend(cn) // grows stack: top is not used after this
+		} else {
+			e.str(cn.value)
+		}
+		e.spare()
 	}
 }
 
-// encoder writes the snapshot format's primitives, remembering the first
-// error and the number of bytes written.
-type encoder struct {
-	w   *bufio.Writer
-	buf [binary.MaxVarintLen64]byte
-	n   int64
-	err error
-}
-
-func (e *encoder) raw(s string) {
-	if e.err == nil {
-		m, err := e.w.WriteString(s)
-		e.n += int64(m)
-		e.err = err
-	}
-}
-
-func (e *encoder) bytes(b []byte) {
-	if e.err == nil {
-		m, err := e.w.Write(b)
-		e.n += int64(m)
-		e.err = err
-	}
-}
-
-func (e *encoder) uvarint(v uint64) {
-	e.bytes(e.buf[:binary.PutUvarint(e.buf[:], v)])
-}
-
-func (e *encoder) varint(v int64) {
-	e.bytes(e.buf[:binary.PutVarint(e.buf[:], v)])
-}
-
-func (e *encoder) str(s string) {
-	e.uvarint(uint64(len(s)))
-	e.raw(s)
-}
-
-func (e *encoder) time(t time.Time) {
-	e.varint(t.Unix())
-	e.uvarint(uint64(t.Nanosecond()))
-}
-
-// capNode writes one node without its children (a directory's child
-// count follows, written by tree).
-func (e *encoder) capNode(cn *capNode, expires []time.Time) {
-	e.str(cn.name)
-	e.uvarint(uint64(cn.flags))
-	e.uvarint(cn.created)
-	e.uvarint(cn.mod)
+// appendHead appends what the format writes of a node before its value
+// or child count: name, flags, created, modified and expiration.
+func appendHead(dst []byte, cn *capNode, name string, ttls []*nodeTTL) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(name)))
+	dst = append(dst, name...)
+	dst = binary.AppendUvarint(dst, uint64(cn.flags))
+	dst = binary.AppendUvarint(dst, cn.n.createdIndex)
+	dst = binary.AppendUvarint(dst, cn.mod)
 	if cn.ttl != 0 {
-		e.time(expires[cn.ttl-1])
+		t := ttls[cn.ttl-1].expire
+		dst = binary.AppendVarint(dst, t.Unix())
+		dst = binary.AppendUvarint(dst, uint64(t.Nanosecond()))
 	}
-	if cn.flags&1 == 0 {
-		e.str(cn.value)
-	}
-}
-
-func (e *encoder) event(ev *Event) {
-	e.str(ev.Action)
-	var flags uint64
-	if ev.Refresh {
-		flags |= 1
-	}
-	if ev.PrevNode != nil {
-		flags |= 2
-	}
-	if ev.internal {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	e.uvarint(ev.EtcdIndex)
-	e.extern(ev.Node)
-	if ev.PrevNode != nil {
-		e.extern(ev.PrevNode)
-	}
-}
-
-func (e *encoder) extern(ne *NodeExtern) {
-	e.str(ne.Key)
-	var flags uint64
-	if ne.Value != nil {
-		flags |= 1
-	}
-	if ne.Dir {
-		flags |= 2
-	}
-	if ne.Expiration != nil {
-		flags |= 4
-	}
-	e.uvarint(flags)
-	if ne.Value != nil {
-		e.str(*ne.Value)
-	}
-	if ne.Expiration != nil {
-		e.time(*ne.Expiration)
-	}
-	e.varint(ne.TTL)
-	e.uvarint(ne.ModifiedIndex)
-	e.uvarint(ne.CreatedIndex)
+	return dst
 }

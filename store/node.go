@@ -21,6 +21,9 @@ var minExpireTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // that write (walkCreate), and Restore builds one string per chain of
 // nodes (assignPaths). A key d levels deep therefore costs O(len(key)),
 // not O(d*len(key)); see DESIGN.md "Key limits and cost".
+//
+// name and createdIndex never change once the node is in the tree: a
+// Capture reads them later without the lock (capture.go).
 type node struct {
 	path          string
 	name          string
@@ -36,7 +39,9 @@ type node struct {
 }
 
 // nodeTTL is the expiration of a node that has one, and its position in
-// the TTL heap (-1 when not in it).
+// the TTL heap (-1 when not in it). expire never changes: a new
+// expiration is a new nodeTTL (updateTTL), so that a Capture can share
+// this one.
 type nodeTTL struct {
 	expire    time.Time
 	heapIndex int

@@ -32,6 +32,7 @@ func (s *Store) detach(n *node, e *Event) {
 	}
 	if len(n.children) == 0 {
 		// The common case, a single key: no stack needed.
+		s.nodes.Add(-1)
 		s.ttl.remove(n)
 		if w != nil {
 			s.hub.notifyDeletedLocked(e, w)
@@ -39,6 +40,8 @@ func (s *Store) detach(n *node, e *Event) {
 		return
 	}
 	stack := []frame{{n: n, w: w, kids: childList(n)}}
+	removed := int64(0)
+	defer func() { s.nodes.Add(-removed) }()
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		if len(top.kids) > 0 {
@@ -50,6 +53,7 @@ func (s *Store) detach(n *node, e *Event) {
 		// Map order is fine here: it changes only the order in which
 		// watchers hear about the removal, never the resulting state.
 		s.ttl.remove(top.n)
+		removed++
 		if top.w != nil {
 			s.hub.notifyDeletedLocked(e, top.w)
 		}

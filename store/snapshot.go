@@ -67,7 +67,7 @@ func (s *Store) Restore(r io.Reader) error {
 	v1 := string(magic) == snapshotMagicV1
 	index := d.uvarint()
 	var heap ttlHeap
-	root := d.tree(&heap)
+	root, nodes := d.tree(&heap)
 	n := d.uvarint()
 	// The snapshot may come from a member with another history size:
 	// the ring keeps the newest events that fit this store's. A damaged
@@ -104,6 +104,7 @@ func (s *Store) Restore(r io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.root, s.index, s.lastWrite, s.ttl = root, index, lastWrite, heap
+	s.nodes.Store(nodes)
 	s.auth.Store(auth)
 	s.hub.dropAll()
 	s.hub.mu.Lock()
@@ -189,18 +190,19 @@ func (d *decoder) time() time.Time {
 	return time.Unix(sec, int64(nsec)).UTC()
 }
 
-// tree reads the tree written by encoder.tree and gives every node its
-// path (assignPaths). It keeps its own stack: a snapshot of any depth
+// tree reads the tree written by Capture.tree and gives every node its
+// path (assignPaths). It returns the root and the number of nodes. It keeps its own stack: a snapshot of any depth
 // decodes without deep recursion, in memory linear in its size.
-func (d *decoder) tree(heap *ttlHeap) *node {
+func (d *decoder) tree(heap *ttlHeap) (*node, int64) {
 	type frame struct {
 		dir  *node
 		left uint64 // children still to read
 	}
 	root, count := d.node(nil)
 	if root == nil {
-		return nil
+		return nil, 0
 	}
+	nodes := int64(1)
 	root.path, root.name = "/", "/"
 	var stack []frame
 	if root.isDir() {
@@ -222,19 +224,20 @@ func (d *decoder) tree(heap *ttlHeap) *node {
 			break
 		}
 		top.dir.children[c.name] = c
+		nodes++
 		if c.isDir() {
 			stack = append(stack, frame{c, count})
 		}
 	}
 	if d.err != nil {
-		return nil
+		return nil, 0
 	}
 	assignPaths(root)
 	// The heap orders by path: fill it once every path is known.
 	for _, n := range d.ttl {
 		heap.add(n)
 	}
-	return root
+	return root, nodes
 }
 
 // node reads one node (and, for a directory, its child count). Its path

@@ -22,7 +22,11 @@ type Store struct {
 	ttl       ttlHeap
 	hub       *watcherHub
 	stats     Stats
-	capHint   atomic.Int64 // nodes in the last Capture (captures run under the read lock, possibly together)
+	// nodes is the number of nodes in the tree, the root included: it
+	// changes under mu, and Capture reads it before locking to size its
+	// records. capTTLs, the last capture's count of nodes with a TTL,
+	// sizes the rest (atomic: captures may run together).
+	nodes, capTTLs atomic.Int64
 	// auth is the authentication state (auth.go): replaced, never
 	// modified, by auth changes under mu; read without a lock.
 	auth atomic.Pointer[AuthState]
@@ -48,6 +52,7 @@ func NewWithConfig(cfg Config) *Store {
 		cfg.HistorySize = HistoryCapacity
 	}
 	s := &Store{root: newDir("/", 0, nil, time.Time{}), hub: newWatcherHub(cfg.HistorySize)}
+	s.nodes.Store(1)
 	s.auth.Store(emptyAuth)
 	return s
 }
@@ -158,6 +163,7 @@ func (s *Store) walkCreate(p string, index uint64) (*node, *Error) {
 		if !ok {
 			child = newDir(p[:end], index, n, time.Time{})
 			n.children[name] = child
+			s.nodes.Add(1)
 		} else if !child.isDir() {
 			return nil, NewError(EcodeNotDir, child.path, s.index)
 		}
@@ -289,6 +295,7 @@ func (s *Store) internalCreate(p string, dir bool, value string, unique, replace
 		e.Node.Value = &v
 	}
 	parent.children[name] = n
+	s.nodes.Add(1)
 	if !n.isPermanent() {
 		s.ttl.add(n)
 		e.Node.Expiration, e.Node.TTL = n.expirationAndTTL(now)
@@ -375,10 +382,14 @@ func (s *Store) updateTTL(n *node, expire time.Time) {
 		n.ttl = nil
 		return
 	}
-	if n.ttl == nil {
-		n.ttl = &nodeTTL{heapIndex: -1}
+	// A new nodeTTL, never a changed one: a Capture may hold the old
+	// one and read its expiration without the lock (capture.go). The
+	// heap position carries over.
+	at := -1
+	if n.ttl != nil {
+		at = n.ttl.heapIndex
 	}
-	n.ttl.expire = expire
+	n.ttl = &nodeTTL{expire: expire, heapIndex: at}
 	s.ttl.add(n)
 }
 
