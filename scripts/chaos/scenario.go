@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etcd-classic/etcd-classic/proctest"
+)
+
+// scenario is one fault as an inject/heal pair.
+type scenario struct {
+	Name string
+	// InProcess scenarios cut links (inprocCluster); the others signal
+	// processes (procCluster).
+	InProcess bool
+	// Inject starts the fault (note records what it did on the
+	// timeline) and returns what ends it.
+	Inject func(ctx context.Context, c cluster, note func(string)) (heal func(context.Context) error, err error)
+}
+
+// scenarios are the six faults of issue 17, in the order the chaos
+// benchmark runs them.
+var scenarios = []scenario{
+	{Name: "kill-leader", Inject: killOne(true)},
+	{Name: "kill-follower", Inject: killOne(false)},
+	{Name: "pause-leader", Inject: pauseLeader},
+	{Name: "partition-leader", InProcess: true, Inject: partitionLeader},
+	{Name: "isolate-follower", InProcess: true, Inject: isolateFollower},
+	{Name: "kill-all", Inject: killAll},
+}
+
+func scenarioNamed(name string) (scenario, bool) {
+	for _, sc := range scenarios {
+		if sc.Name == name {
+			return sc, true
+		}
+	}
+	return scenario{}, false
+}
+
+// killOne kills the leader (or a follower) with SIGKILL; healing starts
+// it again on its data dir.
+func killOne(leader bool) func(context.Context, cluster, func(string)) (func(context.Context) error, error) {
+	return func(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+		p := c.(processes)
+		i, err := leaderOf(ctx, c, nil)
+		if err != nil {
+			return nil, err
+		}
+		role := "leader"
+		if !leader {
+			i, role = (i+1)%len(c.ClientURLs()), "follower"
+		}
+		p.Kill(i)
+		note(fmt.Sprintf("m%d (%s) killed with SIGKILL", i, role))
+		return func(ctx context.Context) error {
+			note(fmt.Sprintf("m%d restarted", i))
+			return p.Restart(ctx, i)
+		}, nil
+	}
+}
+
+// pauseLeader stops the leader with SIGSTOP for the fault window (longer
+// than the election timeout: the others elect a new leader while the old
+// one still believes it leads), then resumes it with SIGCONT.
+func pauseLeader(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+	p := c.(processes)
+	i, err := leaderOf(ctx, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Signal(i, syscall.SIGSTOP); err != nil {
+		return nil, err
+	}
+	note(fmt.Sprintf("m%d (leader) paused with SIGSTOP", i))
+	return func(context.Context) error {
+		note(fmt.Sprintf("m%d resumed with SIGCONT", i))
+		return p.Signal(i, syscall.SIGCONT)
+	}, nil
+}
+
+// partitionLeader cuts the leader, with as many followers as still make a
+// minority (none of 3, one of 5), from the majority.
+func partitionLeader(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+	p := c.(partitionable)
+	ld, err := leaderOf(ctx, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := len(c.ClientURLs())
+	var minority, majority []int
+	for k := 0; k < n; k++ {
+		i := (ld + k) % n
+		if len(minority) < (n-1)/2 {
+			minority = append(minority, i)
+		} else {
+			majority = append(majority, i)
+		}
+	}
+	p.Split(minority, majority)
+	note(fmt.Sprintf("partitioned: %v (old leader m%d) | %v", names(minority), ld, names(majority)))
+	return func(context.Context) error { p.Heal(); note("partition healed"); return nil }, nil
+}
+
+// isolateFollower cuts one follower from every other member.
+func isolateFollower(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+	p := c.(partitionable)
+	ld, err := leaderOf(ctx, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := len(c.ClientURLs())
+	f := (ld + 1) % n
+	var rest []int
+	for i := 0; i < n; i++ {
+		if i != f {
+			rest = append(rest, i)
+		}
+	}
+	p.Split([]int{f}, rest)
+	note(fmt.Sprintf("m%d (follower) isolated from %v", f, names(rest)))
+	return func(context.Context) error { p.Heal(); note("partition healed"); return nil }, nil
+}
+
+// killAll kills every member with SIGKILL; healing starts them all again.
+func killAll(_ context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+	p := c.(processes)
+	n := len(c.ClientURLs())
+	for i := 0; i < n; i++ {
+		p.Kill(i)
+	}
+	note("every member killed with SIGKILL")
+	return func(ctx context.Context) error {
+		note("every member restarted")
+		for i := 0; i < n; i++ {
+			if err := p.Restart(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+func names(is []int) []string {
+	var out []string
+	for _, i := range is {
+		out = append(out, fmt.Sprintf("m%d", i))
+	}
+	return out
+}
+
+// runConfig is one run of one scenario.
+type runConfig struct {
+	Bin     string     // the etcd-classic binary (process scenarios)
+	Dir     string     // where the members' data and logs go
+	T       testing.TB // when set, ties member processes to a test
+	Members int
+	Clients int
+	Keys    int
+	// Warmup runs the workload before the fault, Fault is how long the
+	// fault lasts, Recover how long the workload goes on once the
+	// cluster is healthy again.
+	Warmup, Fault, Recover time.Duration
+	StaleReads             bool
+	RYWShare               float64
+	ClientTimeout          time.Duration
+	CheckTimeout           time.Duration
+	Seed                   uint64
+}
+
+// runScenario starts a cluster, runs the workload through the fault and
+// checks what the clients saw. It returns an error when the scenario
+// could not be run to its end (the cluster did not start or never became
+// healthy again: that is a finding too), with the members' logs.
+func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, error) {
+	dir := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%d", sc.Name, cfg.Members))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var c cluster
+	var err error
+	if sc.InProcess {
+		c, err = startInProcess(dir, cfg.Members)
+	} else {
+		c, err = startProcesses(ctx, cfg.Bin, dir, cfg.Members, cfg.T)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c.Stop()
+	hctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := waitHealthy(hctx, c); err != nil {
+		return nil, withLogs(err, c)
+	}
+
+	start := time.Now()
+	var mu sync.Mutex
+	var timeline []event
+	note := func(s string) {
+		mu.Lock()
+		timeline = append(timeline, event{At: int64(time.Since(start)), What: s})
+		mu.Unlock()
+	}
+	w := newWorkload(workloadConfig{URLs: c.ClientURLs(), Clients: cfg.Clients, Keys: cfg.Keys,
+		StaleReads: cfg.StaleReads, RYWShare: cfg.RYWShare, Seed: cfg.Seed}, newAPIClient(cfg.ClientTimeout), start)
+	w.run()
+	stopped := false
+	stopWorkload := func() {
+		if !stopped {
+			stopped = true
+			w.stop(2 * time.Second)
+			note("clients stopped")
+		}
+	}
+	defer stopWorkload()
+
+	if err := gap(ctx, cfg.Warmup); err != nil {
+		return nil, err
+	}
+	heal, err := sc.Inject(hctx, c, note)
+	if err != nil {
+		return nil, withLogs(fmt.Errorf("inject %s: %w", sc.Name, err), c)
+	}
+	if err := gap(ctx, cfg.Fault); err != nil {
+		return nil, err
+	}
+	if err := heal(hctx); err != nil {
+		return nil, withLogs(fmt.Errorf("heal %s: %w", sc.Name, err), c)
+	}
+	if err := waitHealthy(hctx, c); err != nil {
+		return nil, withLogs(fmt.Errorf("after %s: %w", sc.Name, err), c)
+	}
+	note("cluster healthy")
+	if err := gap(ctx, cfg.Recover); err != nil {
+		return nil, err
+	}
+	stopWorkload()
+	duration := time.Since(start)
+	if err := waitHealthy(hctx, c); err != nil {
+		return nil, withLogs(fmt.Errorf("after the workload: %w", err), c)
+	}
+	finals, err := readAll(hctx, c, w)
+	if err != nil {
+		return nil, withLogs(err, c)
+	}
+	res := check(w, finals, timeline, cfg.CheckTimeout, dir)
+	res.Scenario, res.Members, res.Duration = sc.Name, cfg.Members, duration
+	if !res.OK() {
+		res.Logs = c.Logs()
+	}
+	return res, nil
+}
+
+// readAll reads the whole key space on every member with a recursive
+// quorum read (retried until one is answered).
+func readAll(ctx context.Context, c cluster, w *workload) ([]finalRead, error) {
+	var out []finalRead
+	for i, u := range c.ClientURLs() {
+		for {
+			call := w.now()
+			ans, v, err := w.api.do(ctx, "GET", u, keyDir, map[string][]string{"recursive": {"true"}, "quorum": {"true"}}, nil)
+			ret := w.now()
+			if v == answered && (ans.ErrorCode == 0 || ans.ErrorCode == 100) {
+				f := finalRead{Member: i, Call: call, Return: ret, Nodes: map[string]*v2Node{}}
+				if ans.ErrorCode == 0 {
+					flatten(ans.Node, f.Nodes)
+				}
+				out = append(out, f)
+				break
+			}
+			if perr := proctest.Pause(ctx); perr != nil {
+				return nil, fmt.Errorf("final read on m%d: %s", i, answerErr(ans, err))
+			}
+		}
+	}
+	return out, nil
+}
+
+// gap waits d: the time a phase of the scenario lasts.
+func gap(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func withLogs(err error, c cluster) error {
+	return errors.Join(err, errors.New(c.Logs()))
+}
