@@ -51,7 +51,7 @@ func serverBinary(t *testing.T) string {
 func shortRun(t *testing.T) runConfig {
 	return runConfig{Dir: t.TempDir(), T: t, Members: 3, Clients: 6, Keys: 10,
 		Warmup: time.Second, Fault: 3 * time.Second, Recover: time.Second,
-		RYWShare: 0.25, ClientTimeout: 10 * time.Second, CheckTimeout: time.Minute, Seed: uint64(time.Now().UnixNano())}
+		RYWShare: 0.25, ClientTimeout: 3 * time.Second, CheckTimeout: time.Minute, Seed: uint64(time.Now().UnixNano())}
 }
 
 // Three of the chaos benchmark's six faults on three members (the

@@ -49,6 +49,8 @@ type result struct {
 	Excerpt      string // the minimal failing history, when not linearizable
 	Timeline     []event
 	Logs         string // the end of the members' logs, when not OK
+
+	dupKeys map[string]bool // keys with a write in Dups
 }
 
 // OK reports whether the run found nothing wrong.
@@ -62,7 +64,7 @@ func (r *result) OK() bool {
 // writes. visualDir, when set, receives porcupine's HTML rendering of a
 // key whose history is not linearizable.
 func check(w *workload, finals []finalRead, timeline []event, checkTimeout time.Duration, visualDir string) *result {
-	r := &result{Timeline: timeline, RYW: w.ryw, Unexpected: w.unexpected, Refused: w.refusedN, ReadFailed: w.readFailed}
+	r := &result{dupKeys: map[string]bool{}, Timeline: timeline, RYW: w.ryw, Unexpected: w.unexpected, Refused: w.refusedN, ReadFailed: w.readFailed}
 	history := append([]record(nil), w.records...)
 	written := map[string]bool{}
 	for _, rec := range history {
@@ -113,21 +115,31 @@ func value(n *v2Node) string {
 // checkIndexes checks that every write was applied once and every member
 // applied the same writes at the same indexes: each (key, value) — values
 // are unique per write — must carry one modifiedIndex wherever it was
-// seen, and each index one (key, value). It returns index → value.
+// seen, and each index one (key, value). Each write and each index is
+// reported once. It returns index → value.
 func (r *result) checkIndexes(observed []observation) map[uint64]string {
 	byIndex := map[uint64]observation{}
 	byWrite := map[[2]string]observation{}
+	badIndex := map[uint64]bool{}
+	badWrite := map[[2]string]bool{}
 	for _, o := range observed {
-		if prev, ok := byIndex[o.Index]; ok && (prev.Key != o.Key || prev.Value != o.Value) {
-			r.Divergent = append(r.Divergent, fmt.Sprintf("index %d is %s=%q (%s) and %s=%q (%s)", o.Index, prev.Key, prev.Value, prev.From, o.Key, o.Value, o.From))
-		} else if !ok {
+		prev, ok := byIndex[o.Index]
+		switch {
+		case !ok:
 			byIndex[o.Index] = o
+		case (prev.Key != o.Key || prev.Value != o.Value) && !badIndex[o.Index]:
+			badIndex[o.Index] = true
+			r.Divergent = append(r.Divergent, fmt.Sprintf("index %d is %s=%q (%s) and %s=%q (%s)", o.Index, prev.Key, prev.Value, prev.From, o.Key, o.Value, o.From))
 		}
 		w := [2]string{o.Key, o.Value}
-		if prev, ok := byWrite[w]; ok && prev.Index != o.Index {
-			r.Dups = append(r.Dups, fmt.Sprintf("%s=%q was applied at index %d (%s) and at %d (%s)", o.Key, o.Value, prev.Index, prev.From, o.Index, o.From))
-		} else if !ok {
+		prev, ok = byWrite[w]
+		switch {
+		case !ok:
 			byWrite[w] = o
+		case prev.Index != o.Index && !badWrite[w]:
+			badWrite[w] = true
+			r.dupKeys[o.Key] = true
+			r.Dups = append(r.Dups, fmt.Sprintf("%s=%q was applied at index %d (%s) and at %d (%s)", o.Key, o.Value, prev.Index, prev.From, o.Index, o.From))
 		}
 	}
 	iv := make(map[uint64]string, len(byIndex))
@@ -140,32 +152,40 @@ func (r *result) checkIndexes(observed []observation) map[uint64]string {
 // checkUnique checks the unique keys: every acknowledged one is on every
 // member with its value and the index its answer gave; every one present
 // was created once (a set applied twice would leave modifiedIndex above
-// createdIndex).
+// createdIndex). Each key is reported once, naming the members.
 func (r *result) checkUnique(history []record, finals []finalRead) {
-	lost := map[string]bool{}
 	for _, rec := range history {
 		if !strings.HasPrefix(rec.In.Key, uniqueDir+"/") || rec.Out.Unknown || rec.Out.Code != 0 {
 			continue
 		}
+		var wrong []string
 		for _, f := range finals {
-			n := f.Nodes[rec.In.Key]
-			switch {
+			switch n := f.Nodes[rec.In.Key]; {
 			case n == nil:
-				r.Lost = append(r.Lost, fmt.Sprintf("%s=%q (acknowledged at index %d) is missing on m%d", rec.In.Key, rec.In.Value, rec.Out.Index, f.Member))
+				wrong = append(wrong, fmt.Sprintf("missing on m%d", f.Member))
 			case value(n) != rec.In.Value || n.ModifiedIndex != rec.Out.Index:
-				r.Lost = append(r.Lost, fmt.Sprintf("%s=%q (acknowledged at index %d) reads %q at %d on m%d", rec.In.Key, rec.In.Value, rec.Out.Index, value(n), n.ModifiedIndex, f.Member))
-			default:
-				continue
+				wrong = append(wrong, fmt.Sprintf("%q at %d on m%d", value(n), n.ModifiedIndex, f.Member))
 			}
-			lost[rec.In.Key] = true
+		}
+		if len(wrong) > 0 {
+			r.Lost = append(r.Lost, fmt.Sprintf("%s=%q (acknowledged at index %d by m%d): %s", rec.In.Key, rec.In.Value, rec.Out.Index, rec.Member, strings.Join(wrong, ", ")))
 		}
 	}
+	twice := map[string][]string{}
+	var keys []string
 	for _, f := range finals {
 		for k, n := range f.Nodes {
-			if strings.HasPrefix(k, uniqueDir+"/") && n.CreatedIndex != n.ModifiedIndex {
-				r.Dups = append(r.Dups, fmt.Sprintf("%s on m%d: created at %d, modified at %d (written once by the client)", k, f.Member, n.CreatedIndex, n.ModifiedIndex))
+			if strings.HasPrefix(k, uniqueDir+"/") && n.CreatedIndex != n.ModifiedIndex && !r.dupKeys[k] {
+				if twice[k] == nil {
+					keys = append(keys, k)
+				}
+				twice[k] = append(twice[k], fmt.Sprintf("m%d: created at %d, modified at %d", f.Member, n.CreatedIndex, n.ModifiedIndex))
 			}
 		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r.Dups = append(r.Dups, fmt.Sprintf("%s, written once by its client: %s", k, strings.Join(twice[k], "; ")))
 	}
 }
 

@@ -32,6 +32,9 @@ type v2Answer struct {
 	Message   string  `json:"message"`
 	Cause     string  `json:"cause"`
 	Index     uint64  `json:"index"`
+	// EtcdIndex is the X-Etcd-Index header: the answering member's store
+	// index (for a read) or the index after the write.
+	EtcdIndex uint64 `json:"-"`
 }
 
 // verdict is how the client must treat an answer.
@@ -56,8 +59,10 @@ const (
 )
 
 // apiClient talks to members' client APIs. Every request has a deadline
-// (Timeout, longer than the server's own request timeout of 5 s plus two
-// election timeouts, so that the server normally answers first).
+// (3 s by default: longer than an election, shorter than the server's own
+// request timeout of 7 s, so that a client stuck on a paused or cut-off
+// member gives up and tries another, as etcd's clients do; the request's
+// outcome is then unknown).
 type apiClient struct {
 	http *http.Client
 }
@@ -110,6 +115,7 @@ func (c *apiClient) do(ctx context.Context, method, base, path string, query, fo
 		}
 		return nil, unexpected, errors.New(resp.Status + ": " + strings.TrimSpace(string(b)))
 	}
+	ans.EtcdIndex, _ = strconv.ParseUint(resp.Header.Get("X-Etcd-Index"), 10, 64)
 	return &ans, classify(resp.StatusCode, &ans), nil
 }
 

@@ -45,7 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.Recover, "recover", 5*time.Second, "workload after the cluster is healthy again")
 	fs.BoolVar(&o.cfg.StaleReads, "stale-reads", false, "read without quorum=true (self-test: must be found not linearizable)")
 	fs.Float64Var(&o.cfg.RYWShare, "ryw", 0.25, "share of acknowledged writes checked with a plain GET on the member that answered")
-	fs.DurationVar(&o.cfg.ClientTimeout, "client-timeout", 10*time.Second, "deadline of each client request")
+	fs.DurationVar(&o.cfg.ClientTimeout, "client-timeout", 3*time.Second, "deadline of each client request (then the client tries another member)")
 	fs.DurationVar(&o.cfg.CheckTimeout, "check-timeout", 2*time.Minute, "bound on the linearizability check")
 	fs.Uint64Var(&o.cfg.Seed, "seed", uint64(time.Now().UnixNano()), "workload seed")
 	if err := fs.Parse(args); err != nil {
@@ -156,7 +156,7 @@ func (r *result) findings(all bool) string {
 	for _, f := range []struct {
 		what  string
 		items []string
-	}{{"lost", r.Lost}, {"applied twice", r.Dups}, {"divergent", r.Divergent}, {"read-your-writes", r.RYW}, {"unexpected answers", r.Unexpected}} {
+	}{{"lost", r.Lost}, {"applied twice", r.Dups}, {"divergent", r.Divergent}, {"read-your-writes or monotonic reads", r.RYW}, {"unexpected answers", r.Unexpected}} {
 		for i, s := range f.items {
 			if i == 5 && !all {
 				fmt.Fprintf(&b, "  %s: ... %d more\n", f.what, len(f.items)-i)

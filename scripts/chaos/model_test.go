@@ -145,12 +145,13 @@ func TestModel(t *testing.T) {
 // writes means the members diverged.
 func TestChecksBesideLinearizability(t *testing.T) {
 	t.Parallel()
-	u1, u2 := uniqueDir+"/c0-1", uniqueDir+"/c0-2"
+	u1, u2, u3 := uniqueDir+"/c0-1", uniqueDir+"/c0-2", uniqueDir+"/c0-3"
 	sv := func(s string) *string { return &s }
 	w := &workload{
 		records: []record{
 			op(0, 0, 10, set(u1, "c0-1"), ok(5)),
 			op(0, 20, 30, set(u2, "c0-2"), ok(6)),
+			op(0, 40, -1, set(u3, "c0-3"), output{}), // unknown outcome, applied twice
 			op(1, 0, 10, set("/chaos/k0", "c1-1"), ok(7)),
 		},
 		observed: []observation{
@@ -167,6 +168,7 @@ func TestChecksBesideLinearizability(t *testing.T) {
 		}},
 		{Member: 1, Call: 120e6, Return: 130e6, Nodes: map[string]*v2Node{
 			u2: {Key: u2, Value: sv("c0-2"), ModifiedIndex: 6, CreatedIndex: 6},
+			u3: {Key: u3, Value: sv("c0-3"), ModifiedIndex: 11, CreatedIndex: 10},
 		}},
 	}
 	res := check(w, finals, nil, 10*time.Second, "")
@@ -179,8 +181,12 @@ func TestChecksBesideLinearizability(t *testing.T) {
 			}
 		}
 	}
-	wantIn("lost", res.Lost, u1+`="c0-1" (acknowledged at index 5) is missing on m1`, u2+`="c0-2" (acknowledged at index 6) reads "c0-2" at 8 on m0`)
-	wantIn("dups", res.Dups, u2+" on m0: created at 6, modified at 8", `/chaos/k0="c1-1" was applied at index 7`)
+	wantIn("lost", res.Lost, u1+`="c0-1" (acknowledged at index 5 by m0): missing on m1`, u2+`="c0-2" (acknowledged at index 6 by m0): "c0-2" at 8 on m0`)
+	wantIn("dups", res.Dups, u2+`="c0-2" was applied at index 8 (final read on m0) and at 6`, `/chaos/k0="c1-1" was applied at index 7`,
+		u3+", written once by its client: m1: created at 10, modified at 11")
+	if len(res.Lost) != 2 || len(res.Dups) != 3 || len(res.Divergent) != 1 {
+		t.Errorf("each write is reported once: lost %q, dups %q, divergent %q", res.Lost, res.Dups, res.Divergent)
+	}
 	wantIn("divergent", res.Divergent, `index 7 is /chaos/k0="c1-1" (set) and /chaos/k1="c1-5" (another member)`)
 	if res.OK() {
 		t.Fatal("a run with lost and duplicated writes passed")

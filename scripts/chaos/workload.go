@@ -62,7 +62,8 @@ type workload struct {
 	records    []record
 	observed   []observation // every (key, value, index) an answer showed
 	unexpected []string
-	ryw        []string // read-your-writes violations
+	ryw        []string // read-your-writes and monotonic-read violations
+	floor      []uint64 // per member: the highest index it has shown applied
 	refusedN   int      // requests that certainly did nothing
 	readFailed int      // gets without an answer
 }
@@ -75,7 +76,7 @@ type observation struct {
 }
 
 func newWorkload(cfg workloadConfig, api *apiClient, start time.Time) *workload {
-	return &workload{cfg: cfg, api: api, start: start, stopc: make(chan struct{})}
+	return &workload{cfg: cfg, api: api, start: start, stopc: make(chan struct{}), floor: make([]uint64, len(cfg.URLs))}
 }
 
 func (w *workload) now() int64 { return int64(time.Since(w.start)) }
@@ -88,7 +89,7 @@ func (w *workload) run() {
 		w.wg.Add(1)
 		go func(c int) {
 			defer w.wg.Done()
-			cl := &client{w: w, id: c, rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(c))), known: map[string]observation{}}
+			cl := &client{w: w, id: c, member: c % len(w.cfg.URLs), rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(c))), known: map[string]observation{}}
 			cl.loop(ctx)
 		}(c)
 	}
@@ -124,15 +125,17 @@ func (w *workload) observe(n *v2Node, from string) {
 	w.mu.Unlock()
 }
 
-// client is one client: one operation at a time, each to a member picked
-// at random (clients spread over the members as real ones do, and a
-// failed member is left at the next operation).
+// client is one client: one operation at a time, to one member until a
+// request there fails (no answer, or an answer that says nothing), then to
+// the next — as etcd's clients use their list of endpoints. Clients start
+// spread evenly over the members.
 type client struct {
-	w     *workload
-	id    int
-	seq   int
-	rng   *rand.Rand
-	known map[string]observation // the last node this client saw per key
+	w      *workload
+	id     int
+	member int // the member it sends to
+	seq    int
+	rng    *rand.Rand
+	known  map[string]observation // the last node this client saw per key
 }
 
 func (cl *client) stopped() bool {
@@ -146,13 +149,16 @@ func (cl *client) stopped() bool {
 
 func (cl *client) loop(ctx context.Context) {
 	for !cl.stopped() {
-		m := cl.rng.IntN(len(cl.w.cfg.URLs))
+		m := cl.member
 		key := contendedKey(cl.rng.IntN(cl.w.cfg.Keys))
 		cl.seq++
 		val := fmt.Sprintf("c%d-%d", cl.id, cl.seq)
 		in := input{Key: key, Value: val}
 		last, haveLast := cl.known[key]
 		switch p := cl.rng.Float64(); {
+		case p < 0.05:
+			cl.plainRead(ctx, m, key, 0)
+			continue
 		case p < 0.35:
 			in = input{Kind: opGet, Key: key}
 		case p < 0.55:
@@ -169,6 +175,7 @@ func (cl *client) loop(ctx context.Context) {
 			in = input{Kind: opSet, Key: fmt.Sprintf("%s/c%d-%d", uniqueDir, cl.id, cl.seq), Value: val}
 		}
 		if !cl.one(ctx, m, in) {
+			cl.member = (m + 1) % len(cl.w.cfg.URLs)
 			// A short back-off after a failure, as a real client would
 			// (and so that a dead member costs a few requests, not
 			// thousands of indeterminate ones).
@@ -216,6 +223,14 @@ func (cl *client) one(ctx context.Context, m int, in input) bool {
 	w.add(rec)
 	w.observe(ans.Node, fmt.Sprintf("%s on m%d", in.Kind, m))
 	w.observe(ans.PrevNode, fmt.Sprintf("%s on m%d (prevNode)", in.Kind, m))
+	switch {
+	case in.Kind == opGet && !w.cfg.StaleReads:
+		// A quorum read answers from m's store after the read-index
+		// round: m has applied up to the index it names.
+		w.raiseFloor(m, ans.EtcdIndex)
+	case rec.Out.Code == 0:
+		w.raiseFloor(m, rec.Out.Index)
+	}
 	if rec.Out.Code != 0 {
 		return true
 	}
@@ -228,7 +243,7 @@ func (cl *client) one(ctx context.Context, m int, in input) bool {
 		cl.known[in.Key] = observation{Value: in.Value, Index: rec.Out.Index}
 	}
 	if in.Kind != opGet && cl.rng.Float64() < w.cfg.RYWShare {
-		cl.readYourWrite(ctx, m, in.Key, rec.Out.Index)
+		cl.plainRead(ctx, m, in.Key, rec.Out.Index)
 	}
 	return true
 }
@@ -281,34 +296,47 @@ func outputOf(in input, ans *v2Answer) output {
 	return out
 }
 
-// readYourWrite checks issue 11's guarantee: a plain GET on the member
-// that acknowledged a write, sent after the answer, sees that write or a
-// later one (a node at least as new, or "not found" at a later index).
-func (cl *client) readYourWrite(ctx context.Context, m int, key string, index uint64) {
+func (w *workload) raiseFloor(m int, index uint64) {
+	w.mu.Lock()
+	w.floor[m] = max(w.floor[m], index)
+	w.mu.Unlock()
+}
+
+// plainRead sends a plain GET (a local read) of key to member m and
+// checks two guarantees. Monotonic reads on a member (issue 17: a member,
+// restarted or not, never answers from a state older than one it has
+// shown): its X-Etcd-Index is at least the highest index m had
+// acknowledged (a write it answered, a quorum read it served) when the
+// GET was sent. Read-your-writes (issue 11), when wrote is not 0: after a
+// write m acknowledged at index wrote, the GET sees that write or a later
+// one (a node at least as new, or "not found" at a later index).
+func (cl *client) plainRead(ctx context.Context, m int, key string, wrote uint64) {
 	w := cl.w
-	ans, v, err := w.api.do(ctx, "GET", w.cfg.URLs[m], key, nil, nil)
+	w.mu.Lock()
+	floor := w.floor[m]
+	w.mu.Unlock()
+	ans, v, _ := w.api.do(ctx, "GET", w.cfg.URLs[m], key, nil, nil)
 	if v != answered {
-		_ = err // the member could not answer: nothing to check
-		return
+		return // m could not answer: nothing to check
 	}
-	var seen uint64
+	seen, what := ans.Index, "not found"
 	switch {
-	case ans.ErrorCode == 100:
-		seen = ans.Index
 	case ans.ErrorCode == 0 && ans.Node != nil:
-		seen = ans.Node.ModifiedIndex
+		seen, what = ans.Node.ModifiedIndex, fmt.Sprintf("%q", value(ans.Node))
 		w.observe(ans.Node, fmt.Sprintf("plain get on m%d", m))
-	default:
+	case ans.ErrorCode != 100:
 		return
 	}
-	if seen < index {
-		what := "not found"
-		if ans.ErrorCode == 0 {
-			what = fmt.Sprintf("%q", value(ans.Node))
-		}
+	var bad []string
+	if ans.EtcdIndex < floor {
+		bad = append(bad, fmt.Sprintf("m%d answered a plain GET of %s at X-Etcd-Index %d, after it had acknowledged index %d", m, key, ans.EtcdIndex, floor))
+	}
+	if seen < wrote {
+		bad = append(bad, fmt.Sprintf("client %d wrote %s at index %d through m%d; a plain GET there then answered %s at index %d", cl.id, key, wrote, m, what, seen))
+	}
+	if len(bad) > 0 {
 		w.mu.Lock()
-		w.ryw = append(w.ryw, fmt.Sprintf("client %d wrote %s at index %d through m%d; a plain GET there then answered %s at index %d",
-			cl.id, key, index, m, what, seen))
+		w.ryw = append(w.ryw, bad...)
 		w.mu.Unlock()
 	}
 }
