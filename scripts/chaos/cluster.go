@@ -68,10 +68,17 @@ func getJSON(ctx context.Context, u string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// settle bounds every wait for the cluster to reach a state (a leader,
+// health, a member up): a cluster that does not get there in this time is
+// a finding, not something to wait for forever.
+const settle = 90 * time.Second
+
 // leaderOf is the index of the member that leads, as every member asked
 // (but those in skip) agrees and the member itself confirms; it polls
-// until ctx ends.
+// for at most settle.
 func leaderOf(ctx context.Context, c cluster, skip map[int]bool) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
 	urls := c.ClientURLs()
 	var last error
 	for {
@@ -116,8 +123,11 @@ func agreedLeader(ctx context.Context, urls []string, skip map[int]bool) (int, e
 }
 
 // waitHealthy polls until every member answers /health with "true"
-// (a quorum read succeeds there) and all agree on the leader.
+// (a quorum read succeeds there) and all agree on the leader, for at most
+// settle.
 func waitHealthy(ctx context.Context, c cluster) error {
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
 	var last error
 	for {
 		if last = healthy(ctx, c); last == nil {
@@ -170,8 +180,10 @@ func (c *procCluster) Signal(i int, sig syscall.Signal) error {
 }
 
 // Restart starts a killed member again with its command line and waits
-// until it answers.
+// (at most settle) until it answers.
 func (c *procCluster) Restart(ctx context.Context, i int) error {
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
 	m := c.pc.Members[i]
 	if m.Alive() {
 		return errors.New(m.Name + " is still running")

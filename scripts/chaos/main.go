@@ -43,6 +43,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.Warmup, "warmup", 2*time.Second, "workload before the fault")
 	fs.DurationVar(&o.cfg.Fault, "fault", 10*time.Second, "how long each fault lasts")
 	fs.DurationVar(&o.cfg.Recover, "recover", 5*time.Second, "workload after the cluster is healthy again")
+	fs.IntVar(&o.cfg.Rounds, "rounds", 1, "faults per run: inject, heal, recover, again")
 	fs.BoolVar(&o.cfg.StaleReads, "stale-reads", false, "read without quorum=true (self-test: must be found not linearizable)")
 	fs.Float64Var(&o.cfg.RYWShare, "ryw", 0.25, "share of acknowledged writes checked with a plain GET on the member that answered")
 	fs.DurationVar(&o.cfg.ClientTimeout, "client-timeout", 3*time.Second, "deadline of each client request (then the client tries another member)")
@@ -89,11 +90,13 @@ func run(args []string, stdout io.Writer) int {
 			fmt.Fprintf(os.Stderr, "chaos: no scenario %q (%s)\n", name, strings.Join(scenarioNames(), ", "))
 			return 2
 		}
+		chosen = append(chosen, sc)
+	}
+	for _, sc := range chosen {
 		if !sc.InProcess && o.bin == "" {
 			fmt.Fprintf(os.Stderr, "chaos: %s needs -bin\n", sc.Name)
 			return 2
 		}
-		chosen = append(chosen, sc)
 	}
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "chaos-")
@@ -110,8 +113,8 @@ func run(args []string, stdout io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stdout, "seed %d; warmup %v, fault %v, recover %v; %d clients per member, %d contended keys; data in %s\n",
-		o.cfg.Seed, o.cfg.Warmup, o.cfg.Fault, o.cfg.Recover, o.cfg.Clients, o.cfg.Keys, o.dir)
+	fmt.Fprintf(stdout, "seed %d; warmup %v, then %d × (fault %v, recover %v); %d clients per member, %d contended keys; data in %s\n",
+		o.cfg.Seed, o.cfg.Warmup, max(o.cfg.Rounds, 1), o.cfg.Fault, o.cfg.Recover, o.cfg.Clients, o.cfg.Keys, o.dir)
 	fmt.Fprintln(stdout, header)
 	failed := false
 	for _, n := range sizes {

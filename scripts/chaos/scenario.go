@@ -168,11 +168,13 @@ type runConfig struct {
 	// fault lasts, Recover how long the workload goes on once the
 	// cluster is healthy again.
 	Warmup, Fault, Recover time.Duration
-	StaleReads             bool
-	RYWShare               float64
-	ClientTimeout          time.Duration
-	CheckTimeout           time.Duration
-	Seed                   uint64
+	// Rounds is how many times the fault is injected and healed (1).
+	Rounds        int
+	StaleReads    bool
+	RYWShare      float64
+	ClientTimeout time.Duration
+	CheckTimeout  time.Duration
+	Seed          uint64
 }
 
 // runScenario starts a cluster, runs the workload through the fault and
@@ -195,9 +197,7 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 		return nil, err
 	}
 	defer c.Stop()
-	hctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := waitHealthy(hctx, c); err != nil {
+	if err := waitHealthy(ctx, c); err != nil {
 		return nil, withLogs(err, c)
 	}
 
@@ -225,29 +225,17 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 	if err := gap(ctx, cfg.Warmup); err != nil {
 		return nil, err
 	}
-	heal, err := sc.Inject(hctx, c, note)
-	if err != nil {
-		return nil, withLogs(fmt.Errorf("inject %s: %w", sc.Name, err), c)
-	}
-	if err := gap(ctx, cfg.Fault); err != nil {
-		return nil, err
-	}
-	if err := heal(hctx); err != nil {
-		return nil, withLogs(fmt.Errorf("heal %s: %w", sc.Name, err), c)
-	}
-	if err := waitHealthy(hctx, c); err != nil {
-		return nil, withLogs(fmt.Errorf("after %s: %w", sc.Name, err), c)
-	}
-	note("cluster healthy")
-	if err := gap(ctx, cfg.Recover); err != nil {
-		return nil, err
+	for round := 0; round < max(cfg.Rounds, 1); round++ {
+		if err := faultRound(ctx, cfg, sc, c, note); err != nil {
+			return nil, err
+		}
 	}
 	stopWorkload()
 	duration := time.Since(start)
-	if err := waitHealthy(hctx, c); err != nil {
+	if err := waitHealthy(ctx, c); err != nil {
 		return nil, withLogs(fmt.Errorf("after the workload: %w", err), c)
 	}
-	finals, err := readAll(hctx, c, w)
+	finals, err := readAll(ctx, c, w)
 	if err != nil {
 		return nil, withLogs(err, c)
 	}
@@ -259,9 +247,32 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 	return res, nil
 }
 
+// faultRound injects the fault, lets it last cfg.Fault, heals it, waits
+// until the cluster is healthy and lets the workload run on for
+// cfg.Recover.
+func faultRound(ctx context.Context, cfg runConfig, sc scenario, c cluster, note func(string)) error {
+	heal, err := sc.Inject(ctx, c, note)
+	if err != nil {
+		return withLogs(fmt.Errorf("inject %s: %w", sc.Name, err), c)
+	}
+	if err := gap(ctx, cfg.Fault); err != nil {
+		return err
+	}
+	if err := heal(ctx); err != nil {
+		return withLogs(fmt.Errorf("heal %s: %w", sc.Name, err), c)
+	}
+	if err := waitHealthy(ctx, c); err != nil {
+		return withLogs(fmt.Errorf("after %s: %w", sc.Name, err), c)
+	}
+	note("cluster healthy")
+	return gap(ctx, cfg.Recover)
+}
+
 // readAll reads the whole key space on every member with a recursive
-// quorum read (retried until one is answered).
+// quorum read (retried until one is answered, for at most settle).
 func readAll(ctx context.Context, c cluster, w *workload) ([]finalRead, error) {
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
 	var out []finalRead
 	for i, u := range c.ClientURLs() {
 		for {
