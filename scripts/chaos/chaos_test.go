@@ -51,7 +51,7 @@ func serverBinary(t *testing.T) string {
 func shortRun(t *testing.T) runConfig {
 	return runConfig{Dir: t.TempDir(), T: t, Members: 3, Clients: 6, Keys: 10,
 		Warmup: time.Second, Fault: 3 * time.Second, Recover: time.Second,
-		RYWShare: 0.25, ClientTimeout: 3 * time.Second, CheckTimeout: time.Minute, Seed: uint64(time.Now().UnixNano())}
+		RYWShare: 0.25, ClientTimeout: 10 * time.Second, CheckTimeout: time.Minute, Seed: uint64(time.Now().UnixNano())}
 }
 
 // Three of the chaos benchmark's six faults on three members (the
@@ -67,13 +67,19 @@ func shortRun(t *testing.T) runConfig {
 // of fault, an election, and the check.
 //
 // The harness was checked against bugs planted by hand (never
-// committed): with httpapi serving quorum=true GETs without
-// ReadBarrier, every scenario (and the stale-read self-test below) failed
-// as not linearizable, most within a second of the start, from replication
-// lag alone; with the write path answering success on an error 300 other
-// than "no leader" (a write acknowledged without being committed), the
-// leader kill, pause and partition failed with lost writes, writes seen at
-// two indexes and read-your-writes violations.
+// committed). Quorum GETs served without the ReadBarrier call
+// (httpapi/keys_v2.go): all three failed as not linearizable, each within
+// a second of its start — replication lag alone shows a follower's stale
+// read. Writes answered with a made-up success when Propose failed with
+// an error 300 other than "no leader" (acknowledged without being
+// committed): all three failed, with lost unique keys, writes seen at two
+// indexes, read-your-writes and monotonic-read violations and
+// non-linearizable histories. The leader's read-index step without
+// VerifyLeader (raftfsm/propose.go: a deposed leader answers from its own
+// state) is caught only when the paused leader answers a queued read
+// before it notices it was deposed, a window of milliseconds: one of six
+// benchmark runs of pause-leader (two to four rounds each) found it,
+// 2.7 ms after a SIGCONT; this test's single round does not.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: real clusters and faults (skipped under -short)")

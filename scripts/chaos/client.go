@@ -59,10 +59,11 @@ const (
 )
 
 // apiClient talks to members' client APIs. Every request has a deadline
-// (3 s by default: longer than an election, shorter than the server's own
-// request timeout of 7 s, so that a client stuck on a paused or cut-off
-// member gives up and tries another, as etcd's clients do; the request's
-// outcome is then unknown).
+// (-client-timeout, 10 s by default: longer than the server's own request
+// timeout of 7 s, so that the server's answers are what clients see, and
+// longer than a pause, so that the requests queued at a paused leader are
+// answered when it resumes — the moment a deposed leader that still
+// believes it leads would answer from a stale state).
 type apiClient struct {
 	http *http.Client
 }

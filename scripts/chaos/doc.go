@@ -13,6 +13,7 @@
 //	kill-leader       SIGKILL the leader, restart it on its data dir
 //	kill-follower     SIGKILL a follower, restart it
 //	pause-leader      SIGSTOP the leader longer than the election timeout, then SIGCONT
+//	                  (a read of every key is queued at it meanwhile)
 //	partition-leader  cut the leader (with one follower of five) from the majority, then heal
 //	isolate-follower  cut one follower from every other member, then heal
 //	kill-all          SIGKILL every member, restart them all
@@ -60,9 +61,11 @@
 // stale read, a lost write and a write applied twice, and
 // TestChaosCatchesStaleReads runs a partition with -stale-reads (plain
 // GETs in the checked history) and requires the checker to find it. The
-// checker also caught two bugs planted by hand and never committed: quorum
+// checker also caught bugs planted by hand and never committed: quorum
 // reads served without the read-index round (httpapi's quorum GET
-// skipping ReadBarrier) and writes answered before they committed; see
+// skipping ReadBarrier), writes acknowledged without being committed (a
+// made-up success when the proposal failed), and — rarely, its window is
+// milliseconds — a leader's read-index step without VerifyLeader; see
 // chaos_test.go.
 //
 // Why here: the command (the chaos benchmark, scripts/chaos.sh) and the

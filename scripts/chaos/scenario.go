@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,9 +23,8 @@ type scenario struct {
 	// InProcess scenarios cut links (inprocCluster); the others signal
 	// processes (procCluster).
 	InProcess bool
-	// Inject starts the fault (note records what it did on the
-	// timeline) and returns what ends it.
-	Inject func(ctx context.Context, c cluster, note func(string)) (heal func(context.Context) error, err error)
+	// Inject starts the fault and returns what ends it.
+	Inject func(ctx context.Context, c cluster, env *faultEnv) (heal func(context.Context) error, err error)
 }
 
 // scenarios are the six faults of issue 17, in the order the chaos
@@ -47,8 +49,8 @@ func scenarioNamed(name string) (scenario, bool) {
 
 // killOne kills the leader (or a follower) with SIGKILL; healing starts
 // it again on its data dir.
-func killOne(leader bool) func(context.Context, cluster, func(string)) (func(context.Context) error, error) {
-	return func(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+func killOne(leader bool) func(context.Context, cluster, *faultEnv) (func(context.Context) error, error) {
+	return func(ctx context.Context, c cluster, env *faultEnv) (func(context.Context) error, error) {
 		p := c.(processes)
 		i, err := leaderOf(ctx, c, nil)
 		if err != nil {
@@ -59,9 +61,9 @@ func killOne(leader bool) func(context.Context, cluster, func(string)) (func(con
 			i, role = (i+1)%len(c.ClientURLs()), "follower"
 		}
 		p.Kill(i)
-		note(fmt.Sprintf("m%d (%s) killed with SIGKILL", i, role))
+		env.note(fmt.Sprintf("m%d (%s) killed with SIGKILL", i, role))
 		return func(ctx context.Context) error {
-			note(fmt.Sprintf("m%d restarted", i))
+			env.note(fmt.Sprintf("m%d restarted", i))
 			return p.Restart(ctx, i)
 		}, nil
 	}
@@ -70,7 +72,7 @@ func killOne(leader bool) func(context.Context, cluster, func(string)) (func(con
 // pauseLeader stops the leader with SIGSTOP for the fault window (longer
 // than the election timeout: the others elect a new leader while the old
 // one still believes it leads), then resumes it with SIGCONT.
-func pauseLeader(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+func pauseLeader(ctx context.Context, c cluster, env *faultEnv) (func(context.Context) error, error) {
 	p := c.(processes)
 	i, err := leaderOf(ctx, c, nil)
 	if err != nil {
@@ -79,16 +81,20 @@ func pauseLeader(ctx context.Context, c cluster, note func(string)) (func(contex
 	if err := p.Signal(i, syscall.SIGSTOP); err != nil {
 		return nil, err
 	}
-	note(fmt.Sprintf("m%d (leader) paused with SIGSTOP", i))
+	env.note(fmt.Sprintf("m%d (leader) paused with SIGSTOP", i))
+	// Reads queued at the paused leader are answered the moment it
+	// resumes, while it may still believe it leads: the classic stale
+	// read of a deposed leader, if its reads skip the leadership check.
+	env.probe(i)
 	return func(context.Context) error {
-		note(fmt.Sprintf("m%d resumed with SIGCONT", i))
+		env.note(fmt.Sprintf("m%d resumed with SIGCONT", i))
 		return p.Signal(i, syscall.SIGCONT)
 	}, nil
 }
 
 // partitionLeader cuts the leader, with as many followers as still make a
 // minority (none of 3, one of 5), from the majority.
-func partitionLeader(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+func partitionLeader(ctx context.Context, c cluster, env *faultEnv) (func(context.Context) error, error) {
 	p := c.(partitionable)
 	ld, err := leaderOf(ctx, c, nil)
 	if err != nil {
@@ -105,12 +111,12 @@ func partitionLeader(ctx context.Context, c cluster, note func(string)) (func(co
 		}
 	}
 	p.Split(minority, majority)
-	note(fmt.Sprintf("partitioned: %v (old leader m%d) | %v", names(minority), ld, names(majority)))
-	return func(context.Context) error { p.Heal(); note("partition healed"); return nil }, nil
+	env.note(fmt.Sprintf("partitioned: %v (old leader m%d) | %v", names(minority), ld, names(majority)))
+	return func(context.Context) error { p.Heal(); env.note("partition healed"); return nil }, nil
 }
 
 // isolateFollower cuts one follower from every other member.
-func isolateFollower(ctx context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+func isolateFollower(ctx context.Context, c cluster, env *faultEnv) (func(context.Context) error, error) {
 	p := c.(partitionable)
 	ld, err := leaderOf(ctx, c, nil)
 	if err != nil {
@@ -125,20 +131,20 @@ func isolateFollower(ctx context.Context, c cluster, note func(string)) (func(co
 		}
 	}
 	p.Split([]int{f}, rest)
-	note(fmt.Sprintf("m%d (follower) isolated from %v", f, names(rest)))
-	return func(context.Context) error { p.Heal(); note("partition healed"); return nil }, nil
+	env.note(fmt.Sprintf("m%d (follower) isolated from %v", f, names(rest)))
+	return func(context.Context) error { p.Heal(); env.note("partition healed"); return nil }, nil
 }
 
 // killAll kills every member with SIGKILL; healing starts them all again.
-func killAll(_ context.Context, c cluster, note func(string)) (func(context.Context) error, error) {
+func killAll(_ context.Context, c cluster, env *faultEnv) (func(context.Context) error, error) {
 	p := c.(processes)
 	n := len(c.ClientURLs())
 	for i := 0; i < n; i++ {
 		p.Kill(i)
 	}
-	note("every member killed with SIGKILL")
+	env.note("every member killed with SIGKILL")
 	return func(ctx context.Context) error {
-		note("every member restarted")
+		env.note("every member restarted")
 		for i := 0; i < n; i++ {
 			if err := p.Restart(ctx, i); err != nil {
 				return err
@@ -146,6 +152,15 @@ func killAll(_ context.Context, c cluster, note func(string)) (func(context.Cont
 		}
 		return nil
 	}, nil
+}
+
+// faultEnv is what a fault may use besides the cluster.
+type faultEnv struct {
+	// note records what the fault did on the run's timeline.
+	note func(string)
+	// probe sends, at once, a read of every contended key to member m,
+	// each recorded in the history like the clients' reads.
+	probe func(m int)
 }
 
 func names(is []int) []string {
@@ -226,7 +241,7 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 		return nil, err
 	}
 	for round := 0; round < max(cfg.Rounds, 1); round++ {
-		if err := faultRound(ctx, cfg, sc, c, note); err != nil {
+		if err := faultRound(ctx, cfg, sc, c, &faultEnv{note: note, probe: w.probe}); err != nil {
 			return nil, err
 		}
 	}
@@ -240,6 +255,9 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 		return nil, withLogs(err, c)
 	}
 	res := check(w, finals, timeline, cfg.CheckTimeout, dir)
+	if err := writeHistory(filepath.Join(dir, "history.jsonl"), w.records, timeline); err != nil {
+		return nil, err
+	}
 	res.Scenario, res.Members, res.Duration = sc.Name, cfg.Members, duration
 	if !res.OK() {
 		res.Logs = c.Logs()
@@ -250,8 +268,9 @@ func runScenario(ctx context.Context, cfg runConfig, sc scenario) (*result, erro
 // faultRound injects the fault, lets it last cfg.Fault, heals it, waits
 // until the cluster is healthy and lets the workload run on for
 // cfg.Recover.
-func faultRound(ctx context.Context, cfg runConfig, sc scenario, c cluster, note func(string)) error {
-	heal, err := sc.Inject(ctx, c, note)
+func faultRound(ctx context.Context, cfg runConfig, sc scenario, c cluster, env *faultEnv) error {
+	note := env.note
+	heal, err := sc.Inject(ctx, c, env)
 	if err != nil {
 		return withLogs(fmt.Errorf("inject %s: %w", sc.Name, err), c)
 	}
@@ -293,6 +312,32 @@ func readAll(ctx context.Context, c cluster, w *workload) ([]finalRead, error) {
 		}
 	}
 	return out, nil
+}
+
+// writeHistory saves the run's timeline and operations (one JSON object a
+// line, times in ns since the start, return -1 for an unknown outcome) for
+// a look after the run (-keep).
+func writeHistory(path string, recs []record, timeline []event) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	enc := json.NewEncoder(bw)
+	for _, e := range timeline {
+		_ = enc.Encode(e)
+	}
+	for _, r := range recs {
+		if r.Return == math.MaxInt64 {
+			r.Return = -1
+		}
+		_ = enc.Encode(r)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // gap waits d: the time a phase of the scenario lasts.

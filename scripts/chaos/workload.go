@@ -54,6 +54,7 @@ type workload struct {
 	cfg    workloadConfig
 	api    *apiClient
 	start  time.Time
+	ctx    context.Context // the clients' requests; cancelled by stop
 	cancel context.CancelFunc
 	stopc  chan struct{}
 	wg     sync.WaitGroup
@@ -84,7 +85,7 @@ func (w *workload) now() int64 { return int64(time.Since(w.start)) }
 // run starts the clients.
 func (w *workload) run() {
 	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
+	w.ctx, w.cancel = ctx, cancel
 	for c := 0; c < w.cfg.Clients; c++ {
 		w.wg.Add(1)
 		go func(c int) {
@@ -92,6 +93,21 @@ func (w *workload) run() {
 			cl := &client{w: w, id: c, member: c % len(w.cfg.URLs), rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(c))), known: map[string]observation{}}
 			cl.loop(ctx)
 		}(c)
+	}
+}
+
+// probe sends a read of every contended key to member m at once, each
+// from a client of its own (ids after the workload's clients); stop waits
+// for them as for the clients.
+func (w *workload) probe(m int) {
+	for k := 0; k < w.cfg.Keys; k++ {
+		w.wg.Add(1)
+		go func(k int) {
+			defer w.wg.Done()
+			id := w.cfg.Clients + k
+			cl := &client{w: w, id: id, member: m, rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(id))), known: map[string]observation{}}
+			cl.one(w.ctx, m, input{Kind: opGet, Key: contendedKey(k)})
+		}(k)
 	}
 }
 
