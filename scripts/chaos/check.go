@@ -252,9 +252,16 @@ func explain(model porcupine.Model, history []record, timeline []event, timeout 
 			}
 		}
 		sort.Slice(ends, func(i, j int) bool { return ends[i] < ends[j] })
-		at := ends[sort.Search(len(ends), func(i int) bool {
+		if len(ends) == 0 {
+			continue // only unknown writes: nothing to contradict
+		}
+		// The history as known at the last return is already illegal
+		// (what is left out could only have explained more), so the
+		// search always lands inside ends.
+		i := sort.Search(len(ends), func(i int) bool {
 			return porcupine.CheckOperationsTimeout(model, asOps(recs, ends[i]), timeout) == porcupine.Illegal
-		})]
+		})
+		at := ends[min(i, len(ends)-1)]
 		if visualDir != "" {
 			_, info := porcupine.CheckOperationsVerbose(model, asOps(recs, at), timeout)
 			_ = porcupine.VisualizePath(model, info, filepath.Join(visualDir, "violation.html"))
