@@ -30,7 +30,13 @@ type cluster interface {
 type processes interface {
 	cluster
 	Kill(i int)
-	Restart(ctx context.Context, i int) error
+	// Launch starts a killed member again with its command line; WaitUp
+	// waits (at most settle) until it answers, failing early if it
+	// exits. A member restarted alone answers once it has caught up,
+	// which needs a quorum: restart every member of a cluster that lost
+	// its quorum before waiting for any.
+	Launch(i int) error
+	WaitUp(ctx context.Context, i int) error
 	Signal(i int, sig syscall.Signal) error
 }
 
@@ -179,17 +185,16 @@ func (c *procCluster) Signal(i int, sig syscall.Signal) error {
 	return c.pc.Members[i].Signal(sig)
 }
 
-// Restart starts a killed member again with its command line and waits
-// (at most settle) until it answers.
-func (c *procCluster) Restart(ctx context.Context, i int) error {
-	ctx, cancel := context.WithTimeout(ctx, settle)
-	defer cancel()
+func (c *procCluster) Launch(i int) error {
 	m := c.pc.Members[i]
 	if m.Alive() {
 		return errors.New(m.Name + " is still running")
 	}
-	if err := m.Start(); err != nil {
-		return err
-	}
-	return m.WaitUp(ctx)
+	return m.Start()
+}
+
+func (c *procCluster) WaitUp(ctx context.Context, i int) error {
+	ctx, cancel := context.WithTimeout(ctx, settle)
+	defer cancel()
+	return c.pc.Members[i].WaitUp(ctx)
 }

@@ -64,7 +64,10 @@ func killOne(leader bool) func(context.Context, cluster, *faultEnv) (func(contex
 		env.note(fmt.Sprintf("m%d (%s) killed with SIGKILL", i, role))
 		return func(ctx context.Context) error {
 			env.note(fmt.Sprintf("m%d restarted", i))
-			return p.Restart(ctx, i)
+			if err := p.Launch(i); err != nil {
+				return err
+			}
+			return p.WaitUp(ctx, i)
 		}, nil
 	}
 }
@@ -146,7 +149,12 @@ func killAll(_ context.Context, c cluster, env *faultEnv) (func(context.Context)
 	return func(ctx context.Context) error {
 		env.note("every member restarted")
 		for i := 0; i < n; i++ {
-			if err := p.Restart(ctx, i); err != nil {
+			if err := p.Launch(i); err != nil {
+				return err
+			}
+		}
+		for i := 0; i < n; i++ {
+			if err := p.WaitUp(ctx, i); err != nil {
 				return err
 			}
 		}
