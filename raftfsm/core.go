@@ -38,6 +38,7 @@ type raftNode struct {
 	peers    *rpcPool     // cluster RPC connections to the other members
 	space    *diskGuard   // refuses writes the data dir has no room for; nil when off
 	learned  learnedPeers // cluster and members learned when joining (known.go)
+	recovery recovery     // a forced new cluster's pending removals (recover.go)
 	ready    progress     // highest term whose leader no-op is applied here
 	hasState bool         // raft found state in the data dir (a restart)
 	raftLog  hclog.Logger // raft's own logs, bridged into logrus
@@ -84,6 +85,10 @@ func openRaftNode(cfg Config) (*raftNode, error) {
 	}))
 	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if err := n.recovery.load(filepath.Join(dir, recoveryFileName)); err != nil {
 		n.closeStores()
 		return nil, err
 	}
@@ -181,6 +186,14 @@ func (n *raftNode) startRaft() error {
 		return fmt.Errorf("raftfsm: read raft state: %w", err)
 	}
 	n.hasState = hasState
+	if n.cfg.ForceNewCluster && hasState {
+		if err := n.forceNewCluster(rc); err != nil {
+			n.closeStores()
+			return err
+		}
+	} else if n.cfg.ForceNewCluster {
+		n.log.Warn("--force-new-cluster: the data dir holds no raft state; starting as configured")
+	}
 	if _, err := n.restoreLocal(n.snaps, n.logSum.last); err != nil {
 		n.closeStores()
 		return err

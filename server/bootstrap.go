@@ -26,6 +26,10 @@ type identity struct {
 	Name      string `json:"name"`
 	ID        string `json:"id"`
 	ClusterID string `json:"clusterID"`
+	// Backup marks a data dir written by `etcd-classic backup`: its raft
+	// state names the old cluster's members, so it must be started with
+	// --force-new-cluster, which clears the mark.
+	Backup bool `json:"backup,omitempty"`
 }
 
 // bootstrap is what a start decided from the data dir and the
@@ -51,6 +55,9 @@ func decide(cfg *Config, peerTLS *tls.Config) (*bootstrap, error) {
 	if err == nil {
 		if err := json.Unmarshal(raw, &b.id); err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.identityPath(), err)
+		}
+		if b.id.Backup && !cfg.ForceNewCluster {
+			return nil, fmt.Errorf("%s holds a backup (etcd-classic backup: a new member and cluster ID, the old cluster's members): start it with --force-new-cluster", cfg.DataDir)
 		}
 		b.existing = true
 		b.memberID, _ = machines.ParseID(b.id.ID)
@@ -124,6 +131,9 @@ func (b *bootstrap) lookup(cfg *Config, peerTLS *tls.Config) error {
 // join first asks the cluster to add the member. On error node is closed.
 func (b *bootstrap) finish(cfg *Config, node *raftfsm.Node) error {
 	switch {
+	case b.existing && b.id.Backup:
+		// The forced new cluster has replaced the old members.
+		b.id.Backup = false
 	case b.existing:
 		return nil
 	case len(b.joinPeers) > 0:

@@ -76,8 +76,19 @@ type Config struct {
 	// JoinPeers (etcd 0.x -peers, host:port) makes a first start ask the
 	// cluster at these peer addresses to add this member.
 	JoinPeers []string
-	// Force (etcd 0.x -force) discards the member's raft state first.
+	// Force is etcd 0.x -f/-force, "force a new configuration to be
+	// used": on a member that has started before, the configuration the
+	// flags give replaces the one in its data dir (recover.go). Without
+	// JoinPeers that is ForceNewCluster; with JoinPeers the member joins
+	// that cluster anew, its old state moved to DataDir/member.discarded.
+	// A first start ignores it.
 	Force bool
+	// ForceNewCluster (etcd 2.x --force-new-cluster) starts a member that
+	// has started before as a new cluster of itself alone, keeping its
+	// data; the other members are removed from the membership table, and
+	// new ones are added with POST /v2/members or -peers. A first start
+	// ignores it (as etcd does).
+	ForceNewCluster bool
 	// Proxy is ProxyOff (a member), ProxyOn or ProxyReadOnly.
 	Proxy string
 

@@ -60,10 +60,8 @@ func Start(cfg Config) (*Member, error) {
 // startMember starts raft and the client API on the member's data dir.
 func (m *Member) startMember() error {
 	cfg := &m.cfg
-	if cfg.Force {
-		if err := os.RemoveAll(cfg.memberDir()); err != nil {
-			return fmt.Errorf("-force: %w", err)
-		}
+	if err := cfg.applyForce(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
@@ -120,6 +118,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 		ID: b.memberID, Name: cfg.Name, DataDir: cfg.DataDir, PeerListener: peerLn,
 		PeerURLs: cfg.AdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		InitialMembers: b.initial, ClusterID: b.clusterID, Existing: b.existing, KnownMembers: b.known, Store: st, Log: m.log,
+		ForceNewCluster: cfg.ForceNewCluster && b.existing,
 		SnapshotCount: cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
 		StrictReconfigCheck: cfg.StrictReconfigCheck, PeerTLS: peerTLS, PeerDial: cfg.PeerDial,
 	})
