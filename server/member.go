@@ -118,9 +118,9 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 		ID: b.memberID, Name: cfg.Name, DataDir: cfg.DataDir, PeerListener: peerLn,
 		PeerURLs: cfg.AdvertisePeerURLs, ClientURLs: cfg.AdvertiseClientURLs,
 		InitialMembers: b.initial, ClusterID: b.clusterID, Existing: b.existing, KnownMembers: b.known, Store: st, Log: m.log,
-		ForceNewCluster: cfg.ForceNewCluster && b.existing,
-		SnapshotCount:   cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
+		SnapshotCount: cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
 		StrictReconfigCheck: cfg.StrictReconfigCheck, PeerTLS: peerTLS, PeerDial: cfg.PeerDial,
+		ForceNewCluster: cfg.ForceNewCluster && b.existing,
 	})
 	if err != nil {
 		_ = peerLn.Close()
