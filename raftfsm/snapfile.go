@@ -61,12 +61,7 @@ type SnapshotInfo struct {
 // writeSnapshotFile writes a snapshot file: info, exactly info.StateSize
 // bytes of state, and the checksum. It returns the bytes written.
 func writeSnapshotFile(w io.Writer, info SnapshotInfo, state io.Reader) (int64, error) {
-	hj, err := json.Marshal(info)
-	if err != nil {
-		return 0, err
-	}
-	head := append([]byte(snapFileMagic), binary.AppendUvarint(nil, uint64(len(hj)))...)
-	head = append(head, hj...)
+	head := snapshotHead(info)
 	sum := sha256.New()
 	out := io.MultiWriter(w, sum)
 	n, err := out.Write(head)
@@ -81,6 +76,13 @@ func writeSnapshotFile(w io.Writer, info SnapshotInfo, state io.Reader) (int64, 
 	}
 	n, err = w.Write(sum.Sum(nil))
 	return total + int64(n), err
+}
+
+// snapshotHead is a file's magic and header.
+func snapshotHead(info SnapshotInfo) []byte {
+	hj, _ := json.Marshal(info) // plain fields: cannot fail
+	head := append([]byte(snapFileMagic), binary.AppendUvarint(nil, uint64(len(hj)))...)
+	return append(head, hj...)
 }
 
 // SnapshotFile is a snapshot file read whole (ReadSnapshotFile).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,11 @@ func (ss *SnapshotStream) RaftTerm() uint64 { return ss.Info.RaftTerm }
 
 // StoreIndex is the store index of the snapshot.
 func (ss *SnapshotStream) StoreIndex() uint64 { return ss.Info.StoreIndex }
+
+// Size is the length of the whole file WriteTo writes.
+func (ss *SnapshotStream) Size() int64 {
+	return int64(len(snapshotHead(ss.Info))) + ss.Info.StateSize + sha256.Size
+}
 
 // WriteTo writes the whole snapshot file to w.
 func (ss *SnapshotStream) WriteTo(w io.Writer) (int64, error) {

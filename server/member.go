@@ -133,6 +133,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 	api := cfg.API
 	api.Store, api.Node, api.Log, api.RaftStats = st, node, m.log, node.Metrics
 	api.ClientCertAuth = cfg.ClientTLS.ClientCertAuth
+	api.Snapshots = snapshots{raftfsm.NewSnapshotSource(node)}
 	m.api = httpapi.New(api)
 	return nil
 }
