@@ -28,6 +28,7 @@ type config struct {
 	addr, bindAddr, peerAddr, peerBindAddr string
 	peers, peersFile                       string
 	force                                  bool
+	forceNewCluster                        bool // etcd 2.x --force-new-cluster
 
 	snapshotCount     uint64
 	snapshot          bool
@@ -122,7 +123,8 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-bind-addr", "sl"}, deprecated: []string{"sl"}, legacy: true, usage: "etcd 0.x: peer listen host or host:port (a host alone takes the advertised port)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerBindAddr) }},
 		{names: []string{"peers", "C"}, deprecated: []string{"C"}, legacy: true, usage: "etcd 0.x: comma-separated peer host:port list of members to join", value: func(c *config) flag.Value { return (*stringValue)(&c.peers) }},
 		{names: []string{"peers-file", "CF"}, deprecated: []string{"CF"}, legacy: true, usage: "etcd 0.x: file holding the -peers list", value: func(c *config) flag.Value { return (*stringValue)(&c.peersFile) }},
-		{names: []string{"force", "f"}, usage: "etcd 0.x: discard this member's raft state in the data dir before starting", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+		{names: []string{"force", "f"}, usage: "etcd 0.x: force a new configuration: a member that has run before starts with its data as a new one-member cluster (with -peers: joins that cluster anew, its old state kept in member.discarded)", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+		{names: []string{"force-new-cluster"}, usage: "start a member that has run before as a new one-member cluster with its data (disaster recovery); add members back with /v2/members", value: func(c *config) flag.Value { return (*boolValue)(&c.forceNewCluster) }},
 		{names: []string{"snapshot-count", "snapshotCount"}, deprecated: []string{"snapshotCount"}, usage: "number of committed entries between snapshots", value: func(c *config) flag.Value { return (*uintValue)(&c.snapshotCount) }},
 		{names: []string{"snapshot"}, usage: "etcd 0.x: take snapshots (always on here; accepted for compatibility)", value: func(c *config) flag.Value { return (*boolValue)(&c.snapshot) }},
 		{names: []string{"heartbeat-interval", "peer-heartbeat-interval", "peer-heartbeat-timeout"}, usage: "time (ms) of a heartbeat interval", value: func(c *config) flag.Value { return (*uintValue)(&c.heartbeatMS) }},
@@ -218,7 +220,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 			value: func(*config) flag.Value { return newCompatValue(x.name) }})
 	}
 	for _, x := range []struct{ name, why string }{
-		{"force-new-cluster", "rebuilding a cluster from one member's data is not supported"},
 		{"discovery-srv", "DNS discovery is not supported; list the members with --initial-cluster"},
 		{"discovery-fallback", "discovery is not supported"},
 		{"discovery-proxy", "discovery is not supported"},

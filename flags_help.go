@@ -41,6 +41,7 @@ var helpGroups = []helpGroup{
 		{names: []string{"initial-cluster-state"}},
 		{names: []string{"initial-cluster-token"}},
 		{names: []string{"strict-reconfig-check"}},
+		{names: []string{"force-new-cluster"}},
 		{names: []string{"snapshot-count"}},
 		{names: []string{"heartbeat-interval"}},
 		{names: []string{"election-timeout"}},

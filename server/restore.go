@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/etcd-classic/etcd-classic/httpapi"
 	"github.com/etcd-classic/etcd-classic/machines"
 	"github.com/etcd-classic/etcd-classic/raftfsm"
 )
@@ -167,16 +165,4 @@ func randomID() uint64 {
 			return id
 		}
 	}
-}
-
-// snapshots adapts raftfsm's snapshot source to the client API's
-// interface (httpapi cannot name raftfsm's types).
-type snapshots struct{ s *raftfsm.SnapshotSource }
-
-func (s snapshots) OpenSnapshot(ctx context.Context) (httpapi.Snapshot, error) {
-	ss, err := s.s.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return ss, nil
 }
