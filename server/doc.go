@@ -6,7 +6,9 @@
 // connection caps), starts the raft node and the client API on them, and
 // stops it all again (Member.Stop). The command (package main) turns
 // flags into a Config; tests build one and start members in-process
-// (servertest).
+// (servertest). It also builds and reads data dirs offline for the
+// operator subcommands (Restore, Backup, ReadSnapshotStatus): the data
+// dir's layout and the member's identity are this package's.
 //
 // What this package must never do: parse flags or read the environment
 // (a Config says everything), hold store or raft rules (it wires store,
