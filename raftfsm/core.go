@@ -249,13 +249,29 @@ func (n *raftNode) watchLeaders() <-chan raft.Observation {
 }
 
 // soleVoter reports whether this member is, or is about to bootstrap as,
-// the only voter of its cluster. For existing state it reads the latest
-// configuration entry of the log, or else of the newest snapshot.
+// the only voter of its cluster.
 func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.SnapshotStore) bool {
 	if !hasState {
 		return len(n.cfg.InitialMembers) == 1 && n.cfg.InitialMembers[0].ID == n.cfg.ID
 	}
-	var conf *raft.Configuration
+	conf := n.latestConfiguration(snaps)
+	if conf == nil {
+		return false
+	}
+	voters, self := 0, false
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == rc.LocalID
+		}
+	}
+	return voters == 1 && self
+}
+
+// latestConfiguration is raft's configuration as the data dir holds it:
+// the latest configuration entry of the log after the newest snapshot,
+// or else the snapshot's (nil when there is neither).
+func (n *raftNode) latestConfiguration(snaps raft.SnapshotStore) *raft.Configuration {
 	first, err1 := n.bolt.FirstIndex()
 	last, err2 := n.bolt.LastIndex()
 	// Entries up to the newest snapshot are superseded by its
@@ -273,25 +289,14 @@ func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.Snapshot
 			}
 			if l.Type == raft.LogConfiguration {
 				c := raft.DecodeConfiguration(l.Data)
-				conf = &c
-				break
+				return &c
 			}
 		}
 	}
-	if conf == nil {
-		if len(metas) == 0 {
-			return false
-		}
-		conf = &metas[0].Configuration
+	if len(metas) == 0 {
+		return nil
 	}
-	voters, self := 0, false
-	for _, s := range conf.Servers {
-		if s.Suffrage == raft.Voter {
-			voters++
-			self = self || s.ID == rc.LocalID
-		}
-	}
-	return voters == 1 && self
+	return &metas[0].Configuration
 }
 
 // followerTimeout is raft's follower (and candidate) timeout for an etcd

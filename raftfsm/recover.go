@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -100,11 +101,17 @@ func (r *recovery) load(path string) error {
 	return nil
 }
 
-// record writes the members to remove and makes the record active.
+// record adds members to remove, writes the whole set and makes the
+// record active.
 func (r *recovery) record(ids []uint64) error {
-	body := recoveryBody{Remove: []string{}}
-	slices.Sort(ids)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all := maps.Clone(r.remove)
 	for _, id := range ids {
+		all[id] = true
+	}
+	body := recoveryBody{Remove: []string{}}
+	for _, id := range slices.Sorted(maps.Keys(all)) {
 		body.Remove = append(body.Remove, machines.IDString(id))
 	}
 	bb, _ := json.Marshal(body)
@@ -112,12 +119,7 @@ func (r *recovery) record(ids []uint64) error {
 	if err := writeFileSync(r.path, fb); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.active = true
-	for _, id := range ids {
-		r.remove[id] = true
-	}
+	r.remove, r.active = all, true
 	return nil
 }
 
@@ -162,6 +164,20 @@ func (r *recovery) done() error {
 // forceNewCluster is step 1 (see above). It runs before restoreLocal,
 // which then restores the snapshot it wrote.
 func (n *raftNode) forceNewCluster(rc *raft.Config) error {
+	// raft's other servers are refused before anything changes: should
+	// the process stop half way, a restart (with the flag or without)
+	// still keeps them out while it finishes.
+	var before []uint64
+	if conf := n.latestConfiguration(n.snaps); conf != nil {
+		for _, s := range conf.Servers {
+			if id, err := machines.ParseID(string(s.ID)); err == nil && s.ID != rc.LocalID {
+				before = append(before, id)
+			}
+		}
+	}
+	if err := n.recovery.record(before); err != nil {
+		return err
+	}
 	// A scratch FSM: RecoverCluster restores and applies into it, and
 	// what it holds afterwards is only needed for the table.
 	scratch := newFSM(store.NewWithConfig(store.Config{HistorySize: n.cfg.Store.HistorySize()}), n.log)
