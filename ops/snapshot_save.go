@@ -98,11 +98,12 @@ func SaveSnapshot(ctx context.Context, ep Endpoint, path string, progress io.Wri
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		msg := fmt.Sprintf("GET %s: HTTP %d: %s%s", server.SnapshotPath, resp.StatusCode, snippet(b), hint(resp.StatusCode))
+		why := hint(resp.StatusCode)
 		if resp.StatusCode == http.StatusNotFound {
-			msg += "; etcd has no v2 snapshot: use etcdctl there, or etcd-classic copy"
+			// etcd's v2 API has no snapshot.
+			why = " (not an etcd-classic member: for etcd, etcdctl backup of a stopped member, or etcd-classic copy)"
 		}
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("GET %s: HTTP %d: %s%s", server.SnapshotPath, resp.StatusCode, snippet(b), why)
 	}
 	part := path + ".part"
 	if err := download(resp, part, cancel); err != nil {
