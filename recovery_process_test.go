@@ -52,7 +52,9 @@ func addMember(t *testing.T, client, peerURL string) {
 }
 
 // hostPort is a URL's host:port.
-func hostPort(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") }
+func hostPort(u string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+}
 
 // A three-member cluster under a write load loses both followers for
 // good (kill -9, data dirs gone); the survivor, killed too, restarts with
