@@ -155,6 +155,10 @@ otherwise 2.x mode applies.
 
   etcd-classic --version    etcd's version lines, naming this server
   etcd-classic -h | --help  this text
+
+Operator subcommands (each with -h): etcd-classic copy (copy key trees
+between members), etcd-classic snapshot save|status|restore (online
+backup and restore), etcd-classic backup (offline backup, as etcdctl's).
 `)
 	listed := map[string]bool{}
 	for _, g := range helpGroups {
