@@ -46,8 +46,8 @@ type Member struct {
 // Start starts a member as cfg describes: it opens the listeners, reads
 // (or, at a first start, decides) the member's identity, starts raft and
 // serves the metrics URLs. It returns once every listener is open. The
-// client URLs accept connections only once the member is ready (Ready,
-// WaitReady; DESIGN.md "Ready when it answers"): until then a client's
+// client URLs accept connections only once the member is ready
+// (WaitReady; DESIGN.md "Ready when it answers"): until then a client's
 // connection waits. On error nothing is left running.
 func Start(cfg Config) (*Member, error) {
 	if err := cfg.check(); err != nil {
@@ -143,7 +143,8 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 	if err := b.finish(cfg, node); err != nil {
 		return err
 	}
-	m.node, m.newCluster = node, len(b.initial) > 0
+	m.node = node
+	m.newCluster = len(b.initial) > 0
 	api := cfg.API
 	api.Store, api.Node, api.Log, api.RaftStats = st, node, m.log, node.Metrics
 	api.ClientCertAuth = cfg.ClientTLS.ClientCertAuth
