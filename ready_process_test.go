@@ -36,7 +36,7 @@ import (
 // needs its first election (1–2 s with the default 1 s election timeout),
 // which on a loaded machine can pass etcdctl's default 2 s per request.
 //
-// Slow (about 20 s): six clusters are started, three of them twice.
+// About 6 s: five clusters are started, one of them twice.
 func TestEtcdctlAtStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
