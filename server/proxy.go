@@ -18,6 +18,9 @@ import (
 // URLs, refreshed every few seconds.
 func (m *Member) startProxy() error {
 	cfg := &m.cfg
+	if err := discoverProxyCluster(cfg); err != nil {
+		return err
+	}
 	peers := clusterPeers(cfg)
 	if len(peers) == 0 {
 		return errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
