@@ -254,7 +254,12 @@ func TestDiscoveryLegacyProtocol(t *testing.T) {
 		}
 	}
 	var dir struct {
-		Node struct{ Nodes []struct{ Key, Value string; TTL int64 } }
+		Node struct {
+			Nodes []struct {
+				Key, Value string
+				TTL        int64
+			}
+		}
 	}
 	getJSON(t, token, &dir)
 	if len(dir.Node.Nodes) != 3 {

@@ -117,7 +117,7 @@ func (d *DNS) answer(q []byte) ([]byte, error) {
 	}
 	d.mu.Unlock()
 
-	flags := uint16(0x8000 | 0x0400 | 0x0080)  // response, authoritative, recursion available
+	flags := uint16(0x8000 | 0x0400 | 0x0080)        // response, authoritative, recursion available
 	flags |= binary.BigEndian.Uint16(q[2:]) & 0x7900 // opcode and RD from the query
 	if !known {
 		flags |= 3 // NXDOMAIN
