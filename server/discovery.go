@@ -85,7 +85,7 @@ func (r *registry) status(ctx context.Context) (*regStatus, error) {
 	err := r.c.retry(ctx, "cluster status check", func() error {
 		a, err := r.c.get(ctx, discoveryConfigDir+"/size")
 		if keysCode(err) == codeKeyNotFound {
-			return fmt.Errorf("%w (set it first: curl -X PUT %s -d value=3)", ErrDiscoverySizeNotFound, r.c.keyURL(discoveryConfigDir+"/size", nil))
+			return fmt.Errorf("%w (set it first: curl -X PUT %s -d value=3)", ErrDiscoverySizeNotFound, r.c.keyURL(discoveryConfigDir+"/size", nil).Redacted())
 		}
 		if err != nil {
 			return err

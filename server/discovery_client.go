@@ -146,26 +146,26 @@ func (c *keysClient) close() { c.hc.CloseIdleConnections() }
 
 // keyURL is the URL of key ("" for the directory itself) under the
 // discovery directory, with query q.
-func (c *keysClient) keyURL(key string, q url.Values) string {
+func (c *keysClient) keyURL(key string, q url.Values) *url.URL {
 	u := *c.dir
 	u.Path = path.Join("/", c.dir.Path, key)
 	u.RawPath = ""
 	u.RawQuery = q.Encode()
-	return u.String()
+	return &u
 }
 
 // get reads key ("" for the directory).
 func (c *keysClient) get(ctx context.Context, key string) (*keysAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, discoveryRequestTimeout)
 	defer cancel()
-	return nonEmpty(c.do(ctx, http.MethodGet, c.keyURL(key, nil), nil))
+	return nonEmpty(c.do(ctx, http.MethodGet, c.keyURL(key, nil).String(), nil))
 }
 
 // put writes key's value; q holds the conditions (prevExist) and ttl.
 func (c *keysClient) put(ctx context.Context, key, value string, q url.Values) (*keysAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, discoveryRequestTimeout)
 	defer cancel()
-	return nonEmpty(c.do(ctx, http.MethodPut, c.keyURL(key, q), url.Values{"value": {value}}))
+	return nonEmpty(c.do(ctx, http.MethodPut, c.keyURL(key, q).String(), url.Values{"value": {value}}))
 }
 
 // nonEmpty refuses an empty answer where a node is due.
@@ -183,7 +183,7 @@ func (c *keysClient) watch(ctx context.Context, index uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, discoveryWatchTimeout)
 	defer cancel()
 	q := url.Values{"wait": {"true"}, "recursive": {"true"}, "waitIndex": {strconv.FormatUint(index, 10)}}
-	_, err := c.do(ctx, http.MethodGet, c.keyURL("", q), nil)
+	_, err := c.do(ctx, http.MethodGet, c.keyURL("", q).String(), nil)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		return nil
 	}

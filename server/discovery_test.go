@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,10 +163,13 @@ func mapsEqual(a, b map[string]bool) bool {
 // name, an endpoint that is not a v2 keys API.
 func TestDiscoveryErrors(t *testing.T) {
 	t.Parallel()
+	var auth atomic.Value
 	notEtcd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
 		fmt.Fprint(w, "<html>hello</html>")
 	}))
 	t.Cleanup(notEtcd.Close)
+	withUser := strings.Replace(notEtcd.URL, "http://", "http://disco:s3cret@", 1) + "/x"
 
 	noSize := discoveryToken(t, 0)
 	badSize := discoveryToken(t, 0)
@@ -191,14 +195,21 @@ func TestDiscoveryErrors(t *testing.T) {
 		{"bad size", discoveryMember(t, "a", func(c *server.Config) { c.Discovery = badSize }), server.ErrDiscoveryBadSize, `"three"`},
 		{"registered before", dupCfg, server.ErrDiscoveryDuplicateID, "registered with this discovery token before"},
 		{"same name", discoveryMember(t, "twin", func(c *server.Config) { c.Discovery = sameName }), server.ErrDiscoveryDuplicateName, "distinct member names"},
-		{"not etcd", discoveryMember(t, "a", func(c *server.Config) { c.Discovery = notEtcd.URL + "/x" }), server.ErrDiscoveryBadEndpoint, "not etcd's"},
+		{"not etcd", discoveryMember(t, "a", func(c *server.Config) { c.Discovery = withUser }), server.ErrDiscoveryBadEndpoint, "not etcd's"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs := startAll(t, tc.cfg)
 			if !errors.Is(errs[0], tc.want) || !strings.Contains(errs[0].Error(), tc.text) {
 				t.Fatalf("start: %v, want %v with %q", errs[0], tc.want, tc.text)
 			}
+			if strings.Contains(errs[0].Error(), "s3cret") {
+				t.Errorf("the error shows the discovery URL's password: %v", errs[0])
+			}
 		})
+	}
+	// The URL's user and password go as HTTP basic credentials.
+	if got, _ := auth.Load().(string); got != "Basic ZGlzY286czNjcmV0" {
+		t.Errorf("Authorization %q, want the URL's credentials", got)
 	}
 }
 
