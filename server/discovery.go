@@ -134,7 +134,9 @@ func (r *registry) join(ctx context.Context, value string) ([]InitialMember, err
 		return err
 	})
 	if keysCode(err) == codeNodeExist {
-		return nil, fmt.Errorf("%w: this member (ID %s) registered with this discovery token before, but its data dir holds no cluster; restart it on its old data dir, or bootstrap with a new token", ErrDiscoveryDuplicateID, r.self)
+		// etcd refuses too: a token that bootstrapped once, even halfway,
+		// must not bootstrap again.
+		return nil, fmt.Errorf("%w: this member (ID %s) registered with this discovery token before, but its data dir holds no cluster (an earlier start did not finish, or the data was lost); bootstrap with a new token", ErrDiscoveryDuplicateID, r.self)
 	}
 	if err != nil {
 		return nil, err
