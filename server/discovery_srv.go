@@ -49,14 +49,13 @@ type srvService struct{ service, scheme string }
 func srvCluster(ctx context.Context, cfg *Config, selfName string) ([]InitialMember, error) {
 	ctx, cancel := context.WithTimeout(ctx, srvLookupTimeout)
 	defer cancel()
-	res := cfg.Resolver
-	if res == nil {
-		res = net.DefaultResolver
+	b := &srvBuilder{cfg: cfg, res: cfg.Resolver, selfName: selfName, byName: map[string]int{}}
+	if b.res == nil {
+		b.res = net.DefaultResolver
 	}
-	var self map[netip.AddrPort]bool
 	if selfName != "" {
 		var err error
-		if self, err = resolveURLs(ctx, res, cfg.AdvertisePeerURLs); err != nil {
+		if b.self, err = resolveURLs(ctx, b.res, cfg.AdvertisePeerURLs); err != nil {
 			return nil, fmt.Errorf("--discovery-srv: resolving this member's peer URLs: %w", err)
 		}
 	}
@@ -64,55 +63,71 @@ func srvCluster(ctx context.Context, cfg *Config, selfName string) ([]InitialMem
 	if cfg.DiscoverySRVName != "" {
 		suffix = "-" + cfg.DiscoverySRVName
 	}
-	var (
-		out    []InitialMember
-		byName = map[string]int{}
-		errs   []error
-		temp   int
-	)
+	var errs []error
 	for _, s := range []srvService{{"etcd-server-ssl" + suffix, "https"}, {"etcd-server" + suffix, "http"}} {
-		_, recs, err := res.LookupSRV(ctx, s.service, "tcp", cfg.DiscoverySRV)
+		_, recs, err := b.res.LookupSRV(ctx, s.service, "tcp", cfg.DiscoverySRV)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		for _, rec := range recs {
-			target := strings.TrimSuffix(rec.Target, ".")
-			u := s.scheme + "://" + net.JoinHostPort(target, strconv.Itoa(int(rec.Port)))
-			name := ""
-			if selfName != "" {
-				addrs, err := resolveHost(ctx, res, target, rec.Port)
-				if err != nil {
-					cfg.Log.WithFields(logrus.Fields{"target": target, "err": err}).Warn("discovery-srv: cannot resolve a record's target; skipping it")
-					continue
-				}
-				if intersects(self, addrs) {
-					name = selfName
-				}
-			}
-			for name == "" {
-				if cand := strconv.Itoa(temp); cand != selfName {
-					name = cand
-				}
-				temp++
-			}
-			if i, ok := byName[name]; ok {
-				out[i].PeerURLs = append(out[i].PeerURLs, u)
-				continue
-			}
-			byName[name] = len(out)
-			out = append(out, InitialMember{Name: name, PeerURLs: []string{u}})
-			cfg.Log.WithFields(logrus.Fields{"service": "_" + s.service + "._tcp." + cfg.DiscoverySRV, "url": u, "member": name}).Info("discovery-srv: found a member")
+			b.add(ctx, s, rec)
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--discovery-srv %s: no _etcd-server-ssl%s._tcp or _etcd-server%s._tcp records: %w", cfg.DiscoverySRV, suffix, suffix, errors.Join(errs...))
+	if len(b.out) == 0 {
+		err := errors.Join(errs...)
+		if err == nil {
+			err = errors.New("the lookups returned none")
+		}
+		return nil, fmt.Errorf("--discovery-srv %s: no _etcd-server-ssl%s._tcp or _etcd-server%s._tcp records: %w", cfg.DiscoverySRV, suffix, suffix, err)
 	}
-	if _, ok := byName[selfName]; selfName != "" && !ok {
+	if _, ok := b.byName[selfName]; selfName != "" && !ok {
 		// etcd's words, and which records were read.
 		return nil, fmt.Errorf("couldn't find local name %q in the initial cluster configuration: no SRV record of %s points at --initial-advertise-peer-urls %v", selfName, cfg.DiscoverySRV, cfg.AdvertisePeerURLs)
 	}
-	return out, nil
+	return b.out, nil
+}
+
+// srvBuilder collects the members of the SRV records.
+type srvBuilder struct {
+	cfg      *Config
+	res      *net.Resolver
+	selfName string
+	self     map[netip.AddrPort]bool // this member's peer addresses
+	out      []InitialMember
+	byName   map[string]int // index in out
+	temp     int            // the next placeholder name
+}
+
+// add makes rec a member: this one when its target resolves to one of
+// this member's peer addresses, else one with a placeholder name.
+func (b *srvBuilder) add(ctx context.Context, s srvService, rec *net.SRV) {
+	target := strings.TrimSuffix(rec.Target, ".")
+	u := s.scheme + "://" + net.JoinHostPort(target, strconv.Itoa(int(rec.Port)))
+	name := ""
+	if b.selfName != "" {
+		addrs, err := resolveHost(ctx, b.res, target, rec.Port)
+		if err != nil {
+			b.cfg.Log.WithFields(logrus.Fields{"target": target, "err": err}).Warn("discovery-srv: cannot resolve a record's target; skipping it")
+			return
+		}
+		if intersects(b.self, addrs) {
+			name = b.selfName
+		}
+	}
+	for name == "" {
+		if cand := strconv.Itoa(b.temp); cand != b.selfName {
+			name = cand
+		}
+		b.temp++
+	}
+	if i, ok := b.byName[name]; ok {
+		b.out[i].PeerURLs = append(b.out[i].PeerURLs, u)
+		return
+	}
+	b.byName[name] = len(b.out)
+	b.out = append(b.out, InitialMember{Name: name, PeerURLs: []string{u}})
+	b.cfg.Log.WithFields(logrus.Fields{"service": "_" + s.service + "._tcp." + b.cfg.DiscoverySRV, "url": u, "member": name}).Info("discovery-srv: found a member")
 }
 
 // resolveURLs is the set of addresses (IP and port) that urls' hosts
