@@ -58,8 +58,12 @@ func Start(cfg Config) (*Member, error) {
 	var err error
 	if cfg.Proxy != ProxyOff {
 		err = m.startProxy()
-	} else {
-		err = m.startMember()
+	} else if err = m.startMember(); errors.Is(err, ErrDiscoveryFull) && cfg.DiscoveryFallback == FallbackProxy {
+		// etcd 2.x --discovery-fallback=proxy; startMember closed what it
+		// had opened.
+		m.log.WithField("err", err).Warn("discovery cluster full, falling back to proxy")
+		m.cfg.Proxy = ProxyOn
+		err = m.startProxy()
 	}
 	if err != nil {
 		m.Stop()
@@ -142,6 +146,9 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 	}
 	if err := b.finish(cfg, node); err != nil {
 		return err
+	}
+	if b.registration != nil {
+		m.closers = append(m.closers, b.registration.keepAlive(m.log, b.existing))
 	}
 	m.node = node
 	m.newCluster = len(b.initial) > 0

@@ -19,6 +19,9 @@ import (
 // first member list is in, or after proxyReadyTimeout.
 func (m *Member) startProxy() error {
 	cfg := &m.cfg
+	if err := discoverProxyCluster(cfg); err != nil {
+		return err
+	}
 	peers := clusterPeers(cfg)
 	if len(peers) == 0 {
 		return errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
