@@ -52,8 +52,7 @@ var tlsPending = map[string]bool{"client-cert-allowed-hostname": true, "peer-cer
 
 // refusedFlags are the etcd flags that must stop the start, because
 // accepting them would lose data or split a cluster.
-var refusedFlags = map[string]bool{"unsafe-no-fsync": true, "discovery": true,
-	"discovery-srv": true, "discovery-srv-name": true, "discovery-fallback": true, "discovery-proxy": true,
+var refusedFlags = map[string]bool{"unsafe-no-fsync": true,
 	"config-file": true, "config": true}
 
 // definedFlags returns the flag set with every flag this build knows.
@@ -74,6 +73,8 @@ func sampleArgs(f *flag.Flag) []string {
 		v = "12"
 	case *floatValue:
 		v = "1.5"
+	case *fallbackValue:
+		v = "exit"
 	case *compatValue:
 		switch fv.kind {
 		case kindUint, kindInt:
@@ -214,7 +215,7 @@ func TestCompatFlagValues(t *testing.T) {
 		{args: []string{"--log-package-levels", "etcdserver=DEBUG"}, warn: "use --log-level"},
 		{args: []string{"--discovery-srv="}},
 		{args: []string{"--discovery", ""}},
-		{args: []string{"--discovery-srv", "example.com"}, wantErr: "-discovery-srv: DNS discovery is not supported"},
+		{args: []string{"--discovery-fallback", "sideways"}, wantErr: `invalid value "sideways" for flag -discovery-fallback: must be 'exit' or 'proxy'`},
 		{args: []string{"--config-file", "/etc/etcd.yml"}, wantErr: "-config-file: configuration files are not supported"},
 	}
 	for _, tc := range cases {

@@ -49,6 +49,9 @@ func (c *config) resolve() (server.Config, error) {
 	if err := c.resolveCluster(&sc); err != nil {
 		return sc, err
 	}
+	if err := c.resolveDiscovery(&sc); err != nil {
+		return sc, err
+	}
 	if sc.HeartbeatInterval <= 0 || sc.ElectionTimeout <= sc.HeartbeatInterval {
 		return sc, fmt.Errorf("the election timeout (%v) must be larger than the heartbeat interval (%v)", sc.ElectionTimeout, sc.HeartbeatInterval)
 	}

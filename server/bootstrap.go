@@ -43,6 +43,9 @@ type bootstrap struct {
 	initial   []*machines.Member // a new cluster's members
 	known     []*machines.Member // the members a lookup returned
 	joinPeers []string           // etcd 0.x: ask these to add us once raft runs
+	// registration is an etcd 0.4 discovery registration, kept alive
+	// while the member runs (discovery_legacy.go).
+	registration *legacyRegistration
 }
 
 // decide reads the identity in the data dir, or works out a first
@@ -63,7 +66,14 @@ func decide(cfg *Config, peerTLS *tls.Config) (*bootstrap, error) {
 		b.memberID, _ = machines.ParseID(b.id.ID)
 		b.clusterID, _ = machines.ParseID(b.id.ClusterID)
 		cfg.Log.WithFields(logrus.Fields{"id": b.id.ID, "data_dir": cfg.DataDir}).Info("restarting member from its data dir")
-		return b, nil
+		// Discovery is for a first start; etcd 0.4 still refreshes its
+		// registration.
+		b.registration, err = newLegacyRegistration(cfg)
+		return b, err
+	}
+	// Discovery sets the initial cluster, or (etcd 0.4) the peers to join.
+	if b.registration, err = discoverCluster(cfg); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(cfg.JoinPeers) > 0:

@@ -26,6 +26,13 @@ const (
 	DefaultHistorySize       = store.HistoryCapacity
 )
 
+// What a member does when discovery finds the cluster full
+// (Config.DiscoveryFallback).
+const (
+	FallbackExit  = "exit"
+	FallbackProxy = "proxy"
+)
+
 // Proxy modes (Config.Proxy).
 const (
 	ProxyOff      = ""         // a member
@@ -92,6 +99,26 @@ type Config struct {
 	// Proxy is ProxyOff (a member), ProxyOn or ProxyReadOnly.
 	Proxy string
 
+	// Discovery is the URL of a directory in a v2 keys API (etcd 2.x
+	// --discovery): a first start registers there and takes the initial
+	// cluster from it (discovery.go). With DiscoveryLegacy it speaks etcd
+	// 0.4's protocol instead (discovery_legacy.go).
+	Discovery       string
+	DiscoveryLegacy bool
+	// DiscoveryProxy is an HTTP proxy for the discovery requests.
+	DiscoveryProxy string
+	// DiscoveryFallback is what a member does when the discovery cluster
+	// is already full: FallbackExit (also the zero value) fails the start,
+	// FallbackProxy starts a proxy instead.
+	DiscoveryFallback string
+	// DiscoverySRV (etcd 2.x --discovery-srv) takes the initial cluster
+	// from the _etcd-server-ssl._tcp and _etcd-server._tcp SRV records of
+	// this domain; DiscoverySRVName adds "-<name>" to both service names.
+	DiscoverySRV, DiscoverySRVName string
+	// Resolver answers the SRV and host lookups of DiscoverySRV (default:
+	// the system's, net.DefaultResolver).
+	Resolver *net.Resolver
+
 	// ClientTLS and PeerTLS are the two sides' TLS settings; Start adds
 	// the auto-TLS directory (under DataDir) and host names.
 	ClientTLS, PeerTLS certs.Info
@@ -145,6 +172,17 @@ func (c *Config) check() error {
 	case ProxyOff, ProxyOn, ProxyReadOnly:
 	default:
 		return fmt.Errorf("--proxy must be off, on or readonly, not %q", c.Proxy)
+	}
+	switch c.DiscoveryFallback {
+	case "", FallbackExit, FallbackProxy:
+	default:
+		return fmt.Errorf("--discovery-fallback must be exit or proxy, not %q", c.DiscoveryFallback)
+	}
+	if c.Discovery != "" && c.DiscoverySRV != "" {
+		return errors.New(`multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"`)
+	}
+	if c.Discovery != "" && c.JoinExisting {
+		return errors.New("discovery URL should not be set when joining existing initial cluster") // etcd 3.4's words
 	}
 	if c.Log == nil {
 		c.Log = logrus.NewEntry(logrus.StandardLogger())
