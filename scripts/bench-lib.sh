@@ -31,11 +31,9 @@ bench_server() {
 	esac
 }
 
-# bench_cluster SCHEME [FLAG...] starts three members of $tmp/server on
-# loopback (client URLs SCHEME://127.0.0.1:2{1,2,3}379, plain peer URLs
-# on 2{1,2,3}380), waits until the cluster is healthy and sets $leader to
-# the leader's client URL.
-bench_cluster() {
+# bench_launch SCHEME [FLAG...] starts the three members of bench_cluster
+# (new logs in $tmp/m{1,2,3}.log) and returns at once, without waiting.
+bench_launch() {
 	local scheme=$1 i
 	shift
 	local ic="m1=http://127.0.0.1:21380,m2=http://127.0.0.1:22380,m3=http://127.0.0.1:23380"
@@ -46,6 +44,15 @@ bench_cluster() {
 			--initial-cluster "$ic" --initial-cluster-state new >"$tmp/m$i.log" 2>&1 &
 		echo $! >"$tmp/m$i.pid"
 	done
+}
+
+# bench_cluster SCHEME [FLAG...] starts three members of $tmp/server on
+# loopback (client URLs SCHEME://127.0.0.1:2{1,2,3}379, plain peer URLs
+# on 2{1,2,3}380), waits until the cluster is healthy and sets $leader to
+# the leader's client URL.
+bench_cluster() {
+	local scheme=$1
+	bench_launch "$@"
 	for _ in $(seq 1 100); do
 		curl -sk -m 2 "$scheme://127.0.0.1:21379/health" | grep -q true && break
 		sleep 0.2

@@ -17,6 +17,12 @@
 #      then all three stopped and started again, the time until every one
 #      serves the last key, and RSS of each after SETTLE seconds.
 #
+# PARTS (default "one three") picks the parts; PARTS=restart3 loads three
+# members, then stops and starts them RESTARTS times (default 3) and
+# prints each time to serving and the median, without the RSS settles.
+# LOGDIR, when set, keeps each restart's member logs there
+# (<server>-r<k>-m<i>.log) for a breakdown of the phases.
+#
 # The machine is shared by other work: RSS hardly depends on it, the
 # load's duration and the restart times do. Run as root (clear_refs).
 set -euo pipefail
@@ -28,6 +34,8 @@ keys=${KEYS:-100000}
 watches=${WATCHES:-10000}
 value=${VALUE:-256}
 settle=${SETTLE:-15}
+parts=${PARTS:-one three}
+restarts=${RESTARTS:-3}
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(etcd-classic etcd)
 
@@ -86,14 +94,8 @@ load() {
 	"$tmp/bench" -endpoints "$1" -clients 64 -n "$keys" -keys "$keys" -seq -val-size "$value" -op put | grep elapsed
 }
 
-for which in "${servers[@]}"; do
-	rm -rf "$tmp"/m[123] "$tmp"/m*.log
-	bench_server "$which" || exit 2
-	single_flags=""
-	# etcd-classic caps client connections at 4096 per URL by default.
-	[ "$which" = etcd-classic ] && single_flags="--max-client-conns 0"
-	echo "== $which: $("$tmp/server" --version 2>/dev/null | head -1), $keys keys x $value-byte values, $(nproc) cores, $(uname -r)"
-
+# one_member is part "one" (see the top).
+one_member() {
 	echo "-- one member"
 	start_single
 	for _ in $(seq 1 100); do
@@ -132,7 +134,10 @@ for which in "${servers[@]}"; do
 	wait "$wpid" || true
 	stop_members
 	rm -rf "$tmp/m1" "$tmp/m1.log"
+}
 
+# three_members is part "three" (see the top).
+three_members() {
 	echo "-- three members"
 	# shellcheck disable=SC2086
 	bench_cluster http $server_flags
@@ -143,9 +148,47 @@ for which in "${servers[@]}"; do
 	stop_members
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2086
-	bench_cluster http $server_flags
+	bench_launch http $server_flags
 	echo "restart: all three serving after $(wait_serving http://127.0.0.1:21379 http://127.0.0.1:22379 http://127.0.0.1:23379) s"
 	sleep "$settle"
 	for i in 1 2 3; do echo "after restart: m$i RSS/HWM MiB $(rss "$(cat "$tmp/m$i.pid")")"; done
 	stop_members
+}
+
+# three_restarts is part "restart3" (see the top).
+three_restarts() {
+	local k times="" t
+	echo "-- three members, $restarts restarts"
+	[ -z "${LOGDIR:-}" ] || mkdir -p "$LOGDIR"
+	# shellcheck disable=SC2086
+	bench_cluster http $server_flags
+	load http://127.0.0.1:21379,http://127.0.0.1:22379,http://127.0.0.1:23379
+	for k in $(seq 1 "$restarts"); do
+		stop_members
+		t0=$(date +%s.%N)
+		# Launch only: wait_serving alone decides when all three serve.
+		# shellcheck disable=SC2086
+		bench_launch http $server_flags
+		t=$(wait_serving http://127.0.0.1:21379 http://127.0.0.1:22379 http://127.0.0.1:23379)
+		echo "restart $k: all three serving after $t s"
+		times="$times $t"
+		if [ -n "${LOGDIR:-}" ]; then
+			for i in 1 2 3; do cp "$tmp/m$i.log" "$LOGDIR/$which-r$k-m$i.log"; done
+		fi
+	done
+	echo "restart: median $(echo "$times" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') s of$times"
+	stop_members
+}
+
+for which in "${servers[@]}"; do
+	rm -rf "$tmp"/m[123] "$tmp"/m*.log
+	bench_server "$which" || exit 2
+	single_flags=""
+	# etcd-classic caps client connections at 4096 per URL by default.
+	[ "$which" = etcd-classic ] && single_flags="--max-client-conns 0"
+	echo "== $which: $("$tmp/server" --version 2>/dev/null | head -1), $keys keys x $value-byte values, $(nproc) cores, $(uname -r)"
+
+	case " $parts " in *" one "*) one_member ;; esac
+	case " $parts " in *" three "*) three_members ;; esac
+	case " $parts " in *" restart3 "*) three_restarts ;; esac
 done
