@@ -81,6 +81,9 @@ func New(cfg Config) (*Node, error) {
 	} {
 		core.spawn(loop)
 	}
+	if k := newElectionKick(core); k != nil {
+		core.spawn(k.run)
+	}
 	core.log.WithFields(logrus.Fields{"node": cfg.Name, "id": machines.IDString(cfg.ID), "restarted": core.hasState}).Info("raft node started")
 	return n, nil
 }
