@@ -1,9 +1,7 @@
 package raftfsm
 
 import (
-	"context"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -19,15 +17,22 @@ import (
 // the same as here (its initial election tick advance): once a restarted
 // member sees its peers, it cuts the wait to a short random remainder.
 //
-// The kick: a restarted voter of a multi-voter cluster waits until a
-// quorum of voters (itself included) answers a status RPC — standing
-// earlier would only fail its pre-vote and cost a whole candidate
-// timeout — then a random delay in [0, followerTimeout/2), and if by then
-// it has still heard from no leader, it lowers raft's follower and
+// The kick: a restarted voter of a multi-voter cluster waits a random
+// delay in [0, followerTimeout/2) after raft starts, and if by then it
+// has still heard from no leader, it lowers raft's follower and
 // candidate timeouts to the leader lease (the lowest raft accepts).
 // Lowering makes raft look at its follower timer at once
 // (ReloadConfig), and a follower that never had contact stands now. The
-// configured timeouts come back as soon as a leader is known.
+// configured timeouts come back as soon as a leader is known, or after
+// two follower timeouts. Members started together have bound their peer
+// ports before they restore their state, so a pre-vote sent to one that
+// is still restoring waits in its accept queue and is answered once its
+// raft runs; one sent to a member that is down fails, and the candidate
+// tries again after its (shortened) candidate timeout, as it would have
+// anyway. (etcd also waits for an active peer before advancing; a
+// status RPC as that probe was tried and dropped: a member restarted
+// from its log alone does not know its cluster ID before the first
+// commit, refuses cluster RPCs until then, and logs each refusal.)
 //
 // Safety: timeouts are liveness only; raft's votes decide leadership.
 // Disruption: pre-vote is on, and a member that knows a leader refuses
@@ -39,15 +44,8 @@ import (
 // 3(w/S)² for a window w and spread S (≈1% for w = 20 ms, S = 333 ms),
 // and it costs one candidate timeout (raft's own randomised retry).
 
-// kickPoll is how often the kick asks again while a quorum is not up.
-const kickPoll = 25 * time.Millisecond
-
 // electionKick runs the kick (see above) for one start of a member.
-type electionKick struct {
-	*raftNode
-	// voters are the other voters' peer addresses at start.
-	voters []string
-}
+type electionKick struct{ *raftNode }
 
 // newElectionKick returns the kick for a restarted member, or nil when
 // it would not help: a first start (bootstrap and joins elect as
@@ -62,42 +60,36 @@ func newElectionKick(n *raftNode) *electionKick {
 		return nil
 	}
 	self := raft.ServerID(machines.IDString(n.cfg.ID))
-	k, isVoter := &electionKick{raftNode: n}, false
+	voters, isVoter := 0, false
 	for _, s := range f.Configuration().Servers {
-		switch {
-		case s.Suffrage != raft.Voter:
-		case s.ID == self:
-			isVoter = true
-		default:
-			k.voters = append(k.voters, string(s.Address))
+		if s.Suffrage == raft.Voter {
+			voters++
+			isVoter = isVoter || s.ID == self
 		}
 	}
-	if !isVoter || len(k.voters) == 0 {
+	if !isVoter || voters < 2 {
 		return nil
 	}
-	return k
+	return &electionKick{n}
 }
 
-// run waits for a quorum, then the random delay, then lowers the
-// timeouts if no leader has been heard of, and restores them once a
-// leader is known.
+// run waits the random delay, lowers the timeouts if no leader has been
+// heard of, and restores them once a leader is known or the shortened
+// first attempt has had two follower timeouts (raft's own timers then
+// go on as configured).
 func (k *electionKick) run() {
-	if !k.waitQuorum() {
-		return
-	}
+	configured := followerTimeout(k.cfg.ElectionTimeout)
 	delay := time.Duration(0)
-	if spread := followerTimeout(k.cfg.ElectionTimeout) / 2; spread > 0 {
+	if spread := configured / 2; spread > 0 {
 		delay = rand.N(spread)
 	}
-	if !k.pause(k.ctx, delay) || !k.leaderless() {
+	if !k.pause(k.ctx, delay) || !k.leaderless() || !k.lowerTimeouts() {
 		return
 	}
-	if !k.lowerTimeouts() {
-		return
-	}
-	k.log.Info("peers are up and no leader is known: standing for election now")
-	for k.leaderless() {
-		if !k.pause(k.ctx, kickPoll) {
+	k.log.Info("no leader known since the restart: standing for election now")
+	deadline := time.Now().Add(2 * configured)
+	for k.leaderless() && time.Now().Before(deadline) {
+		if !k.pause(k.ctx, k.cfg.HeartbeatInterval/4) {
 			return
 		}
 	}
@@ -112,43 +104,6 @@ func (k *electionKick) leaderless() bool {
 	}
 	addr, _ := k.raft.LeaderWithID()
 	return addr == ""
-}
-
-// waitQuorum returns true once enough other voters answer for a quorum
-// with this member, false if a leader turns up first, the node stops, or
-// a request timeout passes (raft's own timers then elect as before).
-func (k *electionKick) waitQuorum() bool {
-	need := (len(k.voters) + 1) / 2 // a majority of all voters, this member aside
-	deadline := time.Now().Add(k.cfg.RequestTimeout)
-	up := make(map[string]bool, len(k.voters))
-	for len(up) < need {
-		if !k.leaderless() || time.Now().After(deadline) {
-			return false
-		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for _, addr := range k.voters {
-			if up[addr] {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(k.ctx, k.cfg.ElectionTimeout)
-				defer cancel()
-				if _, err := k.peers.call(ctx, addr, opStatus, nil); err == nil {
-					mu.Lock()
-					up[addr] = true
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		if len(up) < need && !k.pause(k.ctx, kickPoll) {
-			return false
-		}
-	}
-	return true
 }
 
 // lowerTimeouts sets raft's follower and candidate timeouts to the
