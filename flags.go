@@ -191,7 +191,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"metrics", "/metrics always serves the same set"},
 		{"auth-token", "v2 auth uses HTTP basic credentials, not v3 tokens"},
 		{"pre-vote", "raft always pre-votes"},
-		{"initial-election-tick-advance", "raft's timeouts are set by --election-timeout"},
+		{"initial-election-tick-advance", "a restarted member always stands early for its first election (etcd's default)"},
 		{"backend-batch-interval", "there is no v3 backend"},
 		{"backend-batch-limit", "there is no v3 backend"},
 		{"proxy-failure-wait", "the proxy tries the next member at once"},
