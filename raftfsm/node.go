@@ -115,7 +115,7 @@ func (n *Node) Metrics() machines.RaftStats {
 	return machines.RaftStats{HasLeader: leader != "", IsLeader: n.raft.State() == raft.Leader, LeaderChanges: n.leaderChanges.Load(),
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(),
 		ProposalsFailed: n.proposalsFailed.Load(), LogAppends: ls.Batches, LogEntries: ls.Entries,
-		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load()}
+		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load(), NoSpace: n.space.full()}
 }
 
 // Removed is closed once this member has been removed from the cluster;
