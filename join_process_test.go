@@ -31,3 +31,26 @@ func TestLegacyJoinGivesUp(t *testing.T) {
 	}
 	t.Logf("gave up after %v:\n%s", time.Since(start), out)
 }
+
+// A join whose peer is not up yet is retried round after round (a
+// connection refused is worth another try) and gets in once it is.
+func TestLegacyJoinRetriesUntilPeerUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	cp, pp := freePort(t), freePort(t)
+	seedPeer := fmt.Sprintf("127.0.0.1:%d", pp)
+	p, out := startJoiner(t, "late", seedPeer, []string{"-max-retry-attempts", "300", "-retry-interval", "0.1"})
+	waitFor(t, "a failed round", func() bool { return strings.Contains(out.String(), "no member answered; retrying") })
+	seedClient := fmt.Sprintf("http://127.0.0.1:%d", cp)
+	startProc(t, seedClient, t.TempDir(), "-name", "seed", "-addr", fmt.Sprintf("127.0.0.1:%d", cp), "-peer-addr", seedPeer)
+	waitFor(t, "the joiner listed", func() bool {
+		n, body := peerTLSMembers(t, seedClient)
+		return n == 2 && strings.Contains(body, `"late"`)
+	})
+	select {
+	case <-p.Done():
+		t.Fatalf("the joiner exited: %v: %s", p.Err(), out)
+	default:
+	}
+}

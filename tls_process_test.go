@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,13 +218,14 @@ func TestPeerTLSCluster(t *testing.T) {
 }
 
 // startJoiner starts a process joining the member at peer (host:port)
-// with etcd 0.4's -peers, two rounds 0.2 s apart.
+// with etcd 0.4's -peers, two rounds 0.2 s apart unless flags (added last)
+// say otherwise; its peer URL is https when flags give a certificate.
 func startJoiner(t *testing.T, name, peer string, flags []string) (*proctest.Proc, *lockedBuf) {
 	t.Helper()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	scheme := "https"
-	if flags == nil {
-		scheme = "http"
+	scheme := "http"
+	if slices.Contains(flags, "--peer-cert-file") {
+		scheme = "https"
 	}
 	peerURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t))
 	args := append([]string{"-name", name, "-data-dir", t.TempDir(), "-listen-client-urls", client,

@@ -53,6 +53,9 @@ type JoinRetry struct {
 	Rounds int
 	// Interval is the pause between rounds (default 500 ms).
 	Interval time.Duration
+	// Log, when set and Rounds are counted, gets a Warn line for each
+	// round that failed (etcd 0.4 logs one).
+	Log *logrus.Entry
 }
 
 // JoinWithRetry is Node.Join going through peers as r says.
@@ -198,6 +201,10 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req
 				return nil, lastErr
 			}
 			return nil, fmt.Errorf("%w via the peers %v after %d rounds: %w", ErrJoinGaveUp, peers, round, lastErr)
+		}
+		if r.Log != nil && r.Rounds > 0 {
+			r.Log.WithFields(logrus.Fields{"peers": peers, "round": round, "err": lastErr}).
+				Warnf("no member answered; retrying in %v", r.Interval)
 		}
 		t := time.NewTimer(r.Interval)
 		select {

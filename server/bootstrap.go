@@ -161,7 +161,7 @@ func (b *bootstrap) finish(cfg *Config, node *raftfsm.Node) error {
 func (b *bootstrap) join(cfg *Config, node *raftfsm.Node) error {
 	// The rounds bound the tries; the timeout bounds the rest (the calls,
 	// and the log reaching this member once it is added).
-	r := raftfsm.JoinRetry{Rounds: cfg.JoinRounds, Interval: cfg.JoinRetryInterval}
+	r := raftfsm.JoinRetry{Rounds: cfg.JoinRounds, Interval: cfg.JoinRetryInterval, Log: cfg.Log}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout+time.Duration(r.Rounds)*r.Interval)
 	res, err := raftfsm.JoinWithRetry(ctx, node, b.joinPeers, r)
 	cancel()
