@@ -43,7 +43,8 @@ func TestLegacyJoinRetriesUntilPeerUp(t *testing.T) {
 	p, out := startJoiner(t, "late", seedPeer, []string{"-max-retry-attempts", "300", "-retry-interval", "0.1"})
 	waitFor(t, "a failed round", func() bool { return strings.Contains(out.String(), "no member answered; retrying") })
 	seedClient := fmt.Sprintf("http://127.0.0.1:%d", cp)
-	startProc(t, seedClient, t.TempDir(), "-name", "seed", "-addr", fmt.Sprintf("127.0.0.1:%d", cp), "-peer-addr", seedPeer)
+	seedDir := t.TempDir()
+	startProc(t, seedClient, seedDir, "-name", "seed", "-data-dir", seedDir, "-addr", fmt.Sprintf("127.0.0.1:%d", cp), "-peer-addr", seedPeer)
 	waitFor(t, "the joiner listed", func() bool {
 		n, body := peerTLSMembers(t, seedClient)
 		return n == 2 && strings.Contains(body, `"late"`)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,17 +218,13 @@ func TestPeerTLSCluster(t *testing.T) {
 
 // startJoiner starts a process joining the member at peer (host:port)
 // with etcd 0.4's -peers, two rounds 0.2 s apart unless flags (added last)
-// say otherwise; its peer URL is https when flags give a certificate.
+// say otherwise. A -peers join is etcd 0.x mode, which takes its own
+// addresses from -addr and -peer-addr (default 4001 and 7001): free ports
+// are given. Its peer side speaks TLS when flags give a certificate.
 func startJoiner(t *testing.T, name, peer string, flags []string) (*proctest.Proc, *lockedBuf) {
 	t.Helper()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	scheme := "http"
-	if slices.Contains(flags, "--peer-cert-file") {
-		scheme = "https"
-	}
-	peerURL := fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t))
-	args := append([]string{"-name", name, "-data-dir", t.TempDir(), "-listen-client-urls", client,
-		"-advertise-client-urls", client, "-listen-peer-urls", peerURL, "-initial-advertise-peer-urls", peerURL,
+	args := append([]string{"-name", name, "-data-dir", t.TempDir(),
+		"-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-peer-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		"-peers", peer, "-max-retry-attempts", "2", "-retry-interval", "0.2"}, flags...)
 	cmd := exec.Command(binPath, args...)
 	out := &lockedBuf{}
