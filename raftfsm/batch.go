@@ -161,6 +161,9 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 		}
 		return
 	}
+	// The entry's term is this one if the term has not moved by the
+	// time it commits (a follower's commit notice needs it; commit.go).
+	termBefore := b.raft.CurrentTerm()
 	f := b.raft.Apply(data, b.timeout)
 	go func() {
 		err := f.Error()
@@ -173,7 +176,7 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 			}
 			return
 		}
-		index, term := f.Index(), b.raft.CurrentTerm()
+		index, term := f.Index(), entryTerm(b.raft, termBefore)
 		var results []applyResult
 		switch r := f.Response().(type) {
 		case *applyResult:
@@ -182,15 +185,24 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 			results = r.results
 		}
 		for i, w := range batch {
+			// An application error (a failed compare, a missing key) is
+			// committed like any write: its index comes with it.
 			res := &Result{RaftIndex: index, RaftTerm: term}
+			var err error
 			if i < len(results) {
-				if results[i].Err != nil {
-					w.done <- writeOutcome{err: results[i].Err}
-					continue
-				}
-				res.Event = results[i].Event
+				res.Event, err = results[i].Event, results[i].Err
 			}
-			w.done <- writeOutcome{res: res}
+			w.done <- writeOutcome{res: res, err: err}
 		}
 	}()
+}
+
+// entryTerm is the term of an entry appended after before was read and
+// now committed: before itself if the term has not moved since, else 0
+// (unknown).
+func entryTerm(r *raft.Raft, before uint64) uint64 {
+	if r.CurrentTerm() != before {
+		return 0
+	}
+	return before
 }

@@ -56,7 +56,8 @@ func (p *proposer) propose(ctx context.Context, c *command) (*Result, error) {
 }
 
 // proposeLocal appends c on this member, which must be the leader, and
-// waits for it to be applied here.
+// waits for it to be applied here. An application error (a store error
+// the entry produced when applied) comes with the entry's Result.
 func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 	if c.Type == cmdRequest {
 		return p.writes.submit(ctx, c.Req)
@@ -72,6 +73,7 @@ func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error
 			return nil, err
 		}
 	}
+	termBefore := p.raft.CurrentTerm()
 	f := p.raft.Apply(data, p.cfg.RequestTimeout)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
@@ -84,10 +86,10 @@ func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error
 		p.proposalsFailed.Add(1)
 		return nil, translate(err)
 	}
-	res := &Result{RaftIndex: f.Index(), RaftTerm: p.raft.CurrentTerm()}
+	res := &Result{RaftIndex: f.Index(), RaftTerm: entryTerm(p.raft, termBefore)}
 	if ar, ok := f.Response().(*applyResult); ok && ar != nil {
 		if ar.Err != nil {
-			return nil, ar.Err
+			return res, ar.Err
 		}
 		res.Event = ar.Event
 	}
