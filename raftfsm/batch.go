@@ -82,6 +82,42 @@ func (b *writeBatcher) submit(ctx context.Context, req *store.Request) (*Result,
 	}
 }
 
+// submitAll hands reqs to the batcher together (they join the same
+// entries as far as they fit) and waits for every outcome; a write whose
+// outcome did not come before ctx ended reports ErrTimeout.
+func (b *writeBatcher) submitAll(ctx context.Context, reqs []*store.Request) []writeOutcome {
+	outs := make([]writeOutcome, len(reqs))
+	ws := make([]*pendingWrite, 0, len(reqs))
+	for i, r := range reqs {
+		w := &pendingWrite{req: r, done: make(chan writeOutcome, 1)}
+		select {
+		case b.in <- w:
+			ws = append(ws, w)
+			continue
+		case <-ctx.Done():
+			outs[i].err = apiError(ErrTimeout)
+		case <-b.stop:
+			outs[i].err = apiError(ErrStopped)
+		}
+		break
+	}
+	for i := len(ws); i < len(reqs); i++ {
+		if outs[i].err == nil {
+			outs[i].err = outs[len(ws)].err // not handed over: nothing proposed
+		}
+	}
+	for i, w := range ws {
+		select {
+		case outs[i] = <-w.done:
+		case <-ctx.Done():
+			outs[i].err = apiError(ErrTimeout)
+		case <-b.stop:
+			outs[i].err = apiError(ErrStopped)
+		}
+	}
+	return outs
+}
+
 // run gathers and proposes batches until stop is closed.
 func (b *writeBatcher) run() {
 	stop := b.stop

@@ -3,6 +3,9 @@ package raftfsm
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -163,5 +166,110 @@ func TestFrameWriterSharesFlushes(t *testing.T) {
 	}
 	if got := c.writes.Load(); got != 2 {
 		t.Errorf("a lone frame: %d socket writes in all, want 2", got)
+	}
+}
+
+// Writes a follower forwards at the same time share calls to the leader
+// (forward batching); each still gets its own answer.
+func TestForwardedWritesShareCalls(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 3)
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	ld := leaderOf(ms)
+	var f *testMember
+	for _, tm := range ms {
+		if tm != ld {
+			f = tm
+		}
+	}
+	put(t, f.node, "/warm", "x")
+	calls0 := f.node.props.fwd.calls.Load()
+	const n = 200
+	start := make(chan struct{})
+	evs := make([]*store.Event, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			evs[i], errs[i] = f.node.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: fmt.Sprintf("/fb/%d", i), Value: fmt.Sprint(i)})
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i, ev := range evs {
+		if errs[i] != nil {
+			t.Fatalf("write %d: %v", i, errs[i])
+		}
+		if ev.Node.Key != fmt.Sprintf("/fb/%d", i) || *ev.Node.Value != fmt.Sprint(i) || seen[ev.Node.ModifiedIndex] {
+			t.Fatalf("write %d answered with %s=%s at %d", i, ev.Node.Key, *ev.Node.Value, ev.Node.ModifiedIndex)
+		}
+		seen[ev.Node.ModifiedIndex] = true
+	}
+	calls := f.node.props.fwd.calls.Load() - calls0
+	if calls >= n/2 || f.node.props.fwd.batched.Load() == 0 {
+		t.Errorf("%d concurrent forwarded writes took %d calls (%d in batches)", n, calls, f.node.props.fwd.batched.Load())
+	}
+	sameState(t, ms)
+}
+
+// The leader refuses a batch it cannot take whole, before proposing any
+// of it: one holding anything but keys writes, a malformed one, or any
+// batch on a follower.
+func TestProposeBatchRefusals(t *testing.T) {
+	t.Parallel()
+	ms := startCluster(t, 3)
+	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
+	ld := leaderOf(ms)
+	var f *testMember
+	for _, tm := range ms {
+		if tm != ld {
+			f = tm
+		}
+	}
+	svc := func(tm *testMember) *peerService {
+		return &peerService{raftNode: tm.node.raftNode, p: tm.node.props, m: tm.node.members}
+	}
+	batch := func(cs ...*command) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(cs)))
+		for _, c := range cs {
+			data, err := encodeCommand(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = binary.AppendUvarint(b, uint64(len(data)))
+			b = append(b, data...)
+		}
+		return b
+	}
+	write := &command{Type: cmdRequest, Req: &store.Request{Method: store.MethodPut, Path: "/refused", Value: "v"}}
+	auth := &command{Type: cmdRequest, Req: &store.Request{Method: store.MethodAuth, Auth: &store.AuthChange{}}}
+	publish := &command{Type: cmdPublish, Cluster: &clusterCmd{Member: f.m}}
+	from := peerIdentity{Member: f.m.ID}
+	for _, tc := range []struct {
+		name    string
+		on      *testMember
+		payload []byte
+		want    error
+	}{
+		{"a publish among writes", ld, batch(write, publish), errPeerCall},
+		{"an auth change", ld, batch(write, auth), errPeerCall},
+		{"empty", ld, binary.AppendUvarint(nil, 0), errPeerCall},
+		{"count beyond the bytes", ld, binary.AppendUvarint(nil, 50), errPeerCall},
+		{"trailing bytes", ld, append(batch(write), 1), nil}, // any error
+		{"on a follower", f, batch(write), errNotLeader},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := svc(tc.on).proposeBatch(context.Background(), from, tc.payload)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Errorf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if ev, err := ld.st.Get("/refused", false, false, time.Now()); err == nil {
+		t.Errorf("a refused batch wrote %v", ev)
 	}
 }

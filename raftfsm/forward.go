@@ -33,13 +33,14 @@ func (p *proposer) forward(ctx context.Context, addr string, c *command) (*Resul
 	if err != nil {
 		return nil, err
 	}
-	b, err := p.peers.call(ctx, addr, opPropose, data)
-	if err != nil {
-		return nil, callFailure(ctx, p.log, err)
+	var rep *proposeReply
+	if answersAtOnce(c) {
+		rep, err = p.fwd.submit(ctx, addr, data) // perhaps with others (fwdbatch.go)
+	} else {
+		rep, err = p.forwardOne(ctx, addr, data)
 	}
-	rep, err := decodeProposeReply(b)
 	if err != nil {
-		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
+		return nil, err
 	}
 	// The entry is committed (index 0: nothing was). Tell raft here, so
 	// that it applies the entry without waiting for the leader's next
@@ -63,6 +64,20 @@ func (p *proposer) forward(ctx context.Context, addr string, c *command) (*Resul
 		rep.Event.Refresh = rep.Refresh
 	}
 	return &Result{Event: rep.Event, RaftIndex: rep.Index, RaftTerm: rep.Term}, nil
+}
+
+// forwardOne sends one encoded proposal to the leader at addr
+// (opPropose) and returns its answer.
+func (p *proposer) forwardOne(ctx context.Context, addr string, data []byte) (*proposeReply, error) {
+	b, err := p.peers.call(ctx, addr, opPropose, data)
+	if err != nil {
+		return nil, callFailure(ctx, p.log, err)
+	}
+	rep, err := decodeProposeReply(b)
+	if err != nil {
+		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
+	}
+	return rep, nil
 }
 
 // answersAtOnce reports whether a forwarded c is answered before this

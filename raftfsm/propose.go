@@ -17,14 +17,16 @@ import (
 // reach the leader through viaLeader (route.go).
 type proposer struct {
 	*raftNode
-	writes *writeBatcher // keys-API writes gathered into entries
-	reads  readBatcher   // coalesced read-index rounds
+	writes *writeBatcher   // keys-API writes gathered into entries
+	fwd    *forwardBatcher // a follower's keys writes gathered into calls
+	reads  readBatcher     // coalesced read-index rounds
 }
 
 // newProposer builds the request path on a started core.
 func newProposer(n *raftNode) *proposer {
 	p := &proposer{raftNode: n,
 		writes: newWriteBatcher(n.raft, n.space, n.cfg, &n.proposalsFailed, n.ctx.Done())}
+	p.fwd = newForwardBatcher(p)
 	p.reads.fetch = p.readIndexRound
 	return p
 }

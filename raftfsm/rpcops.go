@@ -29,6 +29,7 @@ const (
 	opMemberUpdate  byte = 10 //
 	opMemberPromote byte = 11 //
 	opCommitted     byte = 12 // payload: uvarint index, term: the leader's commit notice (commit.go); empty reply
+	opProposeBatch  byte = 13 // a follower's keys writes, many in one call (fwdbatch.go)
 )
 
 // rpcOp is one cluster RPC.
@@ -57,6 +58,7 @@ var rpcOps = map[byte]rpcOp{
 	opMemberUpdate:  {name: "member update", change: (*membership).update},
 	opMemberPromote: {name: "member promote", change: (*membership).promote},
 	opCommitted:     {name: "committed", serve: (*peerService).committed},
+	opProposeBatch:  {name: "propose batch", serve: (*peerService).proposeBatch},
 }
 
 // errUnknownRPC answers an op this build does not serve.
@@ -133,19 +135,28 @@ func (s *peerService) propose(ctx context.Context, from peerIdentity, payload []
 		return nil, errNotLeader
 	}
 	if c.Type == cmdRequest && len(c.Req.Value) > maxValueBytes {
-		// The client API refuses such a body (etcd 2.x: 400, error
-		// 210); nothing is proposed, so there is no index to wait for.
-		return encodeProposeReply(&proposeReply{Err: store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)}), nil
+		return answerProposal(nil, errValueTooLarge())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := s.p.proposeLocal(ctx, c)
+	return answerProposal(s.p.proposeLocal(ctx, c))
+}
+
+// errValueTooLarge refuses a forwarded write whose value the client API
+// would refuse (etcd 2.x: 400, error 210); nothing is proposed.
+func errValueTooLarge() error {
+	return store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)
+}
+
+// answerProposal encodes the outcome of a forwarded proposal: the reply,
+// or the error to send instead.
+func answerProposal(res *Result, err error) ([]byte, error) {
 	var se *store.Error
 	if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
 		// An application error. Committed and applied (res set): it comes
 		// with its entry, which the follower's next reads wait for.
-		// Refused before the log (a request that cannot be encoded):
-		// index 0, nothing to wait for.
+		// Refused before the log (a request that cannot be encoded, a
+		// value too large): index 0, nothing to wait for.
 		rep := proposeReply{Err: se}
 		if res != nil {
 			rep.Index, rep.Term = res.RaftIndex, res.RaftTerm
