@@ -183,7 +183,7 @@ func TestForwardedWritesShareCalls(t *testing.T) {
 		}
 	}
 	put(t, f.node, "/warm", "x")
-	calls0 := f.node.props.fwd.calls.Load()
+	calls0 := f.node.props.fwd.sent.Load()
 	const n = 200
 	start := make(chan struct{})
 	evs := make([]*store.Event, n)
@@ -209,7 +209,7 @@ func TestForwardedWritesShareCalls(t *testing.T) {
 		}
 		seen[ev.Node.ModifiedIndex] = true
 	}
-	calls := f.node.props.fwd.calls.Load() - calls0
+	calls := f.node.props.fwd.sent.Load() - calls0
 	if calls >= n/2 || f.node.props.fwd.batched.Load() == 0 {
 		t.Errorf("%d concurrent forwarded writes took %d calls (%d in batches)", n, calls, f.node.props.fwd.batched.Load())
 	}

@@ -42,10 +42,10 @@ const (
 
 // forwardBatcher is a follower's side of forward batching.
 type forwardBatcher struct {
-	p  *proposer
-	wg sync.WaitGroup // batch calls in flight
+	p     *proposer
+	calls tracked // batch calls in flight
 
-	calls   atomic.Uint64 // calls made (a batch is one)
+	sent    atomic.Uint64 // calls made (a batch is one)
 	batched atomic.Uint64 // writes sent in batches of two or more
 
 	mu       sync.Mutex
@@ -77,7 +77,7 @@ func (b *forwardBatcher) submit(ctx context.Context, addr string, data []byte) (
 	if single || b.inflight < maxInflightForwards {
 		b.inflight++
 		b.mu.Unlock()
-		b.calls.Add(1)
+		b.sent.Add(1)
 		rep, err := b.p.forwardOne(ctx, addr, data)
 		b.next()
 		return rep, err
@@ -116,20 +116,28 @@ func (b *forwardBatcher) next() {
 		size += len(w.data)
 	}
 	b.queue = rest
-	b.wg.Add(1)
 	b.mu.Unlock()
-	go func() {
-		defer b.wg.Done()
+	if !b.calls.start(func() {
 		b.send(addr, batch)
 		b.next()
-	}()
+	}) {
+		// The member is stopping: nothing more is sent.
+		b.mu.Lock()
+		batch = append(batch, b.queue...)
+		b.queue = nil
+		b.inflight--
+		b.mu.Unlock()
+		for _, w := range batch {
+			w.done <- forwardOutcome{err: apiError(ErrStopped)}
+		}
+	}
 }
 
 // send makes one call for batch and hands every write its outcome.
 func (b *forwardBatcher) send(addr string, batch []*forwardWrite) {
 	ctx, cancel := context.WithTimeout(b.p.ctx, b.p.cfg.RequestTimeout)
 	defer cancel()
-	b.calls.Add(1)
+	b.sent.Add(1)
 	if len(batch) == 1 {
 		rep, err := b.p.forwardOne(ctx, addr, batch[0].data)
 		batch[0].done <- forwardOutcome{rep, err}

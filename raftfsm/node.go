@@ -94,7 +94,7 @@ func (n *Node) Close() error {
 	n.once.Do(func() {
 		n.cancel()
 		n.wg.Wait()
-		n.props.fwd.wg.Wait() // batch calls end with n.ctx
+		n.props.fwd.calls.close() // batch calls end with n.ctx
 		n.rpc.Close()
 		n.closeErr = n.close()
 		n.log.Info("raft node stopped")
