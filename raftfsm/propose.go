@@ -48,8 +48,9 @@ func (p *proposer) propose(ctx context.Context, c *command) (*Result, error) {
 	return viaLeader(ctx, p.raftNode,
 		func(ctx context.Context) (*Result, error) { return p.proposeLocal(ctx, c) },
 		func(ctx context.Context, addr string) (*Result, error) {
-			// This member stores the entry too, and answers only once it
-			// has applied it: with no room for it here, say so now.
+			// This member stores the entry too, and its next reads wait
+			// until it has applied it: with no room for it here, say so
+			// now.
 			if err := p.space.admit(commandSize(c)); err != nil {
 				return nil, err
 			}
