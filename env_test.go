@@ -121,9 +121,9 @@ func TestLogFormatAndEtcd3Flags(t *testing.T) {
 	// A member that started after all would run until the deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binPath, "--force-new-cluster").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "force-new-cluster") {
-		t.Errorf("--force-new-cluster: %v %s", err, out)
+	out, err := exec.CommandContext(ctx, binPath, "--unsafe-no-fsync").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unsafe-no-fsync") {
+		t.Errorf("--unsafe-no-fsync: %v %s", err, out)
 	}
 }
 

@@ -28,6 +28,7 @@ type config struct {
 	addr, bindAddr, peerAddr, peerBindAddr string
 	peers, peersFile                       string
 	force                                  bool
+	forceNewCluster                        bool // etcd 2.x --force-new-cluster
 
 	snapshotCount     uint64
 	snapshot          bool
@@ -38,6 +39,7 @@ type config struct {
 	maxRetryAttempts  int
 	retryInterval     float64
 	discovery         string
+	discoveryFlags    // --discovery-* (flags_discovery.go)
 	proxy             string
 	redirect          bool
 	strictReconfig    bool
@@ -122,7 +124,8 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"peer-bind-addr", "sl"}, deprecated: []string{"sl"}, legacy: true, usage: "etcd 0.x: peer listen host or host:port (a host alone takes the advertised port)", value: func(c *config) flag.Value { return (*stringValue)(&c.peerBindAddr) }},
 		{names: []string{"peers", "C"}, deprecated: []string{"C"}, legacy: true, usage: "etcd 0.x: comma-separated peer host:port list of members to join", value: func(c *config) flag.Value { return (*stringValue)(&c.peers) }},
 		{names: []string{"peers-file", "CF"}, deprecated: []string{"CF"}, legacy: true, usage: "etcd 0.x: file holding the -peers list", value: func(c *config) flag.Value { return (*stringValue)(&c.peersFile) }},
-		{names: []string{"force", "f"}, usage: "etcd 0.x: discard this member's raft state in the data dir before starting", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+		{names: []string{"force", "f"}, usage: "etcd 0.x: force a new configuration: a member that has run before starts with its data as a new one-member cluster (with -peers: joins that cluster anew, its old state kept in member.discarded)", value: func(c *config) flag.Value { return (*boolValue)(&c.force) }},
+		{names: []string{"force-new-cluster"}, usage: "start a member that has run before as a new one-member cluster with its data (disaster recovery); add members back with /v2/members", value: func(c *config) flag.Value { return (*boolValue)(&c.forceNewCluster) }},
 		{names: []string{"snapshot-count", "snapshotCount"}, deprecated: []string{"snapshotCount"}, usage: "number of committed entries between snapshots", value: func(c *config) flag.Value { return (*uintValue)(&c.snapshotCount) }},
 		{names: []string{"snapshot"}, usage: "etcd 0.x: take snapshots (always on here; accepted for compatibility)", value: func(c *config) flag.Value { return (*boolValue)(&c.snapshot) }},
 		{names: []string{"heartbeat-interval", "peer-heartbeat-interval", "peer-heartbeat-timeout"}, usage: "time (ms) of a heartbeat interval", value: func(c *config) flag.Value { return (*uintValue)(&c.heartbeatMS) }},
@@ -130,7 +133,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"cluster-active-size", "maxsize", "max-cluster-size"}, deprecated: []string{"maxsize"}, usage: "etcd 0.x: maximum number of voting members", value: func(c *config) flag.Value { return (*intValue)(&c.maxClusterSize) }},
 		{names: []string{"max-retry-attempts", "r"}, deprecated: []string{"r"}, usage: "etcd 0.x: join attempts through the peer list", value: func(c *config) flag.Value { return (*intValue)(&c.maxRetryAttempts) }},
 		{names: []string{"retry-interval"}, usage: "etcd 0.x: seconds between join rounds", value: func(c *config) flag.Value { return (*floatValue)(&c.retryInterval) }},
-		{names: []string{"discovery"}, usage: "etcd 0.4: discovery URL (not supported: use -peers or --initial-cluster)", value: func(c *config) flag.Value { return (*stringValue)(&c.discovery) }},
 		{names: []string{"proxy"}, usage: "proxy mode: off, readonly or on", value: func(c *config) flag.Value { return (*stringValue)(&c.proxy) }},
 		{names: []string{"redirect"}, usage: "followers answer writes with a 307 to the leader (etcd 0.x) instead of forwarding them", value: func(c *config) flag.Value { return (*boolValue)(&c.redirect) }},
 		{names: []string{"strict-reconfig-check"}, usage: "refuse membership changes that could leave the cluster without a quorum", value: func(c *config) flag.Value { return (*boolValue)(&c.strictReconfig) }},
@@ -218,12 +220,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 			value: func(*config) flag.Value { return newCompatValue(x.name) }})
 	}
 	for _, x := range []struct{ name, why string }{
-		{"force-new-cluster", "rebuilding a cluster from one member's data is not supported"},
-		{"discovery-srv", "DNS discovery is not supported; list the members with --initial-cluster"},
-		{"discovery-fallback", "discovery is not supported"},
-		{"discovery-proxy", "discovery is not supported"},
 		{"unsafe-no-fsync", "acknowledged writes are always on disk"},
-		{"discovery-srv-name", "DNS discovery is not supported; list the members with --initial-cluster"},
 		{"config-file", "configuration files are not supported; pass the settings as flags"},
 	} {
 		x := x
@@ -231,6 +228,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 			value: func(*config) flag.Value { return newCompatValue(x.name) }})
 	}
 	specs = append(specs, authSpecs()...)
+	specs = append(specs, discoverySpecs()...)
 	for _, s := range specs {
 		for _, n := range s.names {
 			fs.Var(s.value(c), n, s.usage)
@@ -331,6 +329,7 @@ func defaultConfig() *config {
 		bcryptCost:          defaultBcryptCost,
 		authTokenTTL:        300,
 		set:                 map[string]bool{},
+		discoveryFlags:      discoveryFlags{discoveryFallback: server.FallbackProxy},
 	}
 }
 
@@ -391,10 +390,6 @@ func parseFlags(args []string, warn io.Writer) (*config, error) {
 	}
 	if c.configFile != "" {
 		return nil, errors.New("-config: configuration files are not supported; pass the settings as flags")
-	}
-	if c.discovery != "" {
-		// Starting alone instead of joining would split the cluster.
-		return nil, errors.New("-discovery is not supported; list the members with -peers or --initial-cluster")
 	}
 	if c.bcryptCost < minBcryptCost || c.bcryptCost > maxBcryptCost {
 		// etcd 3.4 warns and uses its default (auth/store.go).

@@ -36,7 +36,6 @@ var compatKinds = map[string]compatKind{
 	"experimental-enable-lease-checkpoint":           kindBool,
 	"experimental-peer-skip-client-san-verification": kindBool,
 	"experimental-v3demo":                            kindBool,
-	"force-new-cluster":                              kindBool,
 	"unsafe-no-fsync":                                kindBool,
 	// numbers
 	"quota-backend-bytes":                    kindInt,

@@ -52,8 +52,7 @@ var tlsPending = map[string]bool{"client-cert-allowed-hostname": true, "peer-cer
 
 // refusedFlags are the etcd flags that must stop the start, because
 // accepting them would lose data or split a cluster.
-var refusedFlags = map[string]bool{"force-new-cluster": true, "unsafe-no-fsync": true, "discovery": true,
-	"discovery-srv": true, "discovery-srv-name": true, "discovery-fallback": true, "discovery-proxy": true,
+var refusedFlags = map[string]bool{"unsafe-no-fsync": true,
 	"config-file": true, "config": true}
 
 // definedFlags returns the flag set with every flag this build knows.
@@ -74,6 +73,8 @@ func sampleArgs(f *flag.Flag) []string {
 		v = "12"
 	case *floatValue:
 		v = "1.5"
+	case *fallbackValue:
+		v = "exit"
 	case *compatValue:
 		switch fv.kind {
 		case kindUint, kindInt:
@@ -155,7 +156,7 @@ func TestEtcd34FlagListMatchesEtcd(t *testing.T) {
 
 // etcd's on/off flags stand alone or take a value, and never swallow the
 // next argument. A refused one is refused only when it asks for its
-// feature: scripts write --force-new-cluster=false out.
+// feature: scripts write --unsafe-no-fsync=false out.
 func TestOnOffFlagsBareAndWithValue(t *testing.T) {
 	t.Parallel()
 	var names []string
@@ -214,7 +215,7 @@ func TestCompatFlagValues(t *testing.T) {
 		{args: []string{"--log-package-levels", "etcdserver=DEBUG"}, warn: "use --log-level"},
 		{args: []string{"--discovery-srv="}},
 		{args: []string{"--discovery", ""}},
-		{args: []string{"--discovery-srv", "example.com"}, wantErr: "-discovery-srv: DNS discovery is not supported"},
+		{args: []string{"--discovery-fallback", "sideways"}, wantErr: `invalid value "sideways" for flag -discovery-fallback: must be 'exit' or 'proxy'`},
 		{args: []string{"--config-file", "/etc/etcd.yml"}, wantErr: "-config-file: configuration files are not supported"},
 	}
 	for _, tc := range cases {
@@ -288,7 +289,7 @@ func TestUsageErrorIsOneLine(t *testing.T) {
 		{"--pre-vote", "stray"},
 		{"--peer-election-timeout", "x"},
 		{"--name"},
-		{"--force-new-cluster"},
+		{"--unsafe-no-fsync"},
 		{"--v1-dialect=0.2"},
 		{"-peer-heartbeat-interval", "300", "-peer-election-timeout", "200"},
 		{"--log-format", "yaml"},
@@ -328,7 +329,7 @@ func TestHelp(t *testing.T) {
 			"\n  -peer-heartbeat-interval, -peer-heartbeat-timeout '50' (2.x mode: 100)\n",
 			"\n  --v1-dialect '0.4'\n      dialect of the /v1 API: 0.4 (etcd 0.4.6) or 0.1 (etcd v0.1.0)\n",
 			"\n  -s (= -peer-addr)\n",
-			"\n  --force-new-cluster\n      rebuilding",
+			"\n  --force-new-cluster 'false'\n      start a member that has run before as a new one-member cluster",
 			"\n  --pre-vote\n      raft always pre-votes\n",
 		} {
 			if !strings.Contains(help, want) {

@@ -40,7 +40,13 @@ var helpGroups = []helpGroup{
 		{names: []string{"initial-cluster"}, def: "'${name}=<advertised peer URLs>'"},
 		{names: []string{"initial-cluster-state"}},
 		{names: []string{"initial-cluster-token"}},
+		{names: []string{"discovery"}, def: "-"},
+		{names: []string{"discovery-fallback"}},
+		{names: []string{"discovery-proxy"}, def: "-"},
+		{names: []string{"discovery-srv"}, def: "-"},
+		{names: []string{"discovery-srv-name"}, def: "-"},
 		{names: []string{"strict-reconfig-check"}},
+		{names: []string{"force-new-cluster"}},
 		{names: []string{"snapshot-count"}},
 		{names: []string{"heartbeat-interval"}},
 		{names: []string{"election-timeout"}},
@@ -99,7 +105,6 @@ var helpGroups = []helpGroup{
 		{names: []string{"cluster-sync-interval"}, def: "-"},
 		{names: []string{"trace"}, def: "-"},
 		{names: []string{"graphite-host"}, def: "-"},
-		{names: []string{"discovery"}, def: "-"},
 		{names: []string{"config"}, def: "-"},
 	}},
 	{title: "etcd 0.1 flags (old names of the 0.4 flags; each prints a deprecation warning)", legacy: true, entries: []helpEntry{
@@ -154,6 +159,10 @@ otherwise 2.x mode applies.
 
   etcd-classic --version    etcd's version lines, naming this server
   etcd-classic -h | --help  this text
+
+Operator subcommands (each with -h): etcd-classic copy (copy key trees
+between members), etcd-classic snapshot save|status|restore (online
+backup and restore), etcd-classic backup (offline backup, as etcdctl's).
 `)
 	listed := map[string]bool{}
 	for _, g := range helpGroups {

@@ -152,7 +152,11 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
 		{[]string{"--peer-adr", "7001"}, "flag provided but not defined: -peer-adr"},
 		{[]string{"-config", "/etc/etcd/etcd.conf"}, "-config: configuration files are not supported"},
-		{[]string{"-discovery", "https://discovery.etcd.io/x"}, "-discovery is not supported"},
+		// etcd 3.4 takes one way to bootstrap (its words).
+		{[]string{"--discovery", "https://discovery.etcd.io/x", "--initial-cluster", "default=http://localhost:2380"}, `multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"`},
+		{[]string{"--discovery", "https://discovery.etcd.io/x", "--discovery-srv", "example.com"}, "multiple discovery or bootstrap flags are set"},
+		{[]string{"--discovery-srv", "example.com", "--initial-cluster", "default=http://localhost:2380"}, "multiple discovery or bootstrap flags are set"},
+		{[]string{"--discovery", "discovery.etcd.io/x"}, `--discovery "discovery.etcd.io/x": not an http or https URL`},
 		{[]string{"-c", "4001", "stray"}, `unexpected argument "stray"`},
 		{[]string{"-peer-election-timeout", "x"}, `invalid value "x" for flag -peer-election-timeout`},
 		{[]string{"--v1-dialect=0.2"}, "--v1-dialect must be 0.4 or 0.1"},

@@ -28,8 +28,15 @@ const (
 
 func main() {
 	// Operator subcommands (ops) come before any flag parsing.
-	if len(os.Args) > 1 && os.Args[1] == "copy" {
-		os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "copy":
+			os.Exit(ops.CopyMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "snapshot":
+			os.Exit(ops.SnapshotMain(os.Args[2:], os.Stdout, os.Stderr))
+		case "backup":
+			os.Exit(ops.BackupMain(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	// GOGC=200 for write throughput, with the heap of a large store
 	// capped a share above its live size (memlimit.go). GOGC or

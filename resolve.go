@@ -23,7 +23,7 @@ func (c *config) resolve() (server.Config, error) {
 		HeartbeatInterval: time.Duration(c.heartbeatMS) * time.Millisecond,
 		ElectionTimeout:   time.Duration(c.electionMS) * time.Millisecond,
 		SnapshotCount:     c.snapshotCount, StrictReconfigCheck: c.strictReconfig,
-		InitialClusterToken: c.initialClusterToken, Force: c.force, MaxClientConns: c.maxClientConns,
+		InitialClusterToken: c.initialClusterToken, Force: c.force, ForceNewCluster: c.forceNewCluster, MaxClientConns: c.maxClientConns,
 		HistorySize: c.historySize,
 		API: httpapi.Config{ServerVersion: ServerVersion, ClusterVersion: ClusterVersion, BcryptCost: int(c.bcryptCost),
 			CORS: splitList(c.cors), Redirect: c.redirect, V1Dialect: c.v1Dialect,
@@ -47,6 +47,9 @@ func (c *config) resolve() (server.Config, error) {
 		return sc, err
 	}
 	if err := c.resolveCluster(&sc); err != nil {
+		return sc, err
+	}
+	if err := c.resolveDiscovery(&sc); err != nil {
 		return sc, err
 	}
 	if sc.HeartbeatInterval <= 0 || sc.ElectionTimeout <= sc.HeartbeatInterval {

@@ -103,6 +103,8 @@ type Config struct {
 	// a request without Authorization whose verified client certificate
 	// has a user's name as CN acts as that user.
 	ClientCertAuth bool
+	// Snapshots serves SnapshotPath (snapshot.go); nil answers 404.
+	Snapshots Snapshots
 	// DisableDashboard turns off the web dashboard at /dashboard/ (the
 	// zero value serves it; --enable-dashboard=false sets this).
 	DisableDashboard bool

@@ -65,17 +65,19 @@ func writeAuthError(w http.ResponseWriter, err error) {
 	writeError(w, err)
 }
 
-// authChange proposes a change and waits until the other running members
-// have applied it, so that the next request anywhere sees it.
-func (a *API) authChange(r *http.Request, c *store.AuthChange) (*store.Event, error) {
+// authChange proposes a change, waits until the other running members
+// have applied it, so that the next request anywhere sees it, and answers
+// the request with the outcome.
+func (a *API) authChange(w http.ResponseWriter, r *http.Request, c *store.AuthChange) {
 	ev, err := a.cfg.Node.Propose(r.Context(), &store.Request{Method: store.MethodAuth, Auth: c})
 	if err != nil {
-		return nil, err
+		writeAuthError(w, err)
+		return
 	}
 	if s, ok := a.cfg.Node.(settler); ok {
 		s.Settle(r.Context(), authSettleTime)
 	}
-	return ev, nil
+	writeAuthChange(w, ev)
 }
 
 // writeAuthChange answers a successful change: 201 when etcd does, and
@@ -112,12 +114,7 @@ func (a *API) authEnable(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		kind = store.AuthDisable
 	}
-	ev, err := a.authChange(r, &store.AuthChange{Kind: kind})
-	if err != nil {
-		writeAuthError(w, err)
-		return
-	}
-	writeAuthChange(w, ev)
+	a.authChange(w, r, &store.AuthChange{Kind: kind})
 }
 
 // authSubject splits /v2/auth/users[/<name>] (or roles) as etcd does:
@@ -134,6 +131,30 @@ func authSubject(w http.ResponseWriter, r *http.Request) (name string, list, ok 
 	return "", false, false
 }
 
+// authResource does what every request to /v2/auth/users[/<name>] and
+// /v2/auth/roles[/<name>] does first, in etcd's order: split the path,
+// check the method (a list is GET only), check root access, set the
+// headers. It answers the request itself when ok is false.
+func (a *API) authResource(w http.ResponseWriter, r *http.Request) (name string, list bool, st *store.AuthState, ok bool) {
+	name, list, ok = authSubject(w, r)
+	if !ok {
+		return "", false, nil, false
+	}
+	allowed := []string{"GET", "PUT", "DELETE"}
+	if list {
+		allowed = []string{"GET"}
+	}
+	if !allowMethod(w, r.Method, allowed...) {
+		return "", false, nil, false
+	}
+	if !a.rootAccess(r) {
+		writeNoAuth(w)
+		return "", false, nil, false
+	}
+	a.authHeaders(w)
+	return name, list, a.cfg.Store.Auth(), true
+}
+
 // userWithRoles is a user as the auth API lists it: roles expanded.
 type userWithRoles struct {
 	User  string        `json:"user"`
@@ -142,23 +163,10 @@ type userWithRoles struct {
 
 // authUsers serves /v2/auth/users and /v2/auth/users/<name>.
 func (a *API) authUsers(w http.ResponseWriter, r *http.Request) {
-	name, list, ok := authSubject(w, r)
+	name, list, st, ok := a.authResource(w, r)
 	if !ok {
 		return
 	}
-	allowed := []string{"GET", "PUT", "DELETE"}
-	if list {
-		allowed = []string{"GET"}
-	}
-	if !allowMethod(w, r.Method, allowed...) {
-		return
-	}
-	if !a.rootAccess(r) {
-		writeNoAuth(w)
-		return
-	}
-	a.authHeaders(w)
-	st := a.cfg.Store.Auth()
 	switch {
 	case list:
 		var out struct {
@@ -194,12 +202,7 @@ func (a *API) authUsers(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPut:
 		a.putUser(w, r, name)
 	default:
-		ev, err := a.authChange(r, &store.AuthChange{Kind: store.AuthDeleteUser, Name: name})
-		if err != nil {
-			writeAuthError(w, err)
-			return
-		}
-		writeAuthChange(w, ev)
+		a.authChange(w, r, &store.AuthChange{Kind: store.AuthDeleteUser, Name: name})
 	}
 }
 
@@ -245,33 +248,15 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		c.PasswordHash = h
 	}
-	ev, err := a.authChange(r, c)
-	if err != nil {
-		writeAuthError(w, err)
-		return
-	}
-	writeAuthChange(w, ev)
+	a.authChange(w, r, c)
 }
 
 // authRoles serves /v2/auth/roles and /v2/auth/roles/<name>.
 func (a *API) authRoles(w http.ResponseWriter, r *http.Request) {
-	name, list, ok := authSubject(w, r)
+	name, list, st, ok := a.authResource(w, r)
 	if !ok {
 		return
 	}
-	allowed := []string{"GET", "PUT", "DELETE"}
-	if list {
-		allowed = []string{"GET"}
-	}
-	if !allowMethod(w, r.Method, allowed...) {
-		return
-	}
-	if !a.rootAccess(r) {
-		writeNoAuth(w)
-		return
-	}
-	a.authHeaders(w)
-	st := a.cfg.Store.Auth()
 	switch {
 	case list:
 		var out struct {
@@ -292,12 +277,7 @@ func (a *API) authRoles(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPut:
 		a.putRole(w, r, name)
 	default:
-		ev, err := a.authChange(r, &store.AuthChange{Kind: store.AuthDeleteRole, Name: name})
-		if err != nil {
-			writeAuthError(w, err)
-			return
-		}
-		writeAuthChange(w, ev)
+		a.authChange(w, r, &store.AuthChange{Kind: store.AuthDeleteRole, Name: name})
 	}
 }
 
@@ -321,10 +301,5 @@ func (a *API) putRole(w http.ResponseWriter, r *http.Request, name string) {
 		}
 		c.Kind = store.AuthUpdateRole
 	}
-	ev, err := a.authChange(r, c)
-	if err != nil {
-		writeAuthError(w, err)
-		return
-	}
-	writeAuthChange(w, ev)
+	a.authChange(w, r, c)
 }

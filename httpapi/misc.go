@@ -24,15 +24,21 @@ func (a *API) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, b)
 }
 
-// health serves /health as etcd 3.4 does: healthy when a linearizable
-// read succeeds (so there is a leader and a quorum).
+// healthTimeout bounds /health's linearizable read, as etcd 3.4 bounds
+// its QGET by one second.
+const healthTimeout = time.Second
+
+// health serves /health as etcd 3.4 does: healthy when a leader is known
+// and a linearizable read succeeds within healthTimeout (so there is a
+// quorum); otherwise 503 {"health":"false"} — at once without a leader,
+// after healthTimeout when the leader cannot confirm its term.
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "GET") {
 		return
 	}
 	ok := false
 	if _, has := a.cfg.Node.LeaderID(); has {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		ok = a.cfg.Node.ReadBarrier(ctx) == nil
 		cancel()
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -52,7 +53,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	eps := p.cfg.Endpoints()
 	if len(eps) == 0 {
-		http.Error(w, "proxy: no endpoints available", http.StatusServiceUnavailable)
+		// etcd 3.4's proxy: 503 {"message":"httpproxy: zero endpoints currently available"}
+		writeMembersError(w, http.StatusServiceUnavailable, "httpproxy: zero endpoints currently available")
 		return
 	}
 	// The body is kept so the request can be retried on another member;
@@ -131,31 +133,53 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, resp *http.Response) {
 }
 
 // EndpointsRefresher keeps a list of client URLs up to date by calling
-// fetch every interval; it starts with initial.
+// fetch every interval; it starts with initial. While the list is empty
+// it asks every emptyRetry instead (etcd 3.4's proxy retries each
+// second), so a proxy started with its cluster finds it at once.
 type EndpointsRefresher struct {
-	v    atomic.Value // []string
-	stop chan struct{}
+	v      atomic.Value // []string
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the refreshing goroutine ends
 }
 
-// NewEndpointsRefresher starts refreshing; Close stops it.
-func NewEndpointsRefresher(initial []string, interval time.Duration, fetch func() ([]string, error), log *logrus.Entry) *EndpointsRefresher {
-	e := &EndpointsRefresher{stop: make(chan struct{})}
+// emptyRetry is how soon a refresher without endpoints asks again.
+const emptyRetry = 200 * time.Millisecond
+
+// NewEndpointsRefresher starts refreshing, with a first fetch at once
+// unless initial lists endpoints; Close stops it. fetch must honour its
+// context.
+func NewEndpointsRefresher(initial []string, interval time.Duration, fetch func(ctx context.Context) ([]string, error), log *logrus.Entry) *EndpointsRefresher {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &EndpointsRefresher{cancel: cancel, done: make(chan struct{})}
 	e.v.Store(initial)
 	go func() {
-		t := time.NewTicker(interval)
+		defer close(e.done)
+		wait := interval
+		if len(initial) == 0 {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		for {
 			select {
-			case <-e.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				urls, err := fetch()
-				if err != nil || len(urls) == 0 {
-					log.WithField("err", err).Warn("proxy: could not refresh the member list")
-					continue
-				}
+			}
+			urls, err := fetch(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil || len(urls) == 0:
+				log.WithField("err", err).Debug("proxy: could not retrieve the member list")
+			default:
 				e.v.Store(urls)
 			}
+			wait = interval
+			if len(e.Endpoints()) == 0 {
+				wait = emptyRetry
+			}
+			t.Reset(wait)
 		}
 	}()
 	return e
@@ -164,5 +188,9 @@ func NewEndpointsRefresher(initial []string, interval time.Duration, fetch func(
 // Endpoints returns the current client URLs.
 func (e *EndpointsRefresher) Endpoints() []string { return e.v.Load().([]string) }
 
-// Close stops refreshing.
-func (e *EndpointsRefresher) Close() { close(e.stop) }
+// Close stops refreshing and waits for the refreshing goroutine. It is
+// idempotent.
+func (e *EndpointsRefresher) Close() {
+	e.cancel()
+	<-e.done
+}

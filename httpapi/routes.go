@@ -31,6 +31,7 @@ func (a *API) routes() http.Handler {
 	r.Path("/metrics").Handler(a.metrics.handler())
 	r.Path("/debug/vars").Handler(expvar.Handler())
 	r.Path("/config/local/log").HandlerFunc(a.configLocalLog)
+	r.Path(SnapshotPath).HandlerFunc(a.snapshot) // snapshot.go: etcd-classic snapshot save
 	// v2 authentication (auth.go); every other handler checks access
 	// through auth_check.go.
 	r.Path("/v2/auth/enable").HandlerFunc(a.authEnable)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,6 +48,8 @@ type Endpoint struct {
 	Username, Password string
 	// Timeout bounds every request, body included.
 	Timeout time.Duration
+	// DialTimeout bounds connecting (0: net/http's default, 30 s).
+	DialTimeout time.Duration
 	// MaxResponseBytes bounds every response body.
 	MaxResponseBytes int64
 }
@@ -72,6 +75,9 @@ func newClient(ep Endpoint) (*client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
+	if ep.DialTimeout > 0 {
+		tr.DialContext = (&net.Dialer{Timeout: ep.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
 	if u.Scheme == "https" || ep.CertFile != "" || ep.CAFile != "" {
 		cfg, err := clientTLS(ep)
 		if err != nil {

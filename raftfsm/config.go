@@ -54,6 +54,12 @@ type Config struct {
 	// member's identity on disk): a missing or empty raft log is then
 	// damage (ErrDamaged), not a first start.
 	Existing bool
+	// ForceNewCluster (etcd 2.x --force-new-cluster) makes a member that
+	// has raft state start as a new cluster of itself alone, with its
+	// data: raft.RecoverCluster before raft starts, then the other members
+	// are removed from the membership table once it leads (recover.go).
+	// Without raft state it has no effect.
+	ForceNewCluster bool
 	// KnownMembers are members a member that has no log yet learned from
 	// the cluster (LookupMember's JoinResult.Members): it accepts their
 	// connections before its log names them. Empty for a bootstrap (the

@@ -39,6 +39,7 @@ type raftNode struct {
 	peers    *rpcPool     // cluster RPC connections to the other members
 	space    *diskGuard   // refuses writes the data dir has no room for; nil when off
 	learned  learnedPeers // cluster and members learned when joining (known.go)
+	recovery recovery     // a forced new cluster's pending removals (recover.go)
 	ready    progress     // highest term whose leader no-op is applied here
 	fence    readFence    // the last write this member acknowledged (ready.go)
 	hasState bool         // raft found state in the data dir (a restart)
@@ -86,6 +87,10 @@ func openRaftNode(cfg Config) (*raftNode, error) {
 	}))
 	n.peers = newRPCPool(dialer{tls: cfg.PeerTLS, proto: protoCluster, base: cfg.PeerDial, hello: n.localHello})
 	if err := n.learned.load(filepath.Join(dir, peersFileName)); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	if err := n.recovery.load(filepath.Join(dir, recoveryFileName)); err != nil {
 		n.closeStores()
 		return nil, err
 	}
@@ -186,6 +191,14 @@ func (n *raftNode) startRaft() error {
 		return fmt.Errorf("raftfsm: read raft state: %w", err)
 	}
 	n.hasState = hasState
+	if n.cfg.ForceNewCluster && hasState {
+		if err := n.forceNewCluster(rc); err != nil {
+			n.closeStores()
+			return err
+		}
+	} else if n.cfg.ForceNewCluster {
+		n.log.Warn("--force-new-cluster: the data dir holds no raft state; starting as configured")
+	}
 	if _, err := n.restoreLocal(n.snaps, n.logSum.last); err != nil {
 		n.closeStores()
 		return err
@@ -241,13 +254,29 @@ func (n *raftNode) watchLeaders() <-chan raft.Observation {
 }
 
 // soleVoter reports whether this member is, or is about to bootstrap as,
-// the only voter of its cluster. For existing state it reads the latest
-// configuration entry of the log, or else of the newest snapshot.
+// the only voter of its cluster.
 func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.SnapshotStore) bool {
 	if !hasState {
 		return len(n.cfg.InitialMembers) == 1 && n.cfg.InitialMembers[0].ID == n.cfg.ID
 	}
-	var conf *raft.Configuration
+	conf := n.latestConfiguration(snaps)
+	if conf == nil {
+		return false
+	}
+	voters, self := 0, false
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == rc.LocalID
+		}
+	}
+	return voters == 1 && self
+}
+
+// latestConfiguration is raft's configuration as the data dir holds it:
+// the latest configuration entry of the log after the newest snapshot,
+// or else the snapshot's (nil when there is neither).
+func (n *raftNode) latestConfiguration(snaps raft.SnapshotStore) *raft.Configuration {
 	first, err1 := n.bolt.FirstIndex()
 	last, err2 := n.bolt.LastIndex()
 	// Entries up to the newest snapshot are superseded by its
@@ -265,25 +294,14 @@ func (n *raftNode) soleVoter(rc *raft.Config, hasState bool, snaps raft.Snapshot
 			}
 			if l.Type == raft.LogConfiguration {
 				c := raft.DecodeConfiguration(l.Data)
-				conf = &c
-				break
+				return &c
 			}
 		}
 	}
-	if conf == nil {
-		if len(metas) == 0 {
-			return false
-		}
-		conf = &metas[0].Configuration
+	if len(metas) == 0 {
+		return nil
 	}
-	voters, self := 0, false
-	for _, s := range conf.Servers {
-		if s.Suffrage == raft.Voter {
-			voters++
-			self = self || s.ID == rc.LocalID
-		}
-	}
-	return voters == 1 && self
+	return &metas[0].Configuration
 }
 
 // followerTimeout is raft's follower (and candidate) timeout for an etcd

@@ -415,7 +415,7 @@ func checkSnapshotState(path string, meta *snapshotMeta) string {
 	case !bytes.Equal(h.Sum(nil), meta.CRC):
 		return "snapshot fails its CRC-64 checksum"
 	}
-	if !bytes.HasPrefix(head, []byte(fsmSnapshotMagic)) {
+	if !bytes.HasPrefix(head, []byte(fsmSnapshotMagic)) && !bytes.HasPrefix(head, []byte(fsmSnapshotMagicV2)) {
 		return "not a snapshot of this format"
 	}
 	return ""

@@ -38,12 +38,17 @@ type FSM struct {
 	store *store.Store
 	log   *logrus.Entry
 
-	mu       sync.RWMutex      // guards cluster, lastTime and lastTerm
+	mu       sync.RWMutex      // guards cluster, lastTime, lastTerm and ttlBase
 	cluster  *machines.Cluster // replicated membership
 	lastTime int64             // largest command time applied (Unix ns)
 	// lastTerm is the term of the entry at the applied index (0 after a
 	// snapshot restore: unknown). The leader's commit notices need both.
 	lastTerm uint64
+	// ttlBase, when not 0, is the time (Unix ns) at which a restored
+	// backup's TTLs had the time left that they must keep: the first
+	// command applied moves every expiration by its own time minus this
+	// one, then clears it (snapfile.go).
+	ttlBase int64
 
 	applied progress // raft index of the last entry applied here
 	// onMembership, when set, is called (outside any lock, on the apply
@@ -121,8 +126,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if len(logs) > 0 {
 		last := logs[len(logs)-1]
 		f.mu.Lock()
-		f.lastTerm = last.Term
-		f.applied.set(last.Index)
+		if last.Index >= f.applied.get() {
+			// Not when the whole batch was restored before raft
+			// started: lastTerm stays the term of the applied index.
+			f.lastTerm = last.Term
+			f.applied.set(last.Index)
+		}
 		f.mu.Unlock()
 	}
 	if changed && f.onMembership != nil {
@@ -147,7 +156,15 @@ func (f *FSM) applyCommand(l *raft.Log) (any, bool) {
 		f.lastTime = c.Time
 	}
 	now := time.Unix(0, f.lastTime)
+	base := f.ttlBase
+	f.ttlBase = 0
 	f.mu.Unlock()
+	if base != 0 {
+		// A restored backup: its TTLs count down from now on, with the
+		// time they had left when it was taken. now is the entry's, so
+		// every replica moves them alike.
+		f.store.ShiftExpirations(now.Sub(time.Unix(0, base)))
+	}
 	switch c.Type {
 	case cmdRequest:
 		ev, err := f.store.Apply(c.Req, now)
@@ -215,7 +232,69 @@ func (p *progress) wait(ctx context.Context, i uint64) error {
 }
 
 // fsmSnapshotMagic heads an FSM snapshot; the digits are the version.
-const fsmSnapshotMagic = "ECLFSM01"
+// Version 2 (fsmSnapshotMagicV2) adds the pending TTL base after the last
+// command time; it is written only while a restored backup's TTLs wait
+// for their first command, so that other snapshots stay readable by
+// builds that know version 1 alone.
+const (
+	fsmSnapshotMagic   = "ECLFSM01"
+	fsmSnapshotMagicV2 = "ECLFSM02"
+)
+
+// fsmHeader is what an FSM snapshot holds before the store's bytes.
+type fsmHeader struct {
+	lastTime, ttlBase int64
+	applied           uint64
+	cluster           []byte // the membership table, JSON
+}
+
+// appendFSMHeader encodes an FSM snapshot's header: the magic, the last
+// command time, the TTL base (version 2 only), the applied index and the
+// membership table's JSON with its length.
+func appendFSMHeader(b []byte, lastTime, ttlBase int64, applied uint64, cluster []byte) []byte {
+	if ttlBase == 0 {
+		b = append(b, fsmSnapshotMagic...)
+		b = binary.AppendVarint(b, lastTime)
+	} else {
+		b = append(b, fsmSnapshotMagicV2...)
+		b = binary.AppendVarint(b, lastTime)
+		b = binary.AppendVarint(b, ttlBase)
+	}
+	b = binary.AppendUvarint(b, applied)
+	b = binary.AppendUvarint(b, uint64(len(cluster)))
+	return append(b, cluster...)
+}
+
+// headReader is what readFSMHeader reads from.
+type headReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// readFSMHeader reads an FSM snapshot's header (either version), leaving
+// br at the store's bytes.
+func readFSMHeader(br headReader) (fsmHeader, error) {
+	var h fsmHeader
+	magic := make([]byte, len(fsmSnapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || (string(magic) != fsmSnapshotMagic && string(magic) != fsmSnapshotMagicV2) {
+		return h, fmt.Errorf("raftfsm: not a snapshot of this format")
+	}
+	var err1, err2, err3, err4 error
+	h.lastTime, err1 = binary.ReadVarint(br)
+	if string(magic) == fsmSnapshotMagicV2 {
+		h.ttlBase, err2 = binary.ReadVarint(br)
+	}
+	h.applied, err3 = binary.ReadUvarint(br)
+	n, err4 := binary.ReadUvarint(br)
+	if err := errors.Join(err1, err2, err3, err4); err != nil || n > 1<<30 {
+		return h, fmt.Errorf("raftfsm: corrupt snapshot header: %v", err)
+	}
+	h.cluster = make([]byte, n)
+	if _, err := io.ReadFull(br, h.cluster); err != nil {
+		return h, fmt.Errorf("raftfsm: corrupt snapshot: %w", err)
+	}
+	return h, nil
+}
 
 // Snapshot captures the state. It runs on raft's FSM goroutine, so no
 // Apply runs meanwhile: it copies the membership header and freezes the
@@ -226,16 +305,12 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.sinceSnapshot = 0
 	f.mu.RLock()
 	cj, err := json.Marshal(f.cluster)
-	lastTime := f.lastTime
+	lastTime, ttlBase := f.lastTime, f.ttlBase
 	f.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	hdr := []byte(fsmSnapshotMagic)
-	hdr = binary.AppendVarint(hdr, lastTime)
-	hdr = binary.AppendUvarint(hdr, f.applied.get())
-	hdr = binary.AppendUvarint(hdr, uint64(len(cj)))
-	hdr = append(hdr, cj...)
+	hdr := appendFSMHeader(nil, lastTime, ttlBase, f.applied.get(), cj)
 	return &fsmSnapshot{header: hdr, store: f.store.Capture()}, nil
 }
 
@@ -243,29 +318,20 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
-	magic := make([]byte, len(fsmSnapshotMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != fsmSnapshotMagic {
-		return fmt.Errorf("raftfsm: not a snapshot of this format")
-	}
-	lastTime, err1 := binary.ReadVarint(br)
-	applied, err2 := binary.ReadUvarint(br)
-	n, err3 := binary.ReadUvarint(br)
-	if err := errors.Join(err1, err2, err3); err != nil || n > 1<<30 {
-		return fmt.Errorf("raftfsm: corrupt snapshot header: %v", err)
-	}
-	cj := make([]byte, n)
-	if _, err := io.ReadFull(br, cj); err != nil {
-		return fmt.Errorf("raftfsm: corrupt snapshot: %w", err)
+	h, err := readFSMHeader(br)
+	if err != nil {
+		return err
 	}
 	cluster := machines.NewCluster()
-	if err := json.Unmarshal(cj, cluster); err != nil {
+	if err := json.Unmarshal(h.cluster, cluster); err != nil {
 		return fmt.Errorf("raftfsm: corrupt snapshot membership: %w", err)
 	}
 	if err := f.store.Restore(br); err != nil {
 		return err
 	}
+	applied := h.applied
 	f.mu.Lock()
-	f.cluster, f.lastTime, f.lastTerm = cluster, lastTime, 0
+	f.cluster, f.lastTime, f.ttlBase, f.lastTerm = cluster, h.lastTime, h.ttlBase, 0
 	f.applied.set(applied)
 	f.mu.Unlock()
 	f.sinceSnapshot = 0

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -83,8 +84,13 @@ func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinRes
 		if list, err = askCluster(ctx, pool, peers, opList, &memberRequest{}, true); err != nil {
 			return nil, err
 		}
-		if (list.ClusterID == 0 || len(list.Members) == 0) && !ms.pause(ctx, 100*time.Millisecond) {
-			return nil, fmt.Errorf("raftfsm: the cluster at %v has not recorded its ID yet: %w", peers, ctx.Err())
+		if list.ClusterID == 0 || len(list.Members) == 0 {
+			if !ms.pause(ctx, 100*time.Millisecond) {
+				return nil, fmt.Errorf("raftfsm: the cluster at %v has not recorded its ID yet: %w", peers, ctx.Err())
+			}
+			// The peer that answered may itself be joining (peers found
+			// by etcd 0.4 discovery): ask the next one first next time.
+			peers = append(slices.Clone(peers[1:]), peers[0])
 		}
 	}
 	if err := ms.learned.learn(list.ClusterID, list.Members); err != nil {

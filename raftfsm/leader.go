@@ -73,6 +73,7 @@ func (d *leaderDuties) run(ctx context.Context) {
 	}
 	d.ready.set(term)
 	d.recordCluster(ctx)
+	d.finishRecovery(ctx)
 	grace := time.Time{}
 	if inherited {
 		grace = d.cfg.Clock.Now().Add(d.cfg.ExpiryGrace)

@@ -126,6 +126,13 @@ func (ms *membership) local(ctx context.Context, op memberChange, req *memberReq
 // cluster records its members in its first entries; changes wait for
 // that.
 func (ms *membership) table(ctx context.Context) (*machines.Cluster, error) {
+	// A forced new cluster first removes the lost members (recover.go):
+	// until then the table still counts them.
+	for ms.recovery.pending() {
+		if !ms.pause(ctx, 10*time.Millisecond) {
+			return nil, apiError(ErrTimeout)
+		}
+	}
 	c := ms.fsm.Cluster()
 	for c.ID == 0 && len(ms.cfg.InitialMembers) > 0 {
 		if !ms.pause(ctx, 10*time.Millisecond) {

@@ -179,6 +179,9 @@ func (n *raftNode) checkHello(proto byte, h hello) error {
 // with, or learned from the cluster when it joined. removed is true for a
 // member the table lists as removed, whatever the other sources say.
 func (n *raftNode) knownPeer(id uint64) (known, removed bool) {
+	if n.recovery.removes(id) {
+		return false, true // lost in a forced new cluster (recover.go)
+	}
 	known, removed = n.fsm.memberState(id)
 	if removed || known {
 		return known && !removed, removed

@@ -26,6 +26,10 @@ type identity struct {
 	Name      string `json:"name"`
 	ID        string `json:"id"`
 	ClusterID string `json:"clusterID"`
+	// Backup marks a data dir written by `etcd-classic backup`: its raft
+	// state names the old cluster's members, so it must be started with
+	// --force-new-cluster, which clears the mark.
+	Backup bool `json:"backup,omitempty"`
 }
 
 // bootstrap is what a start decided from the data dir and the
@@ -39,6 +43,9 @@ type bootstrap struct {
 	initial   []*machines.Member // a new cluster's members
 	known     []*machines.Member // the members a lookup returned
 	joinPeers []string           // etcd 0.x: ask these to add us once raft runs
+	// registration is an etcd 0.4 discovery registration, kept alive
+	// while the member runs (discovery_legacy.go).
+	registration *legacyRegistration
 }
 
 // decide reads the identity in the data dir, or works out a first
@@ -52,11 +59,21 @@ func decide(cfg *Config, peerTLS *tls.Config) (*bootstrap, error) {
 		if err := json.Unmarshal(raw, &b.id); err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.identityPath(), err)
 		}
+		if b.id.Backup && !cfg.ForceNewCluster {
+			return nil, fmt.Errorf("%s holds a backup (etcd-classic backup: a new member and cluster ID, the old cluster's members): start it with --force-new-cluster", cfg.DataDir)
+		}
 		b.existing = true
 		b.memberID, _ = machines.ParseID(b.id.ID)
 		b.clusterID, _ = machines.ParseID(b.id.ClusterID)
 		cfg.Log.WithFields(logrus.Fields{"id": b.id.ID, "data_dir": cfg.DataDir}).Info("restarting member from its data dir")
-		return b, nil
+		// Discovery is for a first start; etcd 0.4 still refreshes its
+		// registration.
+		b.registration, err = newLegacyRegistration(cfg)
+		return b, err
+	}
+	// Discovery sets the initial cluster, or (etcd 0.4) the peers to join.
+	if b.registration, err = discoverCluster(cfg); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(cfg.JoinPeers) > 0:
@@ -124,6 +141,9 @@ func (b *bootstrap) lookup(cfg *Config, peerTLS *tls.Config) error {
 // join first asks the cluster to add the member. On error node is closed.
 func (b *bootstrap) finish(cfg *Config, node *raftfsm.Node) error {
 	switch {
+	case b.existing && b.id.Backup:
+		// The forced new cluster has replaced the old members.
+		b.id.Backup = false
 	case b.existing:
 		return nil
 	case len(b.joinPeers) > 0:

@@ -26,6 +26,13 @@ const (
 	DefaultHistorySize       = store.HistoryCapacity
 )
 
+// What a member does when discovery finds the cluster full
+// (Config.DiscoveryFallback).
+const (
+	FallbackExit  = "exit"
+	FallbackProxy = "proxy"
+)
+
 // Proxy modes (Config.Proxy).
 const (
 	ProxyOff      = ""         // a member
@@ -76,10 +83,41 @@ type Config struct {
 	// JoinPeers (etcd 0.x -peers, host:port) makes a first start ask the
 	// cluster at these peer addresses to add this member.
 	JoinPeers []string
-	// Force (etcd 0.x -force) discards the member's raft state first.
+	// Force is etcd 0.x -f/-force, "force a new configuration to be
+	// used": on a member that has started before, the configuration the
+	// flags give replaces the one in its data dir (recover.go). Without
+	// JoinPeers that is ForceNewCluster; with JoinPeers the member joins
+	// that cluster anew, its old state moved to DataDir/member.discarded.
+	// A first start ignores it.
 	Force bool
+	// ForceNewCluster (etcd 2.x --force-new-cluster) starts a member that
+	// has started before as a new cluster of itself alone, keeping its
+	// data; the other members are removed from the membership table, and
+	// new ones are added with POST /v2/members or -peers. A first start
+	// ignores it (as etcd does).
+	ForceNewCluster bool
 	// Proxy is ProxyOff (a member), ProxyOn or ProxyReadOnly.
 	Proxy string
+
+	// Discovery is the URL of a directory in a v2 keys API (etcd 2.x
+	// --discovery): a first start registers there and takes the initial
+	// cluster from it (discovery.go). With DiscoveryLegacy it speaks etcd
+	// 0.4's protocol instead (discovery_legacy.go).
+	Discovery       string
+	DiscoveryLegacy bool
+	// DiscoveryProxy is an HTTP proxy for the discovery requests.
+	DiscoveryProxy string
+	// DiscoveryFallback is what a member does when the discovery cluster
+	// is already full: FallbackExit (also the zero value) fails the start,
+	// FallbackProxy starts a proxy instead.
+	DiscoveryFallback string
+	// DiscoverySRV (etcd 2.x --discovery-srv) takes the initial cluster
+	// from the _etcd-server-ssl._tcp and _etcd-server._tcp SRV records of
+	// this domain; DiscoverySRVName adds "-<name>" to both service names.
+	DiscoverySRV, DiscoverySRVName string
+	// Resolver answers the SRV and host lookups of DiscoverySRV (default:
+	// the system's, net.DefaultResolver).
+	Resolver *net.Resolver
 
 	// ClientTLS and PeerTLS are the two sides' TLS settings; Start adds
 	// the auto-TLS directory (under DataDir) and host names.
@@ -134,6 +172,17 @@ func (c *Config) check() error {
 	case ProxyOff, ProxyOn, ProxyReadOnly:
 	default:
 		return fmt.Errorf("--proxy must be off, on or readonly, not %q", c.Proxy)
+	}
+	switch c.DiscoveryFallback {
+	case "", FallbackExit, FallbackProxy:
+	default:
+		return fmt.Errorf("--discovery-fallback must be exit or proxy, not %q", c.DiscoveryFallback)
+	}
+	if c.Discovery != "" && c.DiscoverySRV != "" {
+		return errors.New(`multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"`)
+	}
+	if c.Discovery != "" && c.JoinExisting {
+		return errors.New("discovery URL should not be set when joining existing initial cluster") // etcd 3.4's words
 	}
 	if c.Log == nil {
 		c.Log = logrus.NewEntry(logrus.StandardLogger())

@@ -32,23 +32,38 @@ type Member struct {
 	wg         sync.WaitGroup
 	closers    []func() // more to stop (a proxy's refresher)
 	stopOnce   sync.Once
+
+	// The client listeners' gate (ready.go): openWhenReady's goroutine
+	// (gate) serves them once the member is ready and closes ready;
+	// gateCancel ends its wait.
+	ready      chan struct{}
+	gate       sync.WaitGroup
+	gateCtx    context.Context
+	gateCancel context.CancelFunc
+	newCluster bool // the first start of a new cluster's member (awaitPeersPublished)
 }
 
 // Start starts a member as cfg describes: it opens the listeners, reads
 // (or, at a first start, decides) the member's identity, starts raft and
-// serves the client API. It returns once every listener is open; the
-// member answers reads once it is ready (WaitReady). On error nothing is
-// left running.
+// serves the metrics URLs. It returns once every listener is open. The
+// client URLs accept connections only once the member is ready
+// (WaitReady; DESIGN.md "Ready when it answers"): until then a client's
+// connection waits. On error nothing is left running.
 func Start(cfg Config) (*Member, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	m := &Member{cfg: cfg, log: cfg.Log, failed: make(chan error, 1)}
+	m := &Member{cfg: cfg, log: cfg.Log, failed: make(chan error, 1), ready: make(chan struct{})}
+	m.gateCtx, m.gateCancel = context.WithCancel(context.Background())
 	var err error
 	if cfg.Proxy != ProxyOff {
 		err = m.startProxy()
-	} else {
-		err = m.startMember()
+	} else if err = m.startMember(); errors.Is(err, ErrDiscoveryFull) && cfg.DiscoveryFallback == FallbackProxy {
+		// etcd 2.x --discovery-fallback=proxy; startMember closed what it
+		// had opened.
+		m.log.WithField("err", err).Warn("discovery cluster full, falling back to proxy")
+		m.cfg.Proxy = ProxyOn
+		err = m.startProxy()
 	}
 	if err != nil {
 		m.Stop()
@@ -60,10 +75,8 @@ func Start(cfg Config) (*Member, error) {
 // startMember starts raft and the client API on the member's data dir.
 func (m *Member) startMember() error {
 	cfg := &m.cfg
-	if cfg.Force {
-		if err := os.RemoveAll(cfg.memberDir()); err != nil {
-			return fmt.Errorf("-force: %w", err)
-		}
+	if err := cfg.applyForce(); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
@@ -89,9 +102,9 @@ func (m *Member) startMember() error {
 		closeAll(clientLns)
 		return err
 	}
-	m.serve(clientLns, m.api)
 	// The metrics URLs use the client side's certificate where they are
-	// https.
+	// https. They answer at once, as etcd 3.4's do: /health there says
+	// false (503) until the member has a leader and a quorum.
 	metricsLns, err := m.listenClients(cfg.ListenMetricsURLs, func(u string) *tls.Config {
 		if isHTTPS(u) {
 			return tc.clientServer
@@ -99,9 +112,11 @@ func (m *Member) startMember() error {
 		return nil
 	})
 	if err != nil {
+		closeAll(clientLns)
 		return fmt.Errorf("--listen-metrics-urls: %w", err)
 	}
 	m.serve(metricsLns, m.api.MetricsHandler())
+	m.openWhenReady(clientLns, m.api, m.memberReady)
 	m.log.WithFields(logrus.Fields{"node": cfg.Name, "peer_urls": cfg.AdvertisePeerURLs, "client_urls": cfg.AdvertiseClientURLs}).Info("member started")
 	return nil
 }
@@ -122,6 +137,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 		InitialMembers: b.initial, ClusterID: b.clusterID, Existing: b.existing, KnownMembers: b.known, Store: st, Log: m.log,
 		SnapshotCount: cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
 		StrictReconfigCheck: cfg.StrictReconfigCheck, PeerTLS: peerTLS, PeerDial: cfg.PeerDial,
+		ForceNewCluster: cfg.ForceNewCluster && b.existing,
 	})
 	if err != nil {
 		_ = peerLn.Close()
@@ -130,10 +146,15 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 	if err := b.finish(cfg, node); err != nil {
 		return err
 	}
+	if b.registration != nil {
+		m.closers = append(m.closers, b.registration.keepAlive(m.log, b.existing))
+	}
 	m.node = node
+	m.newCluster = len(b.initial) > 0
 	api := cfg.API
 	api.Store, api.Node, api.Log, api.RaftStats = st, node, m.log, node.Metrics
 	api.ClientCertAuth = cfg.ClientTLS.ClientCertAuth
+	api.Snapshots = snapshots{raftfsm.NewSnapshotSource(node)}
 	m.api = httpapi.New(api)
 	return nil
 }
@@ -212,15 +233,6 @@ func (m *Member) ID() uint64 {
 	return m.node.ID()
 }
 
-// WaitReady returns once the member may serve local reads (at once for a
-// proxy), or ctx's end as an error wrapping etcd's error 300.
-func (m *Member) WaitReady(ctx context.Context) error {
-	if m.node == nil {
-		return nil
-	}
-	return m.node.WaitReady(ctx)
-}
-
 // Failed delivers the first error of a client or metrics listener.
 func (m *Member) Failed() <-chan error { return m.failed }
 
@@ -233,12 +245,14 @@ func (m *Member) Removed() <-chan struct{} {
 	return m.node.Removed()
 }
 
-// Stop shuts the member down: long polls end, the HTTP servers drain
-// (for at most 5s), the member takes a snapshot when its log has grown
+// Stop shuts the member down: a wait for readiness ends (client
+// listeners not yet served are closed), long polls end, the HTTP servers
+// drain (for at most 5s), the member takes a snapshot when its log has grown
 // since the last one (so that the next start replays little), then raft
 // stops. It is idempotent.
 func (m *Member) Stop() {
 	m.stopOnce.Do(func() {
+		m.stopGate()
 		if m.api != nil {
 			m.api.Close()
 		}

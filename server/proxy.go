@@ -15,9 +15,13 @@ import (
 
 // startProxy runs etcd 2.x proxy mode: no data, no raft; client requests
 // go to the members found through the InitialCluster (or JoinPeers) peer
-// URLs, refreshed every few seconds.
+// URLs, refreshed every few seconds. The client port opens once the
+// first member list is in, or after proxyReadyTimeout.
 func (m *Member) startProxy() error {
 	cfg := &m.cfg
+	if err := discoverProxyCluster(cfg); err != nil {
+		return err
+	}
 	peers := clusterPeers(cfg)
 	if len(peers) == 0 {
 		return errors.New("proxy mode needs the cluster's peer URLs in --initial-cluster (or -peers)")
@@ -26,8 +30,8 @@ func (m *Member) startProxy() error {
 	if err != nil {
 		return err
 	}
-	fetch := func() ([]string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	fetch := func(ctx context.Context) ([]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		_, members, err := raftfsm.ListMembers(ctx, peers, tc.peerDial)
 		if err != nil {
@@ -39,11 +43,9 @@ func (m *Member) startProxy() error {
 		}
 		return urls, nil
 	}
-	initial, err := fetch()
-	if err != nil {
-		m.log.WithField("err", err).Warn("proxy: cluster not reachable yet; will keep trying")
-	}
-	refresher := httpapi.NewEndpointsRefresher(initial, 5*time.Second, fetch, m.log)
+	// The refresher fetches at once and then retries quickly until it
+	// finds the cluster; the client port opens once it has (proxyReady).
+	refresher := httpapi.NewEndpointsRefresher(nil, 5*time.Second, fetch, m.log)
 	m.closers = append(m.closers, refresher.Close)
 	// Members with client TLS are reached with this side's certificate.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -54,7 +56,7 @@ func (m *Member) startProxy() error {
 		return err
 	}
 	m.clientURLs = boundURLs(cfg.ListenClientURLs, lns)
-	m.serve(lns, proxy)
-	m.log.WithFields(logrus.Fields{"mode": cfg.Proxy, "peers": peers, "endpoints": initial}).Info("proxy started")
+	m.openWhenReady(lns, proxy, m.proxyReady(refresher.Endpoints))
+	m.log.WithFields(logrus.Fields{"mode": cfg.Proxy, "peers": peers}).Info("proxy started")
 	return nil
 }

@@ -115,6 +115,17 @@ func (mb *Member) Restart(t testing.TB) {
 	waitReady(t, mb)
 }
 
+// RestartWith stops the member, lets change adjust its configuration
+// (kept for later restarts) and starts it again on its data dir and
+// ports, waiting until it serves reads.
+func (mb *Member) RestartWith(t testing.TB, change func(cfg *server.Config)) {
+	t.Helper()
+	mb.Stop()
+	change(&mb.cfg)
+	mb.start(nil)
+	waitReady(t, mb)
+}
+
 // Running reports whether the member is started.
 func (mb *Member) Running() bool { return mb.m != nil }
 
