@@ -40,10 +40,19 @@ bench_stop_members() {
 }
 
 # bench_server etcd-classic|etcd builds or copies the server to
-# $tmp/server and sets $server_flags (etcd needs --enable-v2).
+# $tmp/server and sets $server_flags (etcd needs --enable-v2). With
+# SERVER_BIN set, etcd-classic is that binary instead of a build of the
+# working tree (an older commit's build, for a before/after run).
 bench_server() {
 	case "$1" in
-	etcd-classic) go build -o "$tmp/server" . || return 1; server_flags="" ;;
+	etcd-classic)
+		if [ -n "${SERVER_BIN:-}" ]; then
+			cp "$SERVER_BIN" "$tmp/server" || return 1
+		else
+			go build -o "$tmp/server" . || return 1
+		fi
+		server_flags=""
+		;;
 	etcd) cp "$(command -v etcd)" "$tmp/server" || return 1; server_flags="--enable-v2" ;;
 	*) echo "unknown server '$1': etcd-classic or etcd" >&2; return 2 ;;
 	esac
