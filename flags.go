@@ -322,6 +322,7 @@ func defaultConfig() *config {
 		maxClusterSize:      9,
 		historySize:         server.DefaultHistorySize,
 		maxRetryAttempts:    3,
+		retryInterval:       10,
 		maxClientConns:      4096,
 		proxy:               "off",
 		strictReconfig:      true,

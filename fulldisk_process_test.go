@@ -28,6 +28,8 @@ const fullDiskBody = `{"errorCode":300,"message":"Raft Internal Error","cause":"
 // fills up keeps its leader (no leader change in /metrics, the same
 // leaderInfo in /v2/stats/self), answers plain and quorum reads, refuses
 // writes with fullDiskBody, and accepts them again once space is freed.
+// Meanwhile /health answers as etcd 3.4 does under its NOSPACE alarm:
+// 503 {"health":"false"}, and true again once space is freed.
 // Needs root for the mount; skipped otherwise.
 func TestFullDiskProcess(t *testing.T) {
 	if testing.Short() {
@@ -56,6 +58,9 @@ func TestFullDiskProcess(t *testing.T) {
 		return do(t, hc, req)
 	}
 	waitFor(t, "first write", func() bool { st, _ := put("/before"); return st == 201 })
+	if st, body := get("/health"); st != 200 || body != `{"health":"true"}` {
+		t.Fatalf("/health before the disk fills: %d %s", st, body)
+	}
 	changes := leaderChanges(t, get)
 	info := leaderInfo(t, get)
 
@@ -80,6 +85,9 @@ func TestFullDiskProcess(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no write was refused on a full disk")
 	}
+	if st, body := get("/health"); st != 503 || body != `{"health":"false"}` {
+		t.Errorf("/health while writes are refused: %d %s, want 503 {\"health\":\"false\"}", st, body)
+	}
 	if got := leaderChanges(t, get); got != changes {
 		t.Errorf("leader changes seen went from %v to %v on a full disk", changes, got)
 	}
@@ -90,6 +98,8 @@ func TestFullDiskProcess(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	// Health comes back without a write having to try first.
+	waitFor(t, "/health true once space is freed", func() bool { st, _ := get("/health"); return st == 200 })
 	waitFor(t, "writes accepted once space is freed", func() bool { st, _ := put("/after"); return st == 201 })
 	if got := leaderChanges(t, get); got != changes {
 		t.Errorf("leader changes seen went from %v to %v", changes, got)

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
+	"time"
 )
 
 // The memory policy (docs/benchmarks.md, "Memory"). Go's collector lets
@@ -26,6 +27,16 @@ const (
 	limitMinChange  = 0.05     // smaller changes of the limit are not applied
 	liveHeapMetric  = "/gc/heap/live:bytes"
 	memLimitEnvName = "GOMEMLIMIT"
+
+	// The idle release: every releaseEvery, a member that allocated less
+	// than releaseIdleAlloc since the last look, and whose heap keeps more
+	// than releaseSlack (plus a quarter of the live heap) beyond what is
+	// live, collects and returns the rest to the system at once. The
+	// scavenger alone returns it only slowly, so RSS stayed at the peak of
+	// a load, a restore or a listing for minutes after it.
+	releaseEvery     = 5 * time.Second
+	releaseIdleAlloc = 8 << 20
+	releaseSlack     = 16 << 20
 )
 
 // memoryLimitFor is the soft memory limit for a live heap of live bytes.
@@ -57,7 +68,13 @@ func startMemoryPolicy() (stop func()) {
 	t := &memoryTuner{sample: []metrics.Sample{{Name: liveHeapMetric}}}
 	t.tune()
 	t.arm()
-	return func() { t.stopped.Store(true) }
+	done := make(chan struct{})
+	go idleRelease(done, releaseEvery)
+	return func() {
+		if t.stopped.CompareAndSwap(false, true) {
+			close(done)
+		}
+	}
 }
 
 // sentinel is garbage the moment it is armed; its finalizer marks the end
@@ -86,4 +103,60 @@ func (t *memoryTuner) tune() {
 	}
 	t.limit.Store(want)
 	debug.SetMemoryLimit(want)
+}
+
+// heapFigures are the runtime's figures the idle release looks at.
+type heapFigures struct {
+	allocs   uint64 // bytes allocated since the process started
+	live     uint64 // live heap at the last collection
+	retained uint64 // heap memory held from the system (objects, free, unused)
+}
+
+var heapMetrics = []string{
+	"/gc/heap/allocs:bytes", liveHeapMetric,
+	"/memory/classes/heap/objects:bytes", "/memory/classes/heap/free:bytes", "/memory/classes/heap/unused:bytes",
+}
+
+func readHeapFigures(s []metrics.Sample) heapFigures {
+	metrics.Read(s)
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return s[i].Value.Uint64()
+	}
+	return heapFigures{allocs: v(0), live: v(1), retained: v(2) + v(3) + v(4)}
+}
+
+// shouldRelease decides, from the figures of the last look (prev) and of
+// now, whether the idle release runs.
+func shouldRelease(prev, now heapFigures) bool {
+	if now.allocs-prev.allocs >= releaseIdleAlloc {
+		return false // busy: the collector and scavenger pace themselves
+	}
+	return now.retained > now.live+now.live/4+releaseSlack
+}
+
+// idleRelease runs the idle release every period until done closes.
+func idleRelease(done <-chan struct{}, period time.Duration) {
+	s := make([]metrics.Sample, len(heapMetrics))
+	for i, name := range heapMetrics {
+		s[i].Name = name
+	}
+	prev := readHeapFigures(s)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+		now := readHeapFigures(s)
+		if shouldRelease(prev, now) {
+			debug.FreeOSMemory()
+			now = readHeapFigures(s)
+		}
+		prev = now
+	}
 }

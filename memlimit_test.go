@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -61,4 +62,57 @@ func TestMemoryPolicyFollowsLiveHeap(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // let the finalizer goroutine run
 	}
 	runtime.KeepAlive(live)
+}
+
+func TestShouldRelease(t *testing.T) {
+	idle := heapFigures{allocs: 100 << 20, live: 40 << 20}
+	cases := []struct {
+		name       string
+		prev, now  heapFigures
+		wantResult bool
+	}{
+		{"idle, heap well above live", idle, heapFigures{allocs: 101 << 20, live: 40 << 20, retained: 120 << 20}, true},
+		{"idle, heap close to live", idle, heapFigures{allocs: 101 << 20, live: 40 << 20, retained: 60 << 20}, false},
+		{"busy", idle, heapFigures{allocs: 200 << 20, live: 40 << 20, retained: 120 << 20}, false},
+		{"small store", heapFigures{}, heapFigures{allocs: 1 << 20, live: 2 << 20, retained: 15 << 20}, false},
+	}
+	for _, tc := range cases {
+		if got := shouldRelease(tc.prev, tc.now); got != tc.wantResult {
+			t.Errorf("%s: shouldRelease = %v, want %v", tc.name, got, tc.wantResult)
+		}
+	}
+}
+
+// After a burst of garbage, an idle process gives the memory back to the
+// system within a few periods, without waiting for the scavenger.
+func TestIdleReleaseReturnsABurst(t *testing.T) {
+	s := make([]metrics.Sample, len(heapMetrics))
+	for i, name := range heapMetrics {
+		s[i].Name = name
+	}
+	old := debug.SetGCPercent(-1) // the burst stays until the release collects it
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	burst := make([][]byte, 96)
+	for i := range burst {
+		burst[i] = make([]byte, 1<<20)
+		burst[i][0] = 1
+	}
+	burst = nil
+	if f := readHeapFigures(s); f.retained < f.live+64<<20 {
+		t.Fatalf("the burst is not in the heap: %+v", f)
+	}
+	done := make(chan struct{})
+	go idleRelease(done, 20*time.Millisecond)
+	t.Cleanup(func() { close(done) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f := readHeapFigures(s)
+		if f.retained <= f.live+f.live/4+releaseSlack {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heap retained %d MiB, live %d MiB: not released", f.retained>>20, f.live>>20)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -175,6 +175,11 @@ func (c *config) resolveCluster(sc *server.Config) error {
 			sc.JoinPeers = append(sc.JoinPeers, legacyHostPort(p, p))
 		}
 	}
+	if c.maxRetryAttempts < 0 || c.retryInterval < 0 {
+		return errors.New("-max-retry-attempts and -retry-interval cannot be negative")
+	}
+	sc.JoinRounds = c.maxRetryAttempts
+	sc.JoinRetryInterval = time.Duration(c.retryInterval * float64(time.Second))
 	return nil
 }
 

@@ -22,10 +22,12 @@ type Node interface {
 	Propose(ctx context.Context, r *store.Request) (*store.Event, error)
 	// ReadBarrier returns once a local read would be linearizable.
 	ReadBarrier(ctx context.Context) error
-	// WaitReady returns once the member may serve local reads after its
-	// start (it has caught up with the state it had before a restart), or
-	// an error wrapping a 300 store error ("no leader", "request timed
-	// out") when ctx ends first.
+	// WaitReady returns once the member may serve local reads: it has
+	// caught up with the state it had before a restart, and applied every
+	// write it acknowledged (its read fence). It returns nil at once,
+	// whatever ctx, when it may serve them now; else an error wrapping a
+	// 300 store error ("no leader", "request timed out") when ctx ends
+	// first.
 	WaitReady(ctx context.Context) error
 
 	ID() uint64
@@ -120,9 +122,6 @@ type API struct {
 	stopped  context.CancelFunc // cancels stopCtx, with stop
 	stopOnce sync.Once
 
-	readyOnce sync.Once
-	ready     chan struct{} // closed once the member is ready (Node.WaitReady)
-
 	cidCache atomic.Value // cidEntry: the cluster ID as text
 
 	creds *credCache // verified passwords (auth_check.go)
@@ -146,13 +145,19 @@ func New(cfg Config) *API {
 		cfg.StartTime = cfg.Now()
 	}
 	a := &API{cfg: cfg, log: cfg.Log.WithField("component", "httpapi"),
-		stop: make(chan struct{}), ready: make(chan struct{}), creds: newCredCache()}
+		stop: make(chan struct{}), creds: newCredCache()}
 	a.stopCtx, a.stopped = context.WithCancel(context.Background())
 	a.metrics = newMetrics(cfg.Store, cfg.RaftStats)
 	a.handler = a.checkHost(a.wrap(a.routes()))
-	go a.awaitReady()
 	return a
 }
+
+// doneCtx is a context that has ended: WaitReady(doneCtx) only looks.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
@@ -166,24 +171,18 @@ func (a *API) Close() {
 	})
 }
 
-// awaitReady opens the gate for local reads once the member is ready;
-// until then each read asks the member itself (waitReady).
-func (a *API) awaitReady() {
-	if a.cfg.Node.WaitReady(a.stopCtx) == nil {
-		a.readyOnce.Do(func() { close(a.ready) })
-	}
-}
-
-// waitReady holds a keys read or watch until the member is ready, at most
-// ReadyTimeout (or until the client leaves or the API closes). A member
-// that is not ready answers with its error (300: no leader, or timed
-// out): etcd answers only once it has caught up, never with an older
-// state than it had.
+// waitReady holds a keys read or watch until the member may serve it, at
+// most ReadyTimeout (or until the client leaves or the API closes): until
+// it is ready after its start, and until it has applied every write it
+// acknowledged (a follower answers a forwarded write before applying it;
+// its reads wait for it instead). A member that is not ready answers with
+// its error (300: no leader, or timed out): etcd answers only once it has
+// caught up, never with an older state than it had.
 func (a *API) waitReady(r *http.Request) error {
-	select {
-	case <-a.ready:
+	// Most of the time there is nothing to wait for: WaitReady answers at
+	// once, whatever its context.
+	if a.cfg.Node.WaitReady(doneCtx) == nil {
 		return nil
-	default:
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ReadyTimeout)
 	defer cancel()

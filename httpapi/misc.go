@@ -28,16 +28,20 @@ func (a *API) version(w http.ResponseWriter, r *http.Request) {
 // its QGET by one second.
 const healthTimeout = time.Second
 
-// health serves /health as etcd 3.4 does: healthy when a leader is known
-// and a linearizable read succeeds within healthTimeout (so there is a
-// quorum); otherwise 503 {"health":"false"} — at once without a leader,
-// after healthTimeout when the leader cannot confirm its term.
+// health serves /health as etcd 3.4 does: healthy when no alarm is
+// raised (here: the data dir has room for writes, RaftStats.NoSpace), a
+// leader is known and a linearizable read succeeds within healthTimeout
+// (so there is a quorum); otherwise 503 {"health":"false"} — at once on
+// a full disk or without a leader, after healthTimeout when the leader
+// cannot confirm its term.
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r.Method, "GET") {
 		return
 	}
+	// etcd 3.4: an alarm makes the member unhealthy.
+	alarm := a.cfg.RaftStats != nil && a.cfg.RaftStats().NoSpace
 	ok := false
-	if _, has := a.cfg.Node.LeaderID(); has {
+	if _, has := a.cfg.Node.LeaderID(); has && !alarm {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		ok = a.cfg.Node.ReadBarrier(ctx) == nil
 		cancel()

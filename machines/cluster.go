@@ -35,8 +35,9 @@ type AppendStats struct {
 }
 
 // RaftStats are a member's replication figures, as /metrics exports them
-// (etcd_server_*, etcd_disk_*, etcd_network_*): the raft node fills them,
-// the client API renders them.
+// (etcd_server_*, etcd_disk_*, etcd_network_*), and whether it refuses
+// writes for space (/health): the raft node fills them, the client API
+// renders them.
 type RaftStats struct {
 	HasLeader, IsLeader       bool
 	LeaderChanges, Term       uint64
@@ -44,6 +45,9 @@ type RaftStats struct {
 	ProposalsFailed           uint64
 	LogAppends, LogEntries    uint64 // durable appends (fsyncs) and entries
 	RecvAppends, SentAppends  uint64
+	// NoSpace: the data dir is too full for any write (the full-disk
+	// guard refuses them; etcd's NOSPACE alarm): /health answers false.
+	NoSpace bool
 }
 
 // FollowerStats is what a leader knows of one follower, as

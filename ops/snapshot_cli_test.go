@@ -214,4 +214,3 @@ func TestSnapshotSaveOverTLS(t *testing.T) {
 		t.Errorf("with a client certificate: %d %q %q", code, out, errOut)
 	}
 }
-

@@ -82,6 +82,42 @@ func (b *writeBatcher) submit(ctx context.Context, req *store.Request) (*Result,
 	}
 }
 
+// submitAll hands reqs to the batcher together (they join the same
+// entries as far as they fit) and waits for every outcome; a write whose
+// outcome did not come before ctx ended reports ErrTimeout.
+func (b *writeBatcher) submitAll(ctx context.Context, reqs []*store.Request) []writeOutcome {
+	outs := make([]writeOutcome, len(reqs))
+	ws := make([]*pendingWrite, 0, len(reqs))
+	for i, r := range reqs {
+		w := &pendingWrite{req: r, done: make(chan writeOutcome, 1)}
+		select {
+		case b.in <- w:
+			ws = append(ws, w)
+			continue
+		case <-ctx.Done():
+			outs[i].err = apiError(ErrTimeout)
+		case <-b.stop:
+			outs[i].err = apiError(ErrStopped)
+		}
+		break
+	}
+	for i := len(ws); i < len(reqs); i++ {
+		if outs[i].err == nil {
+			outs[i].err = outs[len(ws)].err // not handed over: nothing proposed
+		}
+	}
+	for i, w := range ws {
+		select {
+		case outs[i] = <-w.done:
+		case <-ctx.Done():
+			outs[i].err = apiError(ErrTimeout)
+		case <-b.stop:
+			outs[i].err = apiError(ErrStopped)
+		}
+	}
+	return outs
+}
+
 // run gathers and proposes batches until stop is closed.
 func (b *writeBatcher) run() {
 	stop := b.stop
@@ -161,6 +197,9 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 		}
 		return
 	}
+	// The entry's term is this one if the term has not moved by the
+	// time it commits (a follower's commit notice needs it; commit.go).
+	termBefore := b.raft.CurrentTerm()
 	f := b.raft.Apply(data, b.timeout)
 	go func() {
 		err := f.Error()
@@ -173,7 +212,7 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 			}
 			return
 		}
-		index, term := f.Index(), b.raft.CurrentTerm()
+		index, term := f.Index(), entryTerm(b.raft, termBefore)
 		var results []applyResult
 		switch r := f.Response().(type) {
 		case *applyResult:
@@ -182,15 +221,24 @@ func (b *writeBatcher) propose(batch []*pendingWrite) {
 			results = r.results
 		}
 		for i, w := range batch {
+			// An application error (a failed compare, a missing key) is
+			// committed like any write: its index comes with it.
 			res := &Result{RaftIndex: index, RaftTerm: term}
+			var err error
 			if i < len(results) {
-				if results[i].Err != nil {
-					w.done <- writeOutcome{err: results[i].Err}
-					continue
-				}
-				res.Event = results[i].Event
+				res.Event, err = results[i].Event, results[i].Err
 			}
-			w.done <- writeOutcome{res: res}
+			w.done <- writeOutcome{res: res, err: err}
 		}
 	}()
+}
+
+// entryTerm is the term of an entry appended after before was read and
+// now committed: before itself if the term has not moved since, else 0
+// (unknown).
+func entryTerm(r *raft.Raft, before uint64) uint64 {
+	if r.CurrentTerm() != before {
+		return 0
+	}
+	return before
 }

@@ -271,6 +271,18 @@ func (d *reader) byte() byte {
 	return v
 }
 
+// bytes reads a length-prefixed byte string, pointing into the input.
+func (d *reader) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
+}
+
 func (d *reader) string() string {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {

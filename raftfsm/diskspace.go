@@ -131,6 +131,25 @@ func (g *diskGuard) admit(size int) error {
 	return nil
 }
 
+// full reports whether the guard would refuse any write now (etcd's
+// NOSPACE alarm, which turns /health false). Like a refusal, a "full"
+// rests on a fresh reading, so freed space shows at the next call.
+func (g *diskGuard) full() bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	need := int64(spaceFloor)
+	if !g.held {
+		need += g.reserve
+	}
+	if now := g.clock.Now(); now.Sub(g.checked) > spaceRecheck || g.avail < need {
+		g.refreshLocked(now)
+	}
+	return g.avail < need
+}
+
 // logTransition logs a change between refusing and accepting writes at
 // level, or at Debug if one was logged in the last spaceLogEvery: with
 // free space near the line, writes of different sizes would otherwise

@@ -93,6 +93,34 @@ func TestDiskGuardAdmit(t *testing.T) {
 	}
 }
 
+// full says whether any write would be refused, from a fresh reading
+// once the last one said so: freed space shows without a write.
+func TestDiskGuardFull(t *testing.T) {
+	t.Parallel()
+	g, disk, _ := newTestGuard(t, spaceFloor)
+	g.held = true
+	if g.full() {
+		t.Fatal("full with the floor free and the reserve held")
+	}
+	disk.set(spaceFloor - 1)
+	if g.admit(1) == nil || !g.full() {
+		t.Fatal("not full one byte under the floor")
+	}
+	g.held = false // the reserve was spent: its room is needed again
+	disk.set(spaceFloor + testReserve - 1)
+	if !g.full() {
+		t.Fatal("not full without room for the reserve")
+	}
+	disk.set(spaceFloor + testReserve)
+	if g.full() {
+		t.Fatal("still full after space was freed")
+	}
+	var off *diskGuard
+	if off.full() {
+		t.Fatal("a guard that is off says full")
+	}
+}
+
 // Within one reading's lifetime, admitted bytes are counted against it;
 // when the count says no, or the reading is old, the disk is read again,
 // and a refusal always rests on a fresh reading.

@@ -24,25 +24,38 @@ type proposeReply struct {
 // leader (route.go finds it) and what it does with the answers. The
 // leader's side is rpcops.go.
 
-// forward sends a proposal to the leader at addr and, once the leader has
-// applied it, waits for this member to apply it too, so that the answer
-// and any later local read agree.
+// forward sends a proposal to the leader at addr and returns the
+// leader's outcome once the leader has committed and applied it. A keys
+// write is answered at once, with the read fence raised to its entry;
+// anything else once this member has applied it too.
 func (p *proposer) forward(ctx context.Context, addr string, c *command) (*Result, error) {
 	data, err := encodeCommand(c)
 	if err != nil {
 		return nil, err
 	}
-	b, err := p.peers.call(ctx, addr, opPropose, data)
-	if err != nil {
-		return nil, callFailure(ctx, p.log, err)
+	var rep *proposeReply
+	if answersAtOnce(c) {
+		rep, err = p.fwd.submit(ctx, addr, data) // perhaps with others (fwdbatch.go)
+	} else {
+		rep, err = p.forwardOne(ctx, addr, data)
 	}
-	rep, err := decodeProposeReply(b)
 	if err != nil {
-		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
+		return nil, err
 	}
-	// The entry is committed; wait (bounded by ctx) for the local apply.
-	// If that times out the write still happened, so report it anyway.
-	_ = p.fsm.applied.wait(ctx, rep.Index)
+	// The entry is committed (index 0: nothing was). Tell raft here, so
+	// that it applies the entry without waiting for the leader's next
+	// message (commit.go).
+	p.notices.offer(commitHint{index: rep.Index, term: rep.Term, addr: addr})
+	if answersAtOnce(c) {
+		// Local reads wait for it from now on (the read fence).
+		p.fence.raise(rep.Index)
+	} else {
+		// Anything else is answered once applied here: an auth change is
+		// checked against this member's store by the next request, and a
+		// member's attributes are its own. If the wait times out the
+		// entry still committed, so report it anyway.
+		_ = p.fsm.applied.wait(ctx, rep.Index)
+	}
 	if rep.Err != nil {
 		return nil, rep.Err
 	}
@@ -51,6 +64,26 @@ func (p *proposer) forward(ctx context.Context, addr string, c *command) (*Resul
 		rep.Event.Refresh = rep.Refresh
 	}
 	return &Result{Event: rep.Event, RaftIndex: rep.Index, RaftTerm: rep.Term}, nil
+}
+
+// forwardOne sends one encoded proposal to the leader at addr
+// (opPropose) and returns its answer.
+func (p *proposer) forwardOne(ctx context.Context, addr string, data []byte) (*proposeReply, error) {
+	b, err := p.peers.call(ctx, addr, opPropose, data)
+	if err != nil {
+		return nil, callFailure(ctx, p.log, err)
+	}
+	rep, err := decodeProposeReply(b)
+	if err != nil {
+		return nil, fmt.Errorf("raftfsm: bad reply from leader: %w", err)
+	}
+	return rep, nil
+}
+
+// answersAtOnce reports whether a forwarded c is answered before this
+// member applies it: keys-API writes, not auth changes.
+func answersAtOnce(c *command) bool {
+	return c.Type == cmdRequest && c.Req != nil && c.Req.Method != store.MethodAuth
 }
 
 // remoteReadIndex asks the leader for a verified commit index.

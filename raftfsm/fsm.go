@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -37,9 +38,12 @@ type FSM struct {
 	store *store.Store
 	log   *logrus.Entry
 
-	mu       sync.RWMutex      // guards cluster, lastTime and ttlBase
+	mu       sync.RWMutex      // guards cluster, lastTime, lastTerm and ttlBase
 	cluster  *machines.Cluster // replicated membership
 	lastTime int64             // largest command time applied (Unix ns)
+	// lastTerm is the term of the entry at the applied index (0 after a
+	// snapshot restore: unknown). The leader's commit notices need both.
+	lastTerm uint64
 	// ttlBase, when not 0, is the time (Unix ns) at which a restored
 	// backup's TTLs had the time left that they must keep: the first
 	// command applied moves every expiration by its own time minus this
@@ -82,6 +86,14 @@ func (f *FSM) wasRemoved(id uint64) bool {
 // AppliedIndex is the raft index of the last entry this FSM applied.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.get() }
 
+// lastApplied returns the index and term of the last entry applied here
+// (term 0: unknown, after a snapshot restore).
+func (f *FSM) lastApplied() (index, term uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied.get(), f.lastTerm
+}
+
 // Apply applies one log entry.
 func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
@@ -112,7 +124,15 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		f.snapshotDue()
 	}
 	if len(logs) > 0 {
-		f.applied.set(logs[len(logs)-1].Index)
+		last := logs[len(logs)-1]
+		f.mu.Lock()
+		if last.Index >= f.applied.get() {
+			// Not when the whole batch was restored before raft
+			// started: lastTerm stays the term of the applied index.
+			f.lastTerm = last.Term
+			f.applied.set(last.Index)
+		}
+		f.mu.Unlock()
 	}
 	if changed && f.onMembership != nil {
 		f.onMembership()
@@ -167,28 +187,25 @@ func (f *FSM) applyCommand(l *raft.Log) (any, bool) {
 }
 
 // progress is a monotonically increasing index that goroutines can wait
-// on.
+// on. Reading it takes no lock (every local read checks the applied
+// index against the read fence).
 type progress struct {
-	mu    sync.Mutex
-	index uint64
+	index atomic.Uint64
+	mu    sync.Mutex    // guards ch, and orders set against wait
 	ch    chan struct{} // closed and replaced whenever index grows
 }
 
 func newProgress() progress { return progress{ch: make(chan struct{})} }
 
-func (p *progress) get() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.index
-}
+func (p *progress) get() uint64 { return p.index.Load() }
 
 func (p *progress) set(i uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if i <= p.index {
+	if i <= p.index.Load() {
 		return
 	}
-	p.index = i
+	p.index.Store(i)
 	close(p.ch)
 	p.ch = make(chan struct{})
 }
@@ -196,8 +213,11 @@ func (p *progress) set(i uint64) {
 // wait blocks until the index reaches i or ctx ends.
 func (p *progress) wait(ctx context.Context, i uint64) error {
 	for {
+		if p.index.Load() >= i {
+			return nil
+		}
 		p.mu.Lock()
-		if p.index >= i {
+		if p.index.Load() >= i {
 			p.mu.Unlock()
 			return nil
 		}
@@ -311,10 +331,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	applied := h.applied
 	f.mu.Lock()
-	f.cluster, f.lastTime, f.ttlBase = cluster, h.lastTime, h.ttlBase
+	f.cluster, f.lastTime, f.ttlBase, f.lastTerm = cluster, h.lastTime, h.ttlBase, 0
+	f.applied.set(applied)
 	f.mu.Unlock()
 	f.sinceSnapshot = 0
-	f.applied.set(applied)
 	if f.onMembership != nil {
 		f.onMembership()
 	}

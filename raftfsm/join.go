@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"time"
 
@@ -39,6 +40,29 @@ import (
 // to join runs at the peer URL it advertises.
 var ErrJoinRefused = errors.New("raftfsm: join refused")
 
+// ErrJoinGaveUp means no member answered in the rounds JoinRetry allows.
+var ErrJoinGaveUp = errors.New("raftfsm: cannot join the cluster")
+
+// JoinRetry is how often a process that is not a member goes through its
+// peer list (etcd 0.4 -max-retry-attempts and -retry-interval). A refusal
+// by the cluster or a TLS rejection ends the attempts at once: asking
+// again would not change the answer.
+type JoinRetry struct {
+	// Rounds is how many times each peer is tried; 0 tries until the
+	// context ends.
+	Rounds int
+	// Interval is the pause between rounds (default 500 ms).
+	Interval time.Duration
+	// Log, when set and Rounds are counted, gets a Warn line for each
+	// round that failed (etcd 0.4 logs one).
+	Log *logrus.Entry
+}
+
+// JoinWithRetry is Node.Join going through peers as r says.
+func JoinWithRetry(ctx context.Context, n *Node, peers []string, r JoinRetry) (*JoinResult, error) {
+	return n.members.joinRetry(ctx, peers, r)
+}
+
 // joinVerifyTimeout bounds the leader's call back to a joining member.
 const joinVerifyTimeout = 5 * time.Second
 
@@ -63,15 +87,20 @@ type JoinResult struct {
 func LookupMember(ctx context.Context, peers []string, peerURLs []string, peerTLS *tls.Config) (*JoinResult, error) {
 	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
-	rep, err := askCluster(ctx, pool, peers, opLookup, &memberRequest{PeerURLs: peerURLs}, true)
+	rep, err := askCluster(ctx, pool, peers, opLookup, &memberRequest{PeerURLs: peerURLs}, JoinRetry{})
 	if err != nil {
 		return nil, err
 	}
 	return &JoinResult{Member: rep.Member, ClusterID: rep.ClusterID, Members: rep.Members}, nil
 }
 
-// joinCluster is Node.Join.
+// joinCluster is Node.Join: it tries until ctx ends.
 func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinResult, error) {
+	return ms.joinRetry(ctx, peers, JoinRetry{})
+}
+
+// joinRetry is JoinWithRetry.
+func (ms *membership) joinRetry(ctx context.Context, peers []string, r JoinRetry) (*JoinResult, error) {
 	pool := newRPCPoolIdle(dialer{tls: ms.cfg.PeerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
 	// Learn the cluster first: the leader calls back, and raft connects,
@@ -81,7 +110,7 @@ func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinRes
 	// table yet: ask again.)
 	for list == nil || list.ClusterID == 0 || len(list.Members) == 0 {
 		var err error
-		if list, err = askCluster(ctx, pool, peers, opList, &memberRequest{}, true); err != nil {
+		if list, err = askCluster(ctx, pool, peers, opList, &memberRequest{}, r); err != nil {
 			return nil, err
 		}
 		if list.ClusterID == 0 || len(list.Members) == 0 {
@@ -102,7 +131,7 @@ func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinRes
 	ms.joinNonce.Store(nonce)
 	defer ms.joinNonce.Store("")
 	self := &machines.Member{ID: ms.cfg.ID, Name: ms.cfg.Name, PeerURLs: ms.cfg.PeerURLs, ClientURLs: ms.cfg.ClientURLs}
-	rep, err := askCluster(ctx, pool, peers, opJoin, &memberRequest{Member: self, Nonce: nonce}, true)
+	rep, err := askCluster(ctx, pool, peers, opJoin, &memberRequest{Member: self, Nonce: nonce}, r)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +157,7 @@ func (ms *membership) joinCluster(ctx context.Context, peers []string) (*JoinRes
 func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint64, []*machines.Member, error) {
 	pool := newRPCPoolIdle(dialer{tls: peerTLS, proto: protoCluster}, rpcClientIdleAnonymous)
 	defer pool.Close()
-	rep, err := askCluster(ctx, pool, peers, opList, &memberRequest{}, false)
+	rep, err := askCluster(ctx, pool, peers, opList, &memberRequest{}, JoinRetry{Rounds: 1})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -136,19 +165,25 @@ func ListMembers(ctx context.Context, peers []string, peerTLS *tls.Config) (uint
 }
 
 // askCluster makes the call op (one a process that is not a member may
-// make) to each of peers in turn until one answers: once, or with again
-// round after round until ctx ends. A refusal by the cluster (a member
-// error) ends it at once.
-func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req *memberRequest, again bool) (*memberReply, error) {
+// make) to each of peers in turn until one answers, round after round as
+// r says. A refusal by the cluster (a member error) or a TLS rejection
+// ends it at once.
+func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req *memberRequest, r JoinRetry) (*memberReply, error) {
 	payload, _ := json.Marshal(req)
 	lastErr := errors.New("no peers given")
-	for {
+	if r.Interval <= 0 {
+		r.Interval = 500 * time.Millisecond
+	}
+	for round := 1; ; round++ {
 		for _, p := range peers {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			b, err := pool.call(cctx, p, op, payload)
 			cancel()
 			if isRefusal(err) {
 				return nil, err
+			}
+			if tlsRejected(err) {
+				return nil, fmt.Errorf("%s: TLS rejected: %w", p, err)
 			}
 			if err != nil {
 				lastErr = fmt.Errorf("%s: %w", p, err)
@@ -161,10 +196,17 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req
 			}
 			return &rep, nil
 		}
-		if !again {
-			return nil, lastErr
+		if r.Rounds > 0 && round >= r.Rounds {
+			if r.Rounds == 1 {
+				return nil, lastErr
+			}
+			return nil, fmt.Errorf("%w via the peers %v after %d rounds: %w", ErrJoinGaveUp, peers, round, lastErr)
 		}
-		t := time.NewTimer(500 * time.Millisecond)
+		if r.Log != nil && r.Rounds > 0 {
+			r.Log.WithFields(logrus.Fields{"peers": peers, "round": round, "err": lastErr}).
+				Warnf("no member answered; retrying in %v", r.Interval)
+		}
+		t := time.NewTimer(r.Interval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -172,6 +214,17 @@ func askCluster(ctx context.Context, pool *rpcPool, peers []string, op byte, req
 		case <-t.C:
 		}
 	}
+}
+
+// tlsRejected reports whether a call failed because one side refused the
+// other's certificate (or the other side does not speak TLS), which
+// asking again would not change.
+func tlsRejected(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var rerr tls.RecordHeaderError
+	var oerr *net.OpError
+	return errors.As(err, &verr) || errors.As(err, &rerr) ||
+		(errors.As(err, &oerr) && oerr.Op == "remote error")
 }
 
 // checkJoiner checks, on the leader, that the process asking to join as

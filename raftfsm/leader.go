@@ -12,7 +12,8 @@ import (
 
 // leaderDuties are what a member does while it leads: a no-op that makes
 // read-index safe in its term, the cluster's first entry if the cluster
-// is new, the TTL expiry loop, and the probes of the other members.
+// is new, the TTL expiry loop, the probes of the other members and the
+// commit notices (commit.go).
 type leaderDuties struct {
 	*raftNode
 	p   *proposer
@@ -77,7 +78,15 @@ func (d *leaderDuties) run(ctx context.Context) {
 	if inherited {
 		grace = d.cfg.Clock.Now().Add(d.cfg.ExpiryGrace)
 	}
-	go d.mon.run(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, f := range []func(context.Context){d.mon.run, d.notices.lead} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
 	d.expire(ctx, grace)
 }
 

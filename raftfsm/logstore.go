@@ -40,6 +40,12 @@ type logStore struct {
 
 	batches atomic.Uint64 // StoreLogs calls
 	entries atomic.Uint64 // entries written
+
+	// stored, when set (before raft starts), is called with the last
+	// index of every successful StoreLogs, on raft's goroutine: it must
+	// not block (commit notices wait for a follower's log to reach an
+	// index, commit.go).
+	stored func(last uint64)
 }
 
 // keyFormat is the stable-store key holding logFormat (as a stable
@@ -219,7 +225,13 @@ func (s *logStore) StoreLogs(logs []*raft.Log) error {
 		sealed[i].Data = seal(l, commit, &h)
 		ptrs[i] = &sealed[i]
 	}
-	return s.bs.StoreLogs(ptrs)
+	if err := s.bs.StoreLogs(ptrs); err != nil {
+		return err
+	}
+	if s.stored != nil && len(logs) > 0 {
+		s.stored(logs[len(logs)-1].Index)
+	}
+	return nil
 }
 
 // DeleteRange deletes the entries min..max (inclusive).

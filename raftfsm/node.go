@@ -14,11 +14,13 @@ import (
 	"github.com/etcd-classic/etcd-classic/store"
 )
 
-// Result is the outcome of a successful proposal.
+// Result is the outcome of a committed proposal.
 type Result struct {
 	Event     *store.Event
 	RaftIndex uint64
-	RaftTerm  uint64
+	// RaftTerm is the term of the entry, 0 when unknown (the term moved
+	// while it committed).
+	RaftTerm uint64
 }
 
 // Node is one running member: the replication core (raftNode), and on it
@@ -73,6 +75,7 @@ func New(cfg Config) (*Node, error) {
 	for _, loop := range []func(){
 		n.readiness.run,
 		props.writes.run,
+		core.notices.run,
 		core.snapshotLoop,
 		func() { core.observeLeaders(obs) },
 		func() { core.space.run(core.ctx.Done()) },
@@ -94,6 +97,7 @@ func (n *Node) Close() error {
 	n.once.Do(func() {
 		n.cancel()
 		n.wg.Wait()
+		n.props.fwd.calls.close() // batch calls end with n.ctx
 		n.rpc.Close()
 		n.closeErr = n.close()
 		n.log.Info("raft node stopped")
@@ -118,7 +122,7 @@ func (n *Node) Metrics() machines.RaftStats {
 	return machines.RaftStats{HasLeader: leader != "", IsLeader: n.raft.State() == raft.Leader, LeaderChanges: n.leaderChanges.Load(),
 		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(),
 		ProposalsFailed: n.proposalsFailed.Load(), LogAppends: ls.Batches, LogEntries: ls.Entries,
-		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load()}
+		RecvAppends: n.trans.recv.total.Load(), SentAppends: n.trans.send.total.Load(), NoSpace: n.space.full()}
 }
 
 // Removed is closed once this member has been removed from the cluster;
@@ -167,8 +171,10 @@ func (n *Node) Cluster() *machines.Cluster { return n.fsm.Cluster() }
 // one this member was configured with, else the one it learned joining.
 func (n *Node) ClusterID() uint64 { return n.clusterID() }
 
-// RaftIndex is the raft index of the last entry applied here.
-func (n *Node) RaftIndex() uint64 { return n.fsm.AppliedIndex() }
+// RaftIndex is the raft index of the last entry applied here, or of the
+// last write this member acknowledged if that is later (the read fence:
+// local reads wait until it is applied, so they never show less).
+func (n *Node) RaftIndex() uint64 { return max(n.fsm.AppliedIndex(), n.fence.get()) }
 
 // RaftTerm is the current raft term.
 func (n *Node) RaftTerm() uint64 { return n.raft.CurrentTerm() }

@@ -210,7 +210,11 @@ func TestThreeMembersReplicateAndForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The follower answered only after applying the write itself.
+	// A local read after the answer waits for the read fence, then sees
+	// the write.
+	if err := follower.node.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if ev, err := follower.st.Get("/k", false, false, time.Now()); err != nil || *ev.Node.Value != "v" {
 		t.Fatalf("follower did not apply its own forwarded write: %v", err)
 	}
@@ -325,6 +329,10 @@ func TestTTLExpiresThroughLeader(t *testing.T) {
 	}
 	ev, err := follower.node.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/ttl", Value: "v", HasTTL: true, TTL: time.Second})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// As a client's watch does: after the read fence.
+	if err := follower.node.WaitReady(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w, err := follower.st.Watch("/ttl", false, false, 0)

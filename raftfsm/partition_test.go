@@ -181,10 +181,19 @@ func outcome(t *testing.T, what string, ch <-chan error) error {
 }
 
 // A 5-member cluster split 2|3 with the leader on the small side: the
-// old leader acknowledges no write and answers no quorum read (it would
-// be stale), the majority elects a leader and goes on; once healed every
-// member converges on the majority's history, the minority's unacknowledged
-// write included or not but never half-applied.
+// majority elects a leader and goes on; the minority serves no stale
+// quorum read and loses no acknowledged write; once healed every member
+// converges on one history, the minority's unacknowledged writes
+// included or not but never half-applied.
+//
+// The assertions are what linearizability (and durability of what was
+// acknowledged) allows, no more: a write that failed has an unknown
+// outcome, so it may show up after the heal — even after the majority's
+// later write to the same key; a quorum read that answered before the
+// majority's write was acknowledged may return the old value. (This
+// implementation in fact fails both in the minority: raft cannot commit
+// there, and the read index needs a quorum; the test does not demand it
+// beyond what a client could tell.)
 //
 // Slow (about 12 s on two cores): five members, a new election in the
 // majority, and writes and quorum reads in the minority that can only fail
@@ -201,32 +210,61 @@ func TestPartitionLeaderInMinority(t *testing.T) {
 	majority := without(ms, minority...)
 	f.split(minority, majority)
 
-	lost := proposeAsync(old.node, "/k", "minority")
-	barrier := make(chan error, 1)
-	go func() { barrier <- old.node.ReadBarrier(context.Background()) }()
+	type writeResult struct {
+		ev  *store.Event
+		err error
+		at  time.Time // when it answered
+	}
+	lost := make(chan writeResult, 1)
+	go func() {
+		ev, err := old.node.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/k", Value: "minority"})
+		lost <- writeResult{ev, err, time.Now()}
+	}()
+	// A quorum read on the old leader: the barrier, then the local value,
+	// and when it answered.
+	type readResult struct {
+		val string
+		at  time.Time
+	}
+	barrier, read := make(chan error, 1), make(chan readResult, 1)
+	go func() {
+		err := old.node.ReadBarrier(context.Background())
+		read <- readResult{valueOf(old, "/k"), time.Now()}
+		barrier <- err
+	}()
 
+	majorityStarted := time.Now()
 	put(t, currentLeader(t, majority).node, "/k", "majority")
+	majorityAcked := time.Now()
 	put(t, majority[0].node, "/k2", "forwarded in the majority")
 
-	if err := outcome(t, "a write to the old leader", lost); err == nil {
-		t.Fatal("the old leader acknowledged a write it could not commit")
+	var w writeResult
+	select {
+	case w = <-lost:
+	case <-time.After(60 * time.Second):
+		t.Fatal("a write to the old leader in a minority neither succeeded nor failed: it hangs")
 	}
 	if err := outcome(t, "a quorum read on the old leader", barrier); err == nil {
-		t.Fatalf("quorum read on the isolated old leader succeeded; its value is %q", valueOf(old, "/k"))
+		// Linearizable only if it answered before the majority's write
+		// was acknowledged, or saw it.
+		if r := <-read; r.at.After(majorityAcked) && r.val != "majority" {
+			t.Fatalf("quorum read on the isolated old leader answered %q after the majority's write was acknowledged", r.val)
+		}
 	}
-	// Later writes and reads in the minority fail too, also through the
-	// other minority member.
-	if err := outcome(t, "a forwarded write", proposeAsync(buddy.node, "/k3", "x")); err == nil {
-		t.Fatal("a minority member acknowledged a write")
-	}
-	if err := buddy.node.ReadBarrier(context.Background()); err == nil {
-		t.Fatal("quorum read in the minority succeeded")
+	// Later quorum reads in the minority, which started after the
+	// majority's write was acknowledged, cannot be linearizable: the
+	// minority cannot have that write.
+	if err := buddy.node.ReadBarrier(context.Background()); err == nil && valueOf(buddy, "/k") != "majority" {
+		t.Fatalf("quorum read in the minority succeeded with %q after the majority's write", valueOf(buddy, "/k"))
 	}
 	for _, tm := range minority {
 		if v := valueOf(tm, "/k"); v == "majority" {
-			t.Fatalf("%s saw the majority's write while cut off", tm.m.Name)
+			t.Fatalf("%s saw the majority's write while cut off (the partition leaks)", tm.m.Name)
 		}
 	}
+	// A write through the other minority member: failed or not, its
+	// outcome is checked after the heal.
+	k3 := outcome(t, "a forwarded write", proposeAsync(buddy.node, "/k3", "x"))
 
 	f.heal()
 	sameState(t, ms)
@@ -234,14 +272,24 @@ func TestPartitionLeaderInMinority(t *testing.T) {
 		if err := tm.node.ReadBarrier(context.Background()); err != nil {
 			t.Fatalf("%s after heal: quorum read: %v", tm.m.Name, err)
 		}
-		if v := valueOf(tm, "/k"); v != "majority" {
-			t.Fatalf("%s after heal: /k = %q, want the majority's value", tm.m.Name, v)
+		// The majority's acknowledged write, or the minority's one applied
+		// after it: allowed when that one failed (its outcome was unknown)
+		// or was acknowledged after the majority's had started (they were
+		// concurrent); never the value both replaced.
+		minorityLast := w.err != nil || w.at.After(majorityStarted)
+		if v := valueOf(tm, "/k"); v != "majority" && (!minorityLast || v != "minority") {
+			t.Fatalf("%s after heal: /k = %q, want the majority's value (or the failed minority write's)", tm.m.Name, v)
 		}
 		if v := valueOf(tm, "/k2"); v != "forwarded in the majority" {
 			t.Fatalf("%s after heal: /k2 = %q", tm.m.Name, v)
 		}
-		if v := valueOf(tm, "/k3"); v != "" && v != "x" {
-			t.Fatalf("%s after heal: /k3 = %q", tm.m.Name, v)
+		if v := valueOf(tm, "/k3"); v != "x" && (k3 == nil || v != "") {
+			t.Fatalf("%s after heal: /k3 = %q (the write's error: %v)", tm.m.Name, v, k3)
+		}
+		// A write the old leader acknowledged took effect: its event is in
+		// every member's history at the index it was given.
+		if w.err == nil {
+			ackedInHistory(t, tm, w.ev)
 		}
 	}
 	// The healed cluster takes writes on every member again.
@@ -440,4 +488,24 @@ func TestAcknowledgedWritesSurvivePartitions(t *testing.T) {
 		}
 	}
 	t.Logf("%d writes acknowledged and found on every member, %d failed during partitions", len(acked), failed)
+}
+
+// ackedInHistory checks that the event of an acknowledged write is in
+// tm's history at its index: it took effect there, as acknowledged.
+func ackedInHistory(t *testing.T, tm *testMember, ev *store.Event) {
+	t.Helper()
+	i := ev.Node.ModifiedIndex
+	wt, err := tm.st.Watch(ev.Node.Key, false, false, i)
+	if err != nil {
+		t.Fatalf("%s: the history at %d: %v", tm.m.Name, i, err)
+	}
+	defer wt.Remove()
+	select {
+	case got := <-wt.EventChan():
+		if got.Node.ModifiedIndex != i || got.Node.Value == nil || ev.Node.Value == nil || *got.Node.Value != *ev.Node.Value {
+			t.Fatalf("%s: the write acknowledged at index %d is not in the history (found %+v)", tm.m.Name, i, got.Node)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the write acknowledged at index %d never happened", tm.m.Name, i)
+	}
 }

@@ -17,14 +17,16 @@ import (
 // reach the leader through viaLeader (route.go).
 type proposer struct {
 	*raftNode
-	writes *writeBatcher // keys-API writes gathered into entries
-	reads  readBatcher   // coalesced read-index rounds
+	writes *writeBatcher   // keys-API writes gathered into entries
+	fwd    *forwardBatcher // a follower's keys writes gathered into calls
+	reads  readBatcher     // coalesced read-index rounds
 }
 
 // newProposer builds the request path on a started core.
 func newProposer(n *raftNode) *proposer {
 	p := &proposer{raftNode: n,
 		writes: newWriteBatcher(n.raft, n.space, n.cfg, &n.proposalsFailed, n.ctx.Done())}
+	p.fwd = newForwardBatcher(p)
 	p.reads.fetch = p.readIndexRound
 	return p
 }
@@ -46,8 +48,9 @@ func (p *proposer) propose(ctx context.Context, c *command) (*Result, error) {
 	return viaLeader(ctx, p.raftNode,
 		func(ctx context.Context) (*Result, error) { return p.proposeLocal(ctx, c) },
 		func(ctx context.Context, addr string) (*Result, error) {
-			// This member stores the entry too, and answers only once it
-			// has applied it: with no room for it here, say so now.
+			// This member stores the entry too, and its next reads wait
+			// until it has applied it: with no room for it here, say so
+			// now.
 			if err := p.space.admit(commandSize(c)); err != nil {
 				return nil, err
 			}
@@ -56,7 +59,8 @@ func (p *proposer) propose(ctx context.Context, c *command) (*Result, error) {
 }
 
 // proposeLocal appends c on this member, which must be the leader, and
-// waits for it to be applied here.
+// waits for it to be applied here. An application error (a store error
+// the entry produced when applied) comes with the entry's Result.
 func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error) {
 	if c.Type == cmdRequest {
 		return p.writes.submit(ctx, c.Req)
@@ -72,6 +76,7 @@ func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error
 			return nil, err
 		}
 	}
+	termBefore := p.raft.CurrentTerm()
 	f := p.raft.Apply(data, p.cfg.RequestTimeout)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
@@ -84,10 +89,10 @@ func (p *proposer) proposeLocal(ctx context.Context, c *command) (*Result, error
 		p.proposalsFailed.Add(1)
 		return nil, translate(err)
 	}
-	res := &Result{RaftIndex: f.Index(), RaftTerm: p.raft.CurrentTerm()}
+	res := &Result{RaftIndex: f.Index(), RaftTerm: entryTerm(p.raft, termBefore)}
 	if ar, ok := f.Response().(*applyResult); ok && ar != nil {
 		if ar.Err != nil {
-			return nil, ar.Err
+			return res, ar.Err
 		}
 		res.Event = ar.Event
 	}

@@ -1,6 +1,9 @@
 package raftfsm
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 // A restarted member must not answer from a state older than one it has
 // already shown: before it was stopped it may have acknowledged writes
@@ -64,17 +67,56 @@ func (rd *readiness) caughtUpWithLeader() bool {
 	return err == nil || rd.fsm.applied.get() >= rd.startIndex
 }
 
-// wait is Node.WaitReady.
+// wait is Node.WaitReady: the member is ready (above) and has applied
+// the read fence (below). It returns nil at once, whatever ctx, when
+// both hold already.
 func (rd *readiness) wait(ctx context.Context) error {
+	fence := rd.fence.get()
 	select {
 	case <-rd.ch:
-		return nil
-	case <-rd.ctx.Done():
+		if rd.fsm.applied.get() >= fence {
+			return nil
+		}
+	default:
+	}
+	if ctx.Err() == nil {
+		select {
+		case <-rd.ch:
+			if rd.fsm.applied.wait(ctx, fence) == nil {
+				return nil
+			}
+		case <-rd.ctx.Done():
+			return apiError(ErrStopped)
+		case <-ctx.Done():
+		}
+	}
+	if rd.ctx.Err() != nil {
 		return apiError(ErrStopped)
-	case <-ctx.Done():
 	}
 	if _, id := rd.raft.LeaderWithID(); id == "" {
 		return apiError(ErrNoLeader)
 	}
 	return apiError(ErrTimeout)
 }
+
+// readFence is the read fence: the raft index of the last write this
+// member acknowledged before applying it. A follower answers a forwarded
+// keys write as soon as the leader has committed and applied it, without
+// waiting for its own FSM (which learns the commit a little later, commit.go);
+// every local read and watch then waits until the FSM has applied the
+// fence (wait above), so a read sent after the answer sees the write or a
+// later state. Reads that follow no write pay nothing; quorum reads wait
+// for a read index, which is never below the fence.
+type readFence struct{ index atomic.Uint64 }
+
+// raise moves the fence up to i (never down).
+func (f *readFence) raise(i uint64) {
+	for {
+		cur := f.index.Load()
+		if i <= cur || f.index.CompareAndSwap(cur, i) {
+			return
+		}
+	}
+}
+
+func (f *readFence) get() uint64 { return f.index.Load() }

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -94,6 +95,38 @@ func (n *raftNode) pause(ctx context.Context, d time.Duration) bool {
 	case <-n.ctx.Done():
 		return false
 	}
+}
+
+// tracked runs goroutines that end with the member (they are bounded by
+// its context) and lets Close wait for them; none starts once closed.
+type tracked struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// start runs f in a goroutine unless close was called; it reports
+// whether it did.
+func (t *tracked) start(f func()) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// close stops new starts and waits for the running ones.
+func (t *tracked) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }
 
 // callFailure maps a failed cluster RPC to the leader to the error its

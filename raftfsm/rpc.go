@@ -133,8 +133,7 @@ func (s *rpcServer) serveConn(c net.Conn) {
 	}()
 	from := identityOf(c)
 	br := bufio.NewReader(c)
-	var wmu sync.Mutex
-	bw := bufio.NewWriter(c)
+	fw := frameWriter{bw: bufio.NewWriter(c), timeout: s.frameDur}
 	var act connActivity
 	act.touch()
 	slots, idle := make(chan struct{}, maxInflightMember), s.idle
@@ -171,15 +170,15 @@ func (s *rpcServer) serveConn(c net.Conn) {
 			if err != nil {
 				status, reply = statusErr, encodeRPCError(err)
 			}
-			wmu.Lock()
-			_ = c.SetWriteDeadline(time.Now().Add(s.frameDur))
-			writeFrame(bw, id, status, reply)
-			if err := bw.Flush(); err != nil {
+			err = fw.write(c, func(bw *bufio.Writer) error {
+				writeFrame(bw, id, status, reply)
+				return nil
+			})
+			if err != nil {
 				// A peer that does not read its answers (or a write that
 				// timed out, which leaves TLS unusable) ends the connection.
 				_ = c.Close()
 			}
-			wmu.Unlock()
 			act.touch()
 			act.inflight.Add(-1)
 		}()
@@ -257,6 +256,37 @@ func readPayload(r io.Reader, n int) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// frameWriter writes the frames of one connection. Writers that find
+// others waiting leave the flush to the last of them, so frames written
+// at about the same time share one write to the socket (and, with TLS,
+// one record) instead of one system call each.
+type frameWriter struct {
+	waiting atomic.Int32 // writers waiting for mu
+	mu      sync.Mutex   // serialises writes
+	bw      *bufio.Writer
+	timeout time.Duration // per write; 0 means frameTimeout
+}
+
+// write runs fill (which writes one frame into bw) and flushes unless
+// another writer is waiting, which then flushes both. The error is the
+// first the buffer met (bufio keeps it: every later write fails too).
+func (w *frameWriter) write(c net.Conn, fill func(bw *bufio.Writer) error) error {
+	w.waiting.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiting.Add(-1)
+	d := w.timeout
+	if d == 0 {
+		d = frameTimeout
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(d))
+	err := fill(w.bw)
+	if err == nil && w.waiting.Load() == 0 {
+		err = w.bw.Flush()
+	}
+	return err
 }
 
 func writeFrame(w *bufio.Writer, id uint32, b byte, payload []byte) {

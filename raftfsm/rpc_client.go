@@ -131,8 +131,7 @@ type rpcReply struct {
 // rpcConn is one multiplexed client connection.
 type rpcConn struct {
 	nc      net.Conn
-	wmu     sync.Mutex // serialises writes
-	bw      *bufio.Writer
+	w       frameWriter
 	mu      sync.Mutex // guards the fields below
 	next    uint32
 	pending map[uint32]chan rpcReply
@@ -141,7 +140,7 @@ type rpcConn struct {
 }
 
 func newRPCConn(nc net.Conn) *rpcConn {
-	c := &rpcConn{nc: nc, bw: bufio.NewWriter(nc), pending: map[uint32]chan rpcReply{}, lastUse: time.Now()}
+	c := &rpcConn{nc: nc, w: frameWriter{bw: bufio.NewWriter(nc)}, pending: map[uint32]chan rpcReply{}, lastUse: time.Now()}
 	go c.readLoop()
 	return c
 }
@@ -231,20 +230,15 @@ func (c *rpcConn) call(ctx context.Context, op byte, payload []byte) ([]byte, er
 	c.lastUse = time.Now()
 	c.mu.Unlock()
 
-	c.wmu.Lock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(frameTimeout))
-	var hdr [9]byte
-	binary.BigEndian.PutUint32(hdr[0:4], id)
-	hdr[4] = op
-	binary.BigEndian.PutUint32(hdr[5:9], uint32(len(payload)))
-	_, err := c.bw.Write(hdr[:])
-	if err == nil {
-		_, err = c.bw.Write(payload)
-	}
-	if err == nil {
-		err = c.bw.Flush()
-	}
-	c.wmu.Unlock()
+	err := c.w.write(c.nc, func(bw *bufio.Writer) error {
+		var hdr [9]byte
+		binary.BigEndian.PutUint32(hdr[0:4], id)
+		hdr[4] = op
+		binary.BigEndian.PutUint32(hdr[5:9], uint32(len(payload)))
+		_, _ = bw.Write(hdr[:])
+		_, err := bw.Write(payload)
+		return err
+	})
 	if err != nil {
 		c.fail(err)
 		return nil, err

@@ -28,6 +28,8 @@ const (
 	opMemberRemove  byte = 9  //
 	opMemberUpdate  byte = 10 //
 	opMemberPromote byte = 11 //
+	opCommitted     byte = 12 // payload: uvarint index, term: the leader's commit notice (commit.go); empty reply
+	opProposeBatch  byte = 13 // a follower's keys writes, many in one call (fwdbatch.go)
 )
 
 // rpcOp is one cluster RPC.
@@ -55,6 +57,8 @@ var rpcOps = map[byte]rpcOp{
 	opMemberRemove:  {name: "member remove", change: (*membership).remove},
 	opMemberUpdate:  {name: "member update", change: (*membership).update},
 	opMemberPromote: {name: "member promote", change: (*membership).promote},
+	opCommitted:     {name: "committed", serve: (*peerService).committed},
+	opProposeBatch:  {name: "propose batch", serve: (*peerService).proposeBatch},
 }
 
 // errUnknownRPC answers an op this build does not serve.
@@ -131,18 +135,33 @@ func (s *peerService) propose(ctx context.Context, from peerIdentity, payload []
 		return nil, errNotLeader
 	}
 	if c.Type == cmdRequest && len(c.Req.Value) > maxValueBytes {
-		// The client API refuses such a body (etcd 2.x: 400, error
-		// 210); nothing is proposed, so there is no index to wait for.
-		return encodeProposeReply(&proposeReply{Err: store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)}), nil
+		return answerProposal(nil, errValueTooLarge())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := s.p.proposeLocal(ctx, c)
+	return answerProposal(s.p.proposeLocal(ctx, c))
+}
+
+// errValueTooLarge refuses a forwarded write whose value the client API
+// would refuse (etcd 2.x: 400, error 210); nothing is proposed.
+func errValueTooLarge() error {
+	return store.NewError(store.EcodeInvalidForm, "http: POST too large", 0)
+}
+
+// answerProposal encodes the outcome of a forwarded proposal: the reply,
+// or the error to send instead.
+func answerProposal(res *Result, err error) ([]byte, error) {
 	var se *store.Error
 	if errors.As(err, &se) && se.Code != store.EcodeRaftInternal {
-		// An application error: committed and applied, report it with
-		// the index so the follower can catch up before answering.
-		return encodeProposeReply(&proposeReply{Err: se, Index: s.fsm.AppliedIndex(), Term: s.raft.CurrentTerm()}), nil
+		// An application error. Committed and applied (res set): it comes
+		// with its entry, which the follower's next reads wait for.
+		// Refused before the log (a request that cannot be encoded, a
+		// value too large): index 0, nothing to wait for.
+		rep := proposeReply{Err: se}
+		if res != nil {
+			rep.Index, rep.Term = res.RaftIndex, res.RaftTerm
+		}
+		return encodeProposeReply(&rep), nil
 	}
 	if err != nil {
 		return nil, err
@@ -167,6 +186,16 @@ func (s *peerService) readIndex(ctx context.Context, _ peerIdentity, _ []byte) (
 		return nil, err
 	}
 	return binary.AppendUvarint(nil, idx), nil
+}
+
+// committed takes the leader's commit notice (opCommitted, commit.go).
+func (s *peerService) committed(_ context.Context, from peerIdentity, payload []byte) ([]byte, error) {
+	index, term, err := decodeCommitNotice(payload)
+	if err != nil {
+		return nil, err
+	}
+	s.notices.offer(commitHint{index: index, term: term, leader: from.Member})
+	return nil, nil
 }
 
 // status answers opStatus with the index this member has applied.

@@ -58,6 +58,27 @@ func appendBytes(ae *raft.AppendEntriesRequest) int {
 
 func (s *statsTransport) Consumer() <-chan raft.RPC { return s.consumer }
 
+// inject hands raft a request this member built itself (commit.go), as
+// if it had come from the network, and returns raft's answer. It gives
+// up (ok false) when stop is closed or the transport closes first.
+func (s *statsTransport) inject(cmd any, stop <-chan struct{}) (resp raft.RPCResponse, ok bool) {
+	ch := make(chan raft.RPCResponse, 1)
+	select {
+	case s.consumer <- raft.RPC{Command: cmd, RespChan: ch}:
+	case <-stop:
+		return resp, false
+	case <-s.done:
+		return resp, false
+	}
+	select {
+	case resp = <-ch:
+		return resp, true
+	case <-stop:
+	case <-s.done:
+	}
+	return resp, false
+}
+
 func (s *statsTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	s.send.add(appendBytes(args))
 	return s.NetworkTransport.AppendEntries(id, target, args, resp)

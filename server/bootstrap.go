@@ -159,8 +159,11 @@ func (b *bootstrap) finish(cfg *Config, node *raftfsm.Node) error {
 // join runs an etcd 0.x join on the started node and records the cluster
 // it joined. A failed join leaves nothing behind in the data dir.
 func (b *bootstrap) join(cfg *Config, node *raftfsm.Node) error {
-	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
-	res, err := node.Join(ctx, b.joinPeers)
+	// The rounds bound the tries; the timeout bounds the rest (the calls,
+	// and the log reaching this member once it is added).
+	r := raftfsm.JoinRetry{Rounds: cfg.JoinRounds, Interval: cfg.JoinRetryInterval, Log: cfg.Log}
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout+time.Duration(r.Rounds)*r.Interval)
+	res, err := raftfsm.JoinWithRetry(ctx, node, b.joinPeers, r)
 	cancel()
 	if err != nil {
 		_ = node.Close()

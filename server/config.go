@@ -83,6 +83,12 @@ type Config struct {
 	// JoinPeers (etcd 0.x -peers, host:port) makes a first start ask the
 	// cluster at these peer addresses to add this member.
 	JoinPeers []string
+	// JoinRounds (etcd 0.4 -max-retry-attempts) is how many times a join
+	// goes through JoinPeers before the start fails; 0 tries for a minute.
+	// JoinRetryInterval (-retry-interval) is the pause between rounds
+	// (default 500 ms). A refusal by the cluster fails the start at once.
+	JoinRounds        int
+	JoinRetryInterval time.Duration
 	// Force is etcd 0.x -f/-force, "force a new configuration to be
 	// used": on a member that has started before, the configuration the
 	// flags give replaces the one in its data dir (recover.go). Without

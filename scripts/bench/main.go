@@ -4,6 +4,11 @@
 // run can be made against etcd --enable-v2 for comparison.
 //
 //	go run ./scripts/bench -endpoints http://127.0.0.1:2379 -clients 256 -n 100000 -op put
+//	go run ./scripts/bench -endpoints URL1,URL2,URL3 -clients 1 -rotate -duration 10s -op put
+//	go run ./scripts/bench -endpoints URL1,URL2,URL3 -clients 16 -duration 10s -op lock
+//
+// The last line of a run is a summary for scripts: "result rate=<per s>
+// p50_us=<µs> p99_us=<µs>", and for -op lock also "fairness=<Jain's index>".
 package main
 
 import (
@@ -30,7 +35,9 @@ func main() {
 	clients := flag.Int("clients", 256, "concurrent clients")
 	conns := flag.Int("conns", 0, "HTTP connections per endpoint (default: one per client)")
 	total := flag.Int("n", 100000, "total requests")
-	op := flag.String("op", "put", "put, get, qget (quorum=true get) or watch (hold -n idle long-polls for -hold)")
+	op := flag.String("op", "put", "put, get, qget (quorum=true get), lock (a TestAndSet lock: acquire, release, again; see lock.go) or watch (hold -n idle long-polls for -hold)")
+	rotate := flag.Bool("rotate", false, "each request goes to the next endpoint in turn (default: each client keeps one endpoint)")
+	duration := flag.Duration("duration", 0, "run for this long instead of -n requests")
 	hold := flag.Duration("hold", 20*time.Second, "watch: how long the idle watches are held open")
 	keys := flag.Int("keys", 100000, "key space size")
 	valSize := flag.Int("val-size", 8, "value size in bytes")
@@ -96,40 +103,68 @@ func main() {
 		}
 	}
 
+	if *op == "lock" {
+		if err := lockRun(client, eps, *clients, *prefix, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	l := load{client: client, eps: eps, op: *op, total: int64(*total), keys: *keys, value: value,
+		prefix: *prefix, seq: *seq, rotate: *rotate}
+	if *duration > 0 {
+		l.deadline = time.Now().Add(*duration)
+		l.total = 1 << 62
+	}
+	all, failed, elapsed := l.run(*clients)
+	fmt.Printf("op=%s clients=%d endpoints=%d requests=%d failed=%d\n", *op, *clients, len(eps), len(all), failed)
+	report(all, elapsed)
+	if failed > 0 {
+		os.Exit(1)
+	}
+}
+
+// load is one run of put, get or qget requests.
+type load struct {
+	client   *http.Client
+	eps      []string
+	op       string
+	total    int64     // requests in all
+	deadline time.Time // zero: until total
+	keys     int
+	value    string
+	prefix   string
+	seq      bool
+	rotate   bool
+}
+
+// run runs the load with n clients and returns every latency, sorted,
+// the number of failed requests and the time it took.
+func (l *load) run(n int) ([]time.Duration, int64, time.Duration) {
 	var next, failed atomic.Int64
-	lat := make([][]time.Duration, *clients)
+	lat := make([][]time.Duration, n)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < *clients; c++ {
+	for c := 0; c < n; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(int64(c)))
-			ep := eps[c%len(eps)]
 			for {
 				i := next.Add(1)
-				if i > int64(*total) {
+				if i > l.total || (!l.deadline.IsZero() && time.Now().After(l.deadline)) {
 					break
 				}
-				k := r.Intn(*keys)
-				if *seq {
+				ep := l.eps[c%len(l.eps)]
+				if l.rotate {
+					ep = l.eps[int(i)%len(l.eps)]
+				}
+				k := r.Intn(l.keys)
+				if l.seq {
 					k = int(i - 1)
 				}
-				key := ep + "/v2/keys" + *prefix + "/" + fmt.Sprint(k)
 				t0 := time.Now()
-				var err error
-				switch *op {
-				case "put":
-					err = do(client, "PUT", key, url.Values{"value": {value}})
-				case "get":
-					err = do(client, "GET", key, nil)
-				case "qget":
-					err = do(client, "GET", key+"?quorum=true", nil)
-				default:
-					fmt.Fprintln(os.Stderr, "unknown -op", *op)
-					os.Exit(2)
-				}
-				if err != nil {
+				if err := l.one(ep + "/v2/keys" + l.prefix + "/" + fmt.Sprint(k)); err != nil {
 					failed.Add(1)
 					continue
 				}
@@ -144,18 +179,37 @@ func main() {
 		all = append(all, l...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return all, failed.Load(), elapsed
+}
+
+// one sends one request of the load's op to key (a full URL).
+func (l *load) one(key string) error {
+	switch l.op {
+	case "put":
+		return do(l.client, "PUT", key, url.Values{"value": {l.value}})
+	case "get":
+		return do(l.client, "GET", key, nil)
+	case "qget":
+		return do(l.client, "GET", key+"?quorum=true", nil)
+	}
+	fmt.Fprintln(os.Stderr, "unknown -op", l.op)
+	os.Exit(2)
+	return nil
+}
+
+// report prints throughput and latency of sorted latencies over elapsed,
+// then the summary line.
+func report(all []time.Duration, elapsed time.Duration) {
 	pct := func(p float64) time.Duration {
 		if len(all) == 0 {
 			return 0
 		}
 		return all[int(p*float64(len(all)-1))]
 	}
-	fmt.Printf("op=%s clients=%d endpoints=%d requests=%d failed=%d\n", *op, *clients, len(eps), len(all), failed.Load())
-	fmt.Printf("elapsed=%.2fs throughput=%.0f req/s\n", elapsed.Seconds(), float64(len(all))/elapsed.Seconds())
+	rate := float64(len(all)) / elapsed.Seconds()
+	fmt.Printf("elapsed=%.2fs throughput=%.0f req/s\n", elapsed.Seconds(), rate)
 	fmt.Printf("latency p50=%v p90=%v p99=%v max=%v\n", pct(0.5).Round(time.Microsecond), pct(0.9).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(1).Round(time.Microsecond))
-	if failed.Load() > 0 {
-		os.Exit(1)
-	}
+	fmt.Printf("result rate=%.1f p50_us=%d p99_us=%d\n", rate, pct(0.5).Microseconds(), pct(0.99).Microseconds())
 }
 
 func do(c *http.Client, method, u string, form url.Values) error {
