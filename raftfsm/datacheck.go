@@ -105,8 +105,22 @@ func openLogStore(path string, mustExist bool, member uint64) (*logStore, logSum
 		if fresh {
 			return s.Set(keyFormat, []byte(logFormat))
 		}
-		sum, err = s.verify()
-		return err
+		if sum, err = s.verify(); err != nil {
+			return err
+		}
+		// verify read every entry through the mapping raft will keep:
+		// the pages it touched (the whole trailing log, tens of MB)
+		// would stay in the member's RSS for good. Open the file again
+		// so that only what raft reads from now on is mapped in.
+		if err := s.bs.Close(); err != nil {
+			return err
+		}
+		s.bs, err = raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: lockTimeout}})
+		if err != nil {
+			s = nil
+			return damaged("cannot be opened again after its check (%v)", err)
+		}
+		return nil
 	})
 	if err == nil {
 		return s, sum, nil
