@@ -106,4 +106,12 @@ func TestPprofBehindFlag(t *testing.T) {
 	if r := s.do(t, "GET", "/debug/pprof/", ""); r.status != 200 || !strings.Contains(r.body, "goroutine") {
 		t.Errorf("pprof with the flag: %d", r.status)
 	}
+	// The CPU profile and the others with handlers of their own, not
+	// the index's "Unknown profile".
+	if r := s.do(t, "GET", "/debug/pprof/profile?seconds=1", ""); r.status != 200 || strings.Contains(r.body, "Unknown profile") {
+		t.Errorf("CPU profile: %d %.40q", r.status, r.body)
+	}
+	if r := s.do(t, "GET", "/debug/pprof/cmdline", ""); r.status != 200 || strings.Contains(r.body, "Unknown profile") {
+		t.Errorf("cmdline: %d %.40q", r.status, r.body)
+	}
 }

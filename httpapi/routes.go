@@ -40,11 +40,12 @@ func (a *API) routes() http.Handler {
 	r.Path("/v2/auth/roles").HandlerFunc(a.authRoles)
 	r.PathPrefix("/v2/auth/roles/").HandlerFunc(a.authRoles)
 	if a.cfg.EnablePprof {
-		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
+		// mux tries routes in order: the fixed paths before the prefix.
 		r.Path("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)
 		r.Path("/debug/pprof/profile").HandlerFunc(pprof.Profile)
 		r.Path("/debug/pprof/symbol").HandlerFunc(pprof.Symbol)
 		r.Path("/debug/pprof/trace").HandlerFunc(pprof.Trace)
+		r.PathPrefix("/debug/pprof/").HandlerFunc(pprofIndex)
 	}
 
 	// v1 keys API and the etcd 0.x info endpoints, in the dialect of
