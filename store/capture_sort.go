@@ -141,21 +141,25 @@ const radixMin = 33
 // by a radix sort on the key bytes that differ), then by name among keys
 // that are equal.
 func (cs *childSorter) sort(keys []sortKey) {
+	sortKeys(keys, func(a, b sortKey) int { return bytes.Compare(cs.name(a), cs.name(b)) })
+}
+
+// sortKeys orders keys by key (by insertion when they are few, else by a
+// radix sort on the key bytes that differ), then each run of equal keys
+// by byName, which compares the whole names.
+func sortKeys(keys []sortKey, byName func(a, b sortKey) int) {
 	if len(keys) < radixMin {
 		insertion(keys)
 	} else {
 		radix(keys)
 	}
-	// Names that share their key: order each run by the whole name.
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].key == keys[i].key {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(keys[i:j], func(a, b sortKey) int {
-				return bytes.Compare(cs.name(a), cs.name(b))
-			})
+			slices.SortFunc(keys[i:j], byName)
 		}
 		i = j
 	}
@@ -241,7 +245,7 @@ func commonPrefix(a, b string) int {
 // with zeros. If prefixKey(a) < prefixKey(b) then a < b: at the first
 // byte where the keys differ either both strings have that byte, or the
 // shorter one ended there and is a prefix of the other.
-func prefixKey(s []byte) uint64 {
+func prefixKey[T string | []byte](s T) uint64 {
 	if len(s) >= 8 {
 		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
 			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])

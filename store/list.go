@@ -5,16 +5,17 @@ import "time"
 // ListWriter receives a read's node from List, in document order,
 // without the store building a NodeExtern tree for it. The NodeExtern
 // passed never has Nodes set; what would be in it comes between Open and
-// Close. The store holds its read lock while it calls a ListWriter, so
-// the methods must not block (buffer; do not write to a network) and must
-// not call the store. They must not keep the NodeExtern passed to Leaf
+// Close. List and ListOrFreeze hold the store's read lock while they call
+// a ListWriter, so there the methods must not block (buffer; do not
+// write to a network) and must not call the store; Listing.Walk holds no
+// lock, and there they may. They must not keep the NodeExtern passed
 // (it is reused) nor change any of them.
 type ListWriter interface {
 	// Leaf is a node listed without children: a file, or a directory
 	// whose children are not listed or are all hidden.
 	Leaf(n *NodeExtern)
 	// Open starts a directory with at least one listed child; the
-	// children follow, then Close with the same n.
+	// children follow, then Close with the same n (or an equal one).
 	Open(n *NodeExtern)
 	// Close ends the directory opened last.
 	Close(n *NodeExtern)
@@ -34,10 +35,16 @@ func (s *Store) List(p string, recursive, sorted bool, now time.Time, lw ListWri
 		return 0, err
 	}
 	s.stats.inc(&s.stats.GetsSuccess)
+	s.list(n, recursive, now, lw)
+	return s.index, nil
+}
+
+// list hands the listing of n to lw. Caller holds s.mu (read).
+func (s *Store) list(n *node, recursive bool, now time.Time, lw ListWriter) {
 	l := &lister{lw: lw, recursive: recursive, now: now}
 	if !n.isDir() {
 		l.file(n)
-		return s.index, nil
+		return
 	}
 	ne := l.dirExtern(n)
 	if n == s.root {
@@ -45,7 +52,6 @@ func (s *Store) List(p string, recursive, sorted bool, now time.Time, lw ListWri
 	}
 	// The node read lists its direct children even without recursive.
 	l.dir(n, ne, true)
-	return s.index, nil
 }
 
 // lister walks a subtree for List. Files reuse one NodeExtern (and the

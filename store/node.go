@@ -22,8 +22,9 @@ var minExpireTime = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 // nodes (assignPaths). A key d levels deep therefore costs O(len(key)),
 // not O(d*len(key)); see DESIGN.md "Key limits and cost".
 //
-// name and createdIndex never change once the node is in the tree: a
-// Capture reads them later without the lock (capture.go).
+// path, name and createdIndex never change once the node is in the
+// tree: a Capture and a Listing read them later without the lock
+// (capture.go, listing.go).
 type node struct {
 	path          string
 	name          string
