@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +251,59 @@ func TestListInlineThreshold(t *testing.T) {
 		if got := frozen != nil; got != tc.wantFrozen {
 			t.Errorf("%s recursive=%v: frozen %v, want %v", tc.path, tc.recursive, got, tc.wantFrozen)
 		}
+	}
+}
+
+// A client that asks for a large listing and stops reading is cut off
+// once a piece has waited WatchWriteTimeout (plus its second per 64 KiB),
+// so it holds neither the handler nor the frozen listing for long.
+//
+//	curl 'http://127.0.0.1:2379/v2/keys/?recursive=true' | (sleep 3600)
+func TestStalledListingEnds(t *testing.T) {
+	t.Parallel()
+	st := store.New()
+	value := strings.Repeat("v", 16<<10) // one string: the store holds it once
+	// The answer, 19 MiB, is more than both sockets buffer.
+	for i := 0; i < 1200; i++ {
+		if _, err := st.Set("/big/k"+strconv.Itoa(i), false, value, time.Time{}, false, stubTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := New(Config{Store: st, Node: newStubNode(st, stubTime), Now: func() time.Time { return stubTime },
+		WatchWriteTimeout: 200 * time.Millisecond})
+	var active atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active.Add(1)
+		defer active.Add(-1)
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { api.Close(); srv.Close() })
+
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.URL, "http://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /v2/keys/?recursive=true HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for active.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for active.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a listing to a client that stopped reading still served after 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The client, reading at last, finds the answer cut short.
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if err != nil {
+		t.Fatalf("the server did not close the stalled connection: %v", err)
+	}
+	if n >= 1200*16<<10 {
+		t.Fatalf("the client got %d bytes: the whole answer, not a cut one", n)
 	}
 }
