@@ -180,7 +180,12 @@ func checkAtStart(t *testing.T, ctl, tag, endpoint string, members ...*proc) {
 			fail("set: %v\n%s", err, out)
 			return
 		}
-		out, err := ctlAtStart(t, ctl, endpoint, "-o", "extended", "get", key)
+		// etcdctl syncs its endpoints and picks one at random for each
+		// command: the get may go to another member than the set did.
+		// Read-your-writes holds on the member that answered, not across
+		// members (as in etcd), so the reads that follow a write ask
+		// for a quorum read.
+		out, err := ctlAtStart(t, ctl, endpoint, "-o", "extended", "get", "--quorum", key)
 		idx := regexp.MustCompile(`Modified-Index: (\d+)`).FindStringSubmatch(out)
 		if err != nil || idx == nil || !strings.HasSuffix(out, "\nv1\n") {
 			fail("get: %v\n%s", err, out)
@@ -196,7 +201,7 @@ func checkAtStart(t *testing.T, ctl, tag, endpoint string, members ...*proc) {
 			fail("mk: %v\n%s", err, out)
 			return
 		}
-		if out, err := ctlAtStart(t, ctl, endpoint, "ls", dir); err != nil || out != dir+"/m\n" {
+		if out, err := ctlAtStart(t, ctl, endpoint, "ls", "--quorum", dir); err != nil || out != dir+"/m\n" {
 			fail("ls: %v\n%s", err, out)
 		}
 	})

@@ -148,7 +148,9 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 // the test.
 func startE(t *testing.T, env []string, name string, args ...string) (*proc, error) {
 	p := &proc{cmd: exec.Command(name, args...), out: &syncBuf{}}
-	p.cmd.Env = append(os.Environ(), env...)
+	// The shell examples' mktemp files go to the test's own directory,
+	// also when a test ends them with SIGKILL (no EXIT trap runs).
+	p.cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir()), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	t.Cleanup(func() {
 		if t.Failed() {

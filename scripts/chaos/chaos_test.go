@@ -112,23 +112,34 @@ func TestChaos(t *testing.T) {
 // The harness finds what it is built to find: with plain GETs (served
 // from the local store, not linearizable on followers) in the checked
 // history and a follower cut off for two seconds, the checker must call
-// the history not linearizable.
+// the history not linearizable. A stale read needs a client to read the
+// cut-off follower after another member acknowledged a newer write to
+// the same key, which a loaded machine (-race) does not always produce in
+// one short run: up to three runs, each with its own seed, must find one.
 func TestChaosCatchesStaleReads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: a real cluster (skipped under -short)")
 	}
 	sc, _ := scenarioNamed("isolate-follower")
-	cfg := shortRun(t)
-	cfg.StaleReads, cfg.Warmup, cfg.Fault, cfg.Recover = true, 500*time.Millisecond, 2*time.Second, 500*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	res, err := runScenario(ctx, cfg, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log(res.row())
-	if res.Linearizable != porcupine.Illegal {
-		t.Fatalf("stale reads in the history, and the checker says %s (seed %d)", res.Linearizable, cfg.Seed)
+	var res *result
+	for attempt := 1; ; attempt++ {
+		cfg := shortRun(t)
+		cfg.StaleReads, cfg.Warmup, cfg.Fault, cfg.Recover = true, 500*time.Millisecond, 2*time.Second, 500*time.Millisecond
+		cfg.Seed += uint64(attempt)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		r, err := runScenario(ctx, cfg, sc)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(r.row())
+		if r.Linearizable == porcupine.Illegal {
+			res = r
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("stale reads in the history, and the checker says %s in %d runs (last seed %d)", r.Linearizable, attempt, cfg.Seed)
+		}
 	}
 	t.Logf("found, as it should:\n%s", res.Excerpt)
 }
