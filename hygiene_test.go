@@ -147,3 +147,23 @@ func TestCheckLeftoversScript(t *testing.T) {
 		t.Errorf("after, once they are gone: %v\n%s", err, out)
 	}
 }
+
+// No file in the repository holds a merge's conflict markers: a merge
+// once committed them into a DESIGN.md, where no compiler looks.
+func TestNoConflictMarkers(t *testing.T) {
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Skipf("git ls-files: %v (not a git checkout)", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		b, err := os.ReadFile(f)
+		if err != nil || strings.IndexByte(string(b[:min(len(b), 8000)]), 0) >= 0 {
+			continue // gone from the working tree, or binary
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") {
+				t.Errorf("%s:%d: a conflict marker: %q", f, i+1, line)
+			}
+		}
+	}
+}
