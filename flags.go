@@ -43,6 +43,7 @@ type config struct {
 	proxy             string
 	redirect          bool
 	strictReconfig    bool
+	electionKickOff   bool // --initial-election-tick-advance=false (stored negated: zero keeps it on)
 	cors              string
 	v1Dialect         string
 	verbose, veryVerb bool
@@ -135,6 +136,7 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{names: []string{"retry-interval"}, usage: "etcd 0.x: seconds between join rounds", value: func(c *config) flag.Value { return (*floatValue)(&c.retryInterval) }},
 		{names: []string{"proxy"}, usage: "proxy mode: off, readonly or on", value: func(c *config) flag.Value { return (*stringValue)(&c.proxy) }},
 		{names: []string{"redirect"}, usage: "followers answer writes with a 307 to the leader (etcd 0.x) instead of forwarding them", value: func(c *config) flag.Value { return (*boolValue)(&c.redirect) }},
+		{names: []string{"initial-election-tick-advance"}, usage: "a restarted member stands for its first election after a short random wait, not a whole election timeout (default true, as etcd; =false waits)", value: func(c *config) flag.Value { return (*offFlag)(&c.electionKickOff) }},
 		{names: []string{"strict-reconfig-check"}, usage: "refuse membership changes that could leave the cluster without a quorum", value: func(c *config) flag.Value { return (*boolValue)(&c.strictReconfig) }},
 		{names: []string{"cors"}, usage: "comma-separated allowed CORS origins (* for any)", value: func(c *config) flag.Value { return (*stringValue)(&c.cors) }},
 		{names: []string{"v1-dialect"}, usage: "dialect of the /v1 API: 0.4 (etcd 0.4.6) or 0.1 (etcd v0.1.0)", value: func(c *config) flag.Value { return (*stringValue)(&c.v1Dialect) }},
@@ -191,7 +193,6 @@ func defineFlags(c *config) (*flag.FlagSet, []flagSpec) {
 		{"metrics", "/metrics always serves the same set"},
 		{"auth-token", "v2 auth uses HTTP basic credentials, not v3 tokens"},
 		{"pre-vote", "raft always pre-votes"},
-		{"initial-election-tick-advance", "a restarted member always stands early for its first election (etcd's default)"},
 		{"backend-batch-interval", "there is no v3 backend"},
 		{"backend-batch-limit", "there is no v3 backend"},
 		{"proxy-failure-wait", "the proxy tries the next member at once"},

@@ -46,6 +46,7 @@ var helpGroups = []helpGroup{
 		{names: []string{"discovery-srv"}, def: "-"},
 		{names: []string{"discovery-srv-name"}, def: "-"},
 		{names: []string{"strict-reconfig-check"}},
+		{names: []string{"initial-election-tick-advance"}},
 		{names: []string{"force-new-cluster"}},
 		{names: []string{"snapshot-count"}},
 		{names: []string{"heartbeat-interval"}},

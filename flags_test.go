@@ -189,3 +189,28 @@ func TestDialectFlag(t *testing.T) {
 		}
 	}
 }
+
+// --initial-election-tick-advance is on by default, as etcd's; =false
+// reaches the server's config.
+func TestInitialElectionTickAdvance(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		off  bool
+	}{
+		{nil, false},
+		{[]string{"--initial-election-tick-advance"}, false},
+		{[]string{"--initial-election-tick-advance=false"}, true},
+	} {
+		c, err := parseFlags(append(tc.args, "--data-dir", t.TempDir()), &strings.Builder{})
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		sc, err := c.resolve()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if sc.NoEarlyElection != tc.off {
+			t.Errorf("%v: NoEarlyElection = %v, want %v", tc.args, sc.NoEarlyElection, tc.off)
+		}
+	}
+}

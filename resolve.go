@@ -23,7 +23,7 @@ func (c *config) resolve() (server.Config, error) {
 		HeartbeatInterval: time.Duration(c.heartbeatMS) * time.Millisecond,
 		ElectionTimeout:   time.Duration(c.electionMS) * time.Millisecond,
 		SnapshotCount:     c.snapshotCount, StrictReconfigCheck: c.strictReconfig,
-		InitialClusterToken: c.initialClusterToken, Force: c.force, ForceNewCluster: c.forceNewCluster, MaxClientConns: c.maxClientConns,
+		InitialClusterToken: c.initialClusterToken, Force: c.force, ForceNewCluster: c.forceNewCluster, NoEarlyElection: c.electionKickOff, MaxClientConns: c.maxClientConns,
 		HistorySize: c.historySize,
 		API: httpapi.Config{ServerVersion: ServerVersion, ClusterVersion: ClusterVersion, BcryptCost: int(c.bcryptCost),
 			CORS: splitList(c.cors), Redirect: c.redirect, V1Dialect: c.v1Dialect,

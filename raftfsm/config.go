@@ -60,6 +60,9 @@ type Config struct {
 	// are removed from the membership table once it leads (recover.go).
 	// Without raft state it has no effect.
 	ForceNewCluster bool
+	// NoEarlyElection turns off the early first election of a restarted
+	// member (firstelection.go; etcd's --initial-election-tick-advance).
+	NoEarlyElection bool
 	// KnownMembers are members a member that has no log yet learned from
 	// the cluster (LookupMember's JoinResult.Members): it accepts their
 	// connections before its log names them. Empty for a bootstrap (the

@@ -52,7 +52,7 @@ type electionKick struct{ *raftNode }
 // before), a member that is not a voter, or a sole voter (which already
 // starts with the short timeout, see startRaft).
 func newElectionKick(n *raftNode) *electionKick {
-	if !n.hasState {
+	if !n.hasState || n.cfg.NoEarlyElection {
 		return nil
 	}
 	f := n.raft.GetConfiguration()

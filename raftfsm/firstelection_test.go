@@ -58,3 +58,12 @@ func TestRestartedClusterElectsWithoutWaitingOutTimeouts(t *testing.T) {
 		return true
 	})
 }
+
+// --initial-election-tick-advance=false (Config.NoEarlyElection): no
+// early first election, whatever the member's state.
+func TestNoEarlyElectionTurnsTheKickOff(t *testing.T) {
+	n := &raftNode{hasState: true, cfg: Config{NoEarlyElection: true}}
+	if k := newElectionKick(n); k != nil {
+		t.Fatal("an early election with NoEarlyElection set")
+	}
+}

@@ -102,6 +102,11 @@ type Config struct {
 	// new ones are added with POST /v2/members or -peers. A first start
 	// ignores it (as etcd does).
 	ForceNewCluster bool
+	// NoEarlyElection (etcd --initial-election-tick-advance=false) makes a
+	// restarted member wait raft's whole follower timeout before its
+	// first election, instead of a short random one (raftfsm/DESIGN.md,
+	// "First election after a restart").
+	NoEarlyElection bool
 	// Proxy is ProxyOff (a member), ProxyOn or ProxyReadOnly.
 	Proxy string
 

@@ -137,7 +137,7 @@ func (m *Member) startNode(peerLn net.Listener, peerTLS *tls.Config) error {
 		InitialMembers: b.initial, ClusterID: b.clusterID, Existing: b.existing, KnownMembers: b.known, Store: st, Log: m.log,
 		SnapshotCount: cfg.SnapshotCount, ElectionTimeout: cfg.ElectionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
 		StrictReconfigCheck: cfg.StrictReconfigCheck, PeerTLS: peerTLS, PeerDial: cfg.PeerDial,
-		ForceNewCluster: cfg.ForceNewCluster && b.existing,
+		ForceNewCluster: cfg.ForceNewCluster && b.existing, NoEarlyElection: cfg.NoEarlyElection,
 	})
 	if err != nil {
 		_ = peerLn.Close()
