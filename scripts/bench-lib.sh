@@ -25,6 +25,13 @@ bench_stop() {
 # until they are gone and removes their data, logs and pid files, so that
 # another cluster can start on the same ports in the same run.
 bench_stop_members() {
+	bench_kill_members
+	rm -rf "$tmp"/m[0-9] "$tmp"/m[0-9].log
+}
+
+# bench_kill_members stops the members of $tmp with SIGTERM and waits
+# until they are gone; their data and logs stay (a restart follows).
+bench_kill_members() {
 	local f p
 	for f in "$tmp"/m*.pid; do
 		[ -e "$f" ] || continue
@@ -36,7 +43,6 @@ bench_stop_members() {
 		done
 		rm -f "$f"
 	done
-	rm -rf "$tmp"/m[0-9] "$tmp"/m[0-9].log
 }
 
 # bench_server etcd-classic|etcd builds or copies the server to

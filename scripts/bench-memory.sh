@@ -52,19 +52,7 @@ rss() {
 }
 
 # stop_members stops every member and waits until they are gone (data kept).
-stop_members() {
-	local p
-	for f in "$tmp"/m*.pid; do
-		[ -e "$f" ] || continue
-		p=$(cat "$f")
-		kill "$p" 2>/dev/null || true
-		for _ in $(seq 1 300); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		rm -f "$f"
-	done
-}
+stop_members() { bench_kill_members; }
 
 # start_single starts member m1 alone (client port 21379).
 start_single() {
