@@ -15,6 +15,8 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/etcd-classic/etcd-classic/proctest"
 )
 
 // Helpers of the dashboard browser test (dashboard_browser_test.go): a
@@ -88,12 +90,19 @@ type browser struct {
 // test ends.
 func newBrowser(t *testing.T, exe string) *browser {
 	t.Helper()
+	// Chromium puts its singleton socket and cookie in a directory of its
+	// own under TMPDIR, and leaves it there: give it one of the run's,
+	// with a short path (a socket's path must stay under 108 bytes, which
+	// a t.TempDir's nested name can pass).
+	chromeTmp, err := proctest.TempDir("cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(chromeTmp) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		// Chromium puts its singleton socket and cookie in a directory of
-		// its own under TMPDIR, and leaves it there.
-		chromedp.Env("TMPDIR=" + t.TempDir()),
+		chromedp.Env("TMPDIR=" + chromeTmp),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true), chromedp.Flag("no-proxy-server", true),

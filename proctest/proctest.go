@@ -12,7 +12,11 @@
 // Linux it also gets SIGKILL when the test binary dies. Start kills the
 // group in t.Cleanup; Main kills every group still registered, and
 // removes the directories of TempDir, shortly before the -timeout
-// deadline and when the run ends.
+// deadline, when the run is interrupted (SIGINT, SIGTERM, SIGHUP) and
+// when the run ends. Main also points TMPDIR at a directory of its own
+// for the run, so that the tests' t.TempDir directories (which the
+// testing package removes only from a test that ends normally) go with
+// it.
 //
 // It is imported by tests only (and by compat's cluster launcher, a test
 // tool).
@@ -23,6 +27,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sync"
 	"syscall"
 	"testing"
@@ -137,6 +142,19 @@ func Main(m *testing.M, setup func() error) int {
 		defer timer.Stop()
 	}
 	defer cleanupAll()
+	if root, err := TempDir("proctest-run"); err == nil {
+		_ = os.Setenv("TMPDIR", root)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		s := <-sigs
+		cleanupAll()
+		// Die of the signal, as the run would have without us.
+		signal.Reset(s)
+		_ = syscall.Kill(os.Getpid(), s.(syscall.Signal))
+	}()
 	if setup != nil {
 		if err := setup(); err != nil {
 			os.Stderr.WriteString("proctest: setup: " + err.Error() + "\n")
