@@ -15,7 +15,7 @@
 //	pause-leader      SIGSTOP the leader longer than the election timeout, then SIGCONT
 //	                  (a read of every key is queued at it meanwhile)
 //	partition-leader  cut the leader (with one follower of five) from the majority, then heal
-//	isolate-follower  cut one follower from every other member, then heal
+//	isolate-follower  cut one follower from every other member, read every key on it, then heal
 //	kill-all          SIGKILL every member, restart them all
 //
 // The kills and pauses are made on OS processes of the built binary

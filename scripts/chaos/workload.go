@@ -98,17 +98,24 @@ func (w *workload) run() {
 
 // probe sends a read of every contended key to member m at once, each
 // from a client of its own (ids after the workload's clients); stop waits
-// for them as for the clients.
-func (w *workload) probe(m int) {
+// for them as for the clients. The channel it returns is closed when
+// every probe has its answer (or gave up).
+func (w *workload) probe(m int) <-chan struct{} {
+	var each sync.WaitGroup
 	for k := 0; k < w.cfg.Keys; k++ {
 		w.wg.Add(1)
+		each.Add(1)
 		go func(k int) {
 			defer w.wg.Done()
+			defer each.Done()
 			id := w.cfg.Clients + k
 			cl := &client{w: w, id: id, member: m, rng: rand.New(rand.NewPCG(w.cfg.Seed, uint64(id))), known: map[string]observation{}}
 			cl.one(w.ctx, m, input{Kind: opGet, Key: contendedKey(k)})
 		}(k)
 	}
+	done := make(chan struct{})
+	go func() { each.Wait(); close(done) }()
+	return done
 }
 
 // stop asks the clients to finish; requests still running after grace
