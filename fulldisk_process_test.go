@@ -85,7 +85,7 @@ func TestFullDiskProcess(t *testing.T) {
 	if refused == 0 {
 		t.Fatal("no write was refused on a full disk")
 	}
-	if st, body := get("/health"); st != 503 || body != `{"health":"false"}` {
+	if st, body := get("/health"); st != 503 || body != `{"health":"false"}` { // do trims the trailing newline
 		t.Errorf("/health while writes are refused: %d %s, want 503 {\"health\":\"false\"}", st, body)
 	}
 	if got := leaderChanges(t, get); got != changes {

@@ -244,7 +244,7 @@ func TestRestartAloneNeverAnswersStale(t *testing.T) {
 		}
 		b, _ := io.ReadAll(r.Body)
 		r.Body.Close()
-		if r.StatusCode != http.StatusServiceUnavailable || string(b) != `{"health":"false"}` {
+		if r.StatusCode != http.StatusServiceUnavailable || string(b) != `{"health":"false"}`+"\n" {
 			t.Fatalf("/health on the metrics URL of the member alone: %d %s; want 503 {\"health\":\"false\"}", r.StatusCode, b)
 		}
 		return true

@@ -200,7 +200,7 @@ func TestRaftErrorsAre300(t *testing.T) {
 		t.Errorf("got %d %s", r.status, r.body)
 	}
 	r = s.do(t, "GET", "/health", "")
-	if r.status != 503 || r.body != `{"health":"false"}` {
+	if r.status != 503 || r.body != `{"health":"false"}`+"\n" || r.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("health with a failing read barrier: %d %s", r.status, r.body)
 	}
 }

@@ -110,7 +110,7 @@ func TestClientPortOpensWhenReady(t *testing.T) {
 	}
 	b, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	if r.StatusCode != http.StatusServiceUnavailable || string(b) != `{"health":"false"}` {
+	if r.StatusCode != http.StatusServiceUnavailable || string(b) != `{"health":"false"}`+"\n" {
 		t.Errorf("/health on the metrics URL without a quorum: %d %s", r.StatusCode, b)
 	}
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(client, "http://"), 5*time.Second)
