@@ -21,6 +21,37 @@ type ListWriter interface {
 	Close(n *NodeExtern)
 }
 
+// IndexListWriter is a ListWriter that needs the store index of a
+// listing before its first node, as a renderer that writes the index
+// into every node does (the /v1 API's). List, ListOrFreeze and
+// ListOrFreezeV01 call ListIndex once, before the first node, with the
+// index they return; Listing.Walk calls it with the index ListOrFreeze
+// returned when it took the Listing. The same lock rules as the other
+// methods hold.
+type IndexListWriter interface {
+	ListWriter
+	ListIndex(index uint64)
+}
+
+// listIndex hands index to lw when lw wants it.
+func listIndex(lw ListWriter, index uint64) {
+	if iw, ok := lw.(IndexListWriter); ok {
+		iw.ListIndex(index)
+	}
+}
+
+// listMode is what a listing shows below the node read: every level
+// (recursive) or its direct children only; and, for a read of etcd
+// v0.1.0's dialect (v01), hidden children too and the root under its
+// key "/", as GetV01.
+type listMode struct {
+	recursive bool
+	v01       bool
+}
+
+// shows reports whether c, a child of a listed directory, is listed.
+func (m listMode) shows(c *node) bool { return m.v01 || !c.isHidden() }
+
 // List reads the node at p exactly as Get does (same nodes, same fields,
 // same order, same stats) but hands it to lw node by node, so that a
 // listing of the whole store can be rendered with no more memory than
@@ -35,19 +66,20 @@ func (s *Store) List(p string, recursive, sorted bool, now time.Time, lw ListWri
 		return 0, err
 	}
 	s.stats.inc(&s.stats.GetsSuccess)
-	s.list(n, recursive, now, lw)
+	listIndex(lw, s.index)
+	s.list(n, listMode{recursive: recursive}, now, lw)
 	return s.index, nil
 }
 
 // list hands the listing of n to lw. Caller holds s.mu (read).
-func (s *Store) list(n *node, recursive bool, now time.Time, lw ListWriter) {
-	l := &lister{lw: lw, recursive: recursive, now: now}
+func (s *Store) list(n *node, m listMode, now time.Time, lw ListWriter) {
+	l := &lister{lw: lw, mode: m, now: now}
 	if !n.isDir() {
 		l.file(n)
 		return
 	}
 	ne := l.dirExtern(n)
-	if n == s.root {
+	if n == s.root && !m.v01 {
 		ne.Key = "" // etcd renders the root without a key
 	}
 	// The node read lists its direct children even without recursive.
@@ -59,12 +91,12 @@ func (s *Store) list(n *node, recursive bool, now time.Time, lw ListWriter) {
 // directory. It recurses once per level, which the key length limit
 // bounds (DESIGN.md "Key limits and cost").
 type lister struct {
-	lw        ListWriter
-	recursive bool
-	now       time.Time
-	leaf      NodeExtern
-	value     string
-	expire    time.Time
+	lw     ListWriter
+	mode   listMode
+	now    time.Time
+	leaf   NodeExtern
+	value  string
+	expire time.Time
 }
 
 // file hands a file to lw as Leaf, through the reused NodeExtern.
@@ -96,7 +128,7 @@ func (l *lister) dir(n *node, ne *NodeExtern, listKids bool) {
 	}
 	opened := false
 	for _, c := range n.sortedChildren() {
-		if c.isHidden() {
+		if !l.mode.shows(c) {
 			continue
 		}
 		if !opened {
@@ -104,7 +136,7 @@ func (l *lister) dir(n *node, ne *NodeExtern, listKids bool) {
 			opened = true
 		}
 		if c.isDir() {
-			l.dir(c, l.dirExtern(c), l.recursive)
+			l.dir(c, l.dirExtern(c), l.mode.recursive)
 		} else {
 			l.file(c)
 		}

@@ -23,6 +23,9 @@ type Listing struct {
 	// keyless is set when the node read is the root, which etcd renders
 	// without a key.
 	keyless bool
+	// index is the store index ListOrFreeze returned with the Listing,
+	// handed to an IndexListWriter by Walk.
+	index uint64
 }
 
 // listNodeCost is about what a node's rendering takes beyond its key
@@ -39,7 +42,7 @@ const listNodeCost = 128
 // to a ListWriter later with Walk, with no lock held. The estimate stops
 // as soon as it passes inline, so deciding costs at most about
 // inline/listNodeCost nodes' visit. It returns the store index Get's
-// event would carry.
+// event would carry (handed to an IndexListWriter, see there).
 func (s *Store) ListOrFreeze(p string, recursive, sorted bool, inline int, now time.Time, lw ListWriter) (*Listing, uint64, error) {
 	p = cleanPath(p)
 	var records []capNode
@@ -57,52 +60,85 @@ func (s *Store) ListOrFreeze(p string, recursive, sorted bool, inline int, now t
 		return nil, 0, err
 	}
 	s.stats.inc(&s.stats.GetsSuccess)
-	budget := inline - len(n.path) - listNodeCost
-	if !n.isDir() || (budget >= 0 && listFits(n, recursive, &budget)) {
-		s.list(n, recursive, now, lw)
-		return nil, s.index, nil
+	return s.listOrFreeze(n, listMode{recursive: recursive}, s.index, inline, now, lw, records), s.index, nil
+}
+
+// ListOrFreezeV01 is ListOrFreeze for a read of etcd v0.1.0's dialect:
+// it lists what GetV01 returns, the node read and its direct children,
+// hidden ones included, the root under its key "/". It returns, and
+// hands to an IndexListWriter, the index GetV01's event carries (the
+// last write v0.1.0 counted), and fails as GetV01 does: anything not
+// there is 100 with the cleaned key as cause. Stats count as GetV01's.
+func (s *Store) ListOrFreezeV01(p string, inline int, now time.Time, lw ListWriter) (*Listing, uint64, error) {
+	p = cleanPath(p)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, err := s.internalGet(p)
+	if err != nil {
+		s.stats.inc(&s.stats.GetsFail)
+		return nil, 0, NewError(EcodeKeyNotFound, p, s.lastWrite)
 	}
-	l := &Listing{c: Capture{nodes: records}, keyless: n == s.root}
-	l.freeze(n, recursive)
-	return l, s.index, nil
+	s.stats.inc(&s.stats.GetsSuccess)
+	return s.listOrFreeze(n, listMode{v01: true}, s.lastWrite, inline, now, lw, nil), s.lastWrite, nil
+}
+
+// listOrFreeze lists n in mode m to lw at once, or returns it frozen,
+// as ListOrFreeze describes; index is the index to hand along and
+// records, when not nil, the room to freeze into. Caller holds s.mu
+// (read).
+func (s *Store) listOrFreeze(n *node, m listMode, index uint64, inline int, now time.Time, lw ListWriter, records []capNode) *Listing {
+	budget := inline - len(n.path) - listNodeCost
+	if !n.isDir() || (budget >= 0 && listFits(n, m, &budget)) {
+		listIndex(lw, index)
+		s.list(n, m, now, lw)
+		return nil
+	}
+	if records == nil && !m.recursive {
+		// One level: its size is known, so size it once (appends
+		// would allocate about twice as much).
+		records = make([]capNode, 0, 1+len(n.children))
+	}
+	l := &Listing{c: Capture{nodes: records}, keyless: n == s.root && !m.v01, index: index}
+	l.freeze(n, m)
+	return l
 }
 
 // listFits takes from *budget the estimated size of dir's listed
-// children (every level with recursive) and reports whether it lasted.
-// It stops as soon as the budget runs out, so it visits at most about
-// budget/listNodeCost nodes; it recurses once per level, which the
-// budget bounds too.
-func listFits(dir *node, recursive bool, budget *int) bool {
+// children (every level with m.recursive) and reports whether it
+// lasted. It stops as soon as the budget runs out, so it visits at most
+// about budget/listNodeCost nodes; it recurses once per level, which
+// the budget bounds too.
+func listFits(dir *node, m listMode, budget *int) bool {
 	for _, c := range dir.children {
-		if c.isHidden() {
+		if !m.shows(c) {
 			continue
 		}
 		*budget -= len(c.path) + len(c.value) + listNodeCost
 		if *budget < 0 {
 			return false
 		}
-		if recursive && c.isDir() && !listFits(c, true, budget) {
+		if m.recursive && c.isDir() && !listFits(c, m, budget) {
 			return false
 		}
 	}
 	return true
 }
 
-// freeze fills l with the listing of n. Caller holds s.mu (read).
-// Breadth-first over the records themselves, as Capture.walk, but only
-// over the visible children, and below the node read only with
-// recursive.
-func (l *Listing) freeze(n *node, recursive bool) {
+// freeze fills l with the listing of n in mode m. Caller holds s.mu
+// (read). Breadth-first over the records themselves, as Capture.walk,
+// but only over the children m shows, and below the node read only
+// with m.recursive.
+func (l *Listing) freeze(n *node, m listMode) {
 	c := &l.c
 	c.nodes = append(c.nodes, capNode{n: n})
 	c.fill(c.nodes)
 	for i := 0; i < len(c.nodes); i++ {
-		if c.nodes[i].flags&1 == 0 || (i > 0 && !recursive) {
+		if c.nodes[i].flags&1 == 0 || (i > 0 && !m.recursive) {
 			continue
 		}
 		first := len(c.nodes)
 		for _, child := range c.nodes[i].n.children {
-			if !child.isHidden() {
+			if m.shows(child) {
 				c.nodes = append(c.nodes, capNode{n: child})
 			}
 		}
@@ -119,6 +155,7 @@ func (l *Listing) freeze(n *node, recursive bool) {
 // keys (16 bytes per child of the directories on the current path) and
 // does not change l: it may run any number of times, from any goroutine.
 func (l *Listing) Walk(now time.Time, lw ListWriter) {
+	listIndex(lw, l.index)
 	w := listWalker{l: l, lw: lw, now: now}
 	w.walk()
 }

@@ -96,3 +96,97 @@ func TestListingIsFrozen(t *testing.T) {
 		}
 	}
 }
+
+// indexTrace is a traceWriter that also records the index it is handed.
+type indexTrace struct{ traceWriter }
+
+func (it *indexTrace) ListIndex(index uint64) { fmt.Fprintf(&it.b, "index %d\n", index) }
+
+// eventTrace is what a ListWriter must be handed, after the index, for
+// the one-level read whose event is ev.
+func eventTrace(ev *Event) string {
+	tw := &traceWriter{}
+	fmt.Fprintf(&tw.b, "index %d\n", ev.EtcdIndex)
+	n := *ev.Node
+	kids := n.Nodes
+	n.Nodes = nil
+	if len(kids) == 0 {
+		tw.line("leaf", &n)
+		return tw.b.String()
+	}
+	tw.line("open", &n)
+	for _, c := range kids {
+		tw.line("leaf", c)
+	}
+	tw.line("close", &n)
+	return tw.b.String()
+}
+
+// ListOrFreezeV01, at once or frozen, hands what GetV01 returns: hidden
+// children too, the root under "/", TTLs against now, GetV01's index
+// (the last write v0.1.0 counted, not the store index) first, and
+// GetV01's errors and stats. ListOrFreeze hands the store index along
+// the same way.
+func TestListOrFreezeV01MatchesGetV01(t *testing.T) {
+	t.Parallel()
+	s := New()
+	mustApply(t, s, set01("/d/b", "2"), t0)
+	mustApply(t, s, set01("/d/_h", "h"), t0)
+	mustApply(t, s, Request{Method: MethodPut, Path: "/d/e", Value: ""}, t0)
+	mustApply(t, s, withTTL01(set01("/d/a", "1"), 10), t0)
+	mustApply(t, s, set01("/d/sub/x", "3"), t0)
+	mustApply(t, s, set01("/onlyhidden/_x", "h"), t0)
+	mustApply(t, s, set01("/one/k", "1"), t0)
+	mustApply(t, s, Request{Method: MethodPut, Path: "/empty", Dir: true}, t0)
+	mustApply(t, s, withTTL(Request{Method: MethodPut, Path: "/ttldir", Dir: true}, 30), t0)
+	mustApply(t, s, Request{Method: MethodPut, Path: "/ttldir/in", Value: "x"}, t0)
+	// A failed TestAndSet takes an index the GET does not show.
+	_, _ = s.Apply(&Request{Method: MethodPut, Path: "/d/b", Value: "9", PrevValue: "nope", V01: true}, t0)
+	now := t0.Add(1500 * time.Millisecond)
+	for _, p := range []string{"/", "d", "/d/", "/d/a", "/d/_h", "/onlyhidden", "/one", "/empty", "/ttldir", "/nope", "/d/a/b"} {
+		ev, werr := s.GetV01(p, now)
+		for _, inline := range []int{0, 1 << 30} {
+			tw := &indexTrace{}
+			frozen, index, err := s.ListOrFreezeV01(p, inline, now, tw)
+			if werr != nil {
+				if err == nil || err.Error() != werr.Error() || err.(*Error).Index != werr.(*Error).Index {
+					t.Errorf("%s inline=%d: err %v, want %v", p, inline, err, werr)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if frozen != nil {
+				frozen.Walk(now, tw)
+			}
+			if want := eventTrace(ev); tw.b.String() != want || index != ev.EtcdIndex {
+				t.Errorf("%s inline=%d: index %d, handed\n%s\nwant index %d,\n%s", p, inline, index, tw.b.String(), ev.EtcdIndex, want)
+			}
+		}
+	}
+	before := s.stats.GetsSuccess.Load() + s.stats.GetsFail.Load()<<32
+	_, _, _ = s.ListOrFreezeV01("/d", 0, now, nil)
+	_, _, _ = s.ListOrFreezeV01("/nope", 0, now, nil)
+	if got := s.stats.GetsSuccess.Load() + s.stats.GetsFail.Load()<<32; got != before+1+1<<32 {
+		t.Errorf("stats moved by %#x, want one success and one failure", got-before)
+	}
+
+	ev, err := s.Get("/d", false, true, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inline := range []int{0, 1 << 30} {
+		tw := &indexTrace{}
+		frozen, index, err := s.ListOrFreeze("/d", false, true, inline, now, tw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if frozen != nil {
+			frozen.Walk(now, tw)
+		}
+		if want := eventTrace(ev); tw.b.String() != want || index != s.Index() {
+			t.Errorf("ListOrFreeze inline=%d: index %d (store %d), handed\n%s\nwant\n%s", inline, index, s.Index(), tw.b.String(), want)
+		}
+	}
+}
