@@ -37,12 +37,7 @@ func (a *API) keysV1(w http.ResponseWriter, r *http.Request) {
 			a.writeV1Error(w, r, err)
 			return
 		}
-		ev, err := a.cfg.Store.Get(key, false, true, a.cfg.Now())
-		if err != nil {
-			a.writeV1Error(w, r, err)
-			return
-		}
-		a.writeV1Event(w, r, ev, ev.EtcdIndex)
+		a.getV1(w, r, key, listInline)
 	case http.MethodPost, http.MethodPut:
 		req, err := a.parseV1Set(r, key, false)
 		if err != nil {
@@ -72,12 +67,7 @@ func (a *API) keysV01(w http.ResponseWriter, r *http.Request) {
 			a.writeV1Error(w, r, err)
 			return
 		}
-		ev, err := a.getV01(raw)
-		if err != nil {
-			a.writeV1Error(w, r, err)
-			return
-		}
-		a.writeV1Event(w, r, ev, ev.EtcdIndex)
+		a.getV1(w, r, raw, listInline)
 	case http.MethodPost:
 		if isKeyword01(raw) {
 			a.writeV1Error(w, r, store.NewError(ecodeKeyword01, "Set", 0))

@@ -212,17 +212,23 @@ func (a *API) writeV1Event(w http.ResponseWriter, r *http.Request, ev *store.Eve
 	a.writeV1OK(w, r, appendV1Body(make([]byte, 0, 256), rs, asArray))
 }
 
-// writeV1OK answers 200 with a v1 body and no index headers. etcd set no
+// writeV1OK answers 200 with a v1 body and no index headers.
+func (a *API) writeV1OK(w http.ResponseWriter, r *http.Request, body []byte) {
+	if a.writeV1Head(w, r) {
+		_, _ = w.Write(body)
+	}
+}
+
+// writeV1Head writes the status and headers of a 200 v1 answer and
+// reports whether its body is to follow (not for HEAD). etcd set no
 // Content-Type: Go's sniffing named the body text/plain. A 0.4.6 HEAD
 // wrote no body, so it had none; v0.1.0 ignored the method and had one.
-func (a *API) writeV1OK(w http.ResponseWriter, r *http.Request, body []byte) {
+func (a *API) writeV1Head(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodHead || a.v01() {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	return r.Method != http.MethodHead
 }
 
 // v1Error01 is v0.1.0's error body: no index.

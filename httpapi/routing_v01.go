@@ -3,11 +3,9 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
-	"path"
 	"strings"
 
 	"github.com/etcd-classic/etcd-classic/machines"
-	"github.com/etcd-classic/etcd-classic/store"
 )
 
 // This file holds what etcd v0.1.0's client port did because it was a
@@ -81,31 +79,4 @@ func (a *API) v1Bare(w http.ResponseWriter, r *http.Request) {
 // registry under /_etcd/machines is shared by both dialects.
 func notIn01(p string) bool {
 	return p == machines.ConfigKey || strings.HasPrefix(p, machines.ConfigKey+"/")
-}
-
-// getV01 reads key as etcd v0.1.0 did, without what it never had:
-// /v1/keys/_etcd lists only machines, and /_etcd/config is not found.
-func (a *API) getV01(raw string) (*store.Event, error) {
-	p := path.Clean("/" + raw)
-	if notIn01(p) {
-		return nil, store.NewError(store.EcodeKeyNotFound, p, 0)
-	}
-	ev, err := a.cfg.Store.GetV01(raw, a.cfg.Now())
-	if err != nil || !ev.Node.Dir {
-		return ev, err
-	}
-	kept := make([]*store.NodeExtern, 0, len(ev.Node.Nodes))
-	for _, n := range ev.Node.Nodes {
-		if !notIn01(n.Key) {
-			kept = append(kept, n)
-		}
-	}
-	if len(kept) == len(ev.Node.Nodes) {
-		return ev, nil
-	}
-	node := *ev.Node
-	node.Nodes = kept
-	out := ev.Clone()
-	out.Node = &node
-	return out, nil
 }
