@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	netURL "net/url"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -128,4 +130,44 @@ func listFwd(t *testing.T, u string) map[string]string {
 		t.Errorf("%s: the local listing differs from the quorum listing", u)
 	}
 	return out
+}
+
+// A leader that stops answering without closing its connections (here
+// SIGSTOP; a network that drops packets looks the same) must not hold a
+// follower's quorum reads for the whole request timeout: once the others
+// have elected a new leader, the follower asks it instead. The read is
+// sent at once after the pause, while the follower still believes in the
+// paused leader; held until the request timeout (7 s: 5 s plus two
+// election timeouts, as etcd) it would fail with error 300.
+func TestQuorumReadOnFollowerMovesToNewLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := startProcCluster(t, 3)
+	ld := c.leader()
+	var f *proc
+	for _, p := range c.members {
+		if p != ld {
+			f = p
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	st, _, err := v2do(ctx, http.MethodPut, f.client+"/v2/keys/moved", netURL.Values{"value": {"before"}})
+	cancel()
+	if err != nil || st != http.StatusCreated {
+		t.Fatalf("write through the follower: %d %v", st, err)
+	}
+	if err := ld.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	st, r, err := v2do(ctx, http.MethodGet, f.client+"/v2/keys/moved?quorum=true", nil)
+	if err != nil || st != http.StatusOK || r.Node.Value != "before" {
+		t.Fatalf("quorum read on a follower while the leader is paused: %d %+v %v", st, r, err)
+	}
+	if !strings.Contains(f.Output(), "leader changed during a read-index round") {
+		t.Log("the follower knew the new leader before the read reached it (the read did not wait for the paused one)")
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/etcd-classic/etcd-classic/store"
 )
@@ -86,12 +88,42 @@ func answersAtOnce(c *command) bool {
 	return c.Type == cmdRequest && c.Req != nil && c.Req.Method != store.MethodAuth
 }
 
-// remoteReadIndex asks the leader for a verified commit index.
+// remoteReadIndex asks the leader for a verified commit index. A leader
+// that stops answering without closing its connection (paused, or cut
+// off by a network that drops packets) would hold the round until the
+// request timeout although the others elect a new leader within an
+// election or two: the call is given up as soon as this member knows
+// another leader, or none, and viaLeader asks again. A read changes
+// nothing, so asking a second leader is safe, and its index is read
+// after the round began.
 func (p *proposer) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
-	b, err := p.peers.call(ctx, addr, opReadIndex, nil)
+	callCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var moved atomic.Bool
+	go func() {
+		t := time.NewTicker(p.cfg.HeartbeatInterval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-callCtx.Done():
+				return
+			case <-t.C:
+				if a, _ := p.raft.LeaderWithID(); string(a) != addr {
+					moved.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	b, err := p.peers.call(callCtx, addr, opReadIndex, nil)
 	if err != nil {
 		if errors.Is(err, errRemote) {
 			return 0, err
+		}
+		if ctx.Err() == nil && moved.Load() {
+			p.log.WithField("leader", addr).Info("leader changed during a read-index round: asking again")
+			return 0, errNotLeader
 		}
 		if ctx.Err() != nil {
 			return 0, apiError(ErrTimeout)
