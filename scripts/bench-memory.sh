@@ -8,7 +8,8 @@
 #      64 clients), wait SETTLE seconds (default 15), record VmRSS and
 #      VmHWM from /proc; then list everything (GET /v2/keys/?recursive=true)
 #      and record RSS before, the peak during (VmHWM reset through
-#      /proc/PID/clear_refs) and after, with the answer's size; then stop
+#      /proc/PID/clear_refs) and after, with the answer's size, and the
+#      same for GET /v1/keys/bench (etcd-classic only); then stop
 #      the member (SIGTERM), start it again, time until it serves the last
 #      key written, wait SETTLE seconds and record RSS again; then hold
 #      WATCHES (default 10000) idle v2 long-polls (one connection each)
@@ -101,6 +102,15 @@ one_member() {
 	size=$(stat -c %s "$tmp/list.json")
 	read -r after peak < <(rss "$pid")
 	echo "listing: answer $((size / 1048576)) MiB ($size bytes); RSS before $before, peak during $peak, after $after MiB"
+	# The same directory through /v1 (one level; etcd 3.4 has no /v1).
+	before=$after
+	echo 5 >"/proc/$pid/clear_refs"
+	code=$(curl -s -m 60 -o "$tmp/list1.json" -w '%{http_code}' "http://127.0.0.1:21379/v1/keys/bench")
+	if [ "$code" = 200 ]; then
+		size=$(stat -c %s "$tmp/list1.json")
+		read -r after peak < <(rss "$pid")
+		echo "v1 listing: answer $((size / 1048576)) MiB ($size bytes); RSS before $before, peak during $peak, after $after MiB"
+	fi
 	stop_members
 	t0=$(date +%s.%N)
 	start_single
