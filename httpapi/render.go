@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -107,20 +106,70 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // appendString writes s as a JSON string exactly like encoding/json
-// (HTML-safe escaping, invalid UTF-8 replaced), with a fast path for the
-// common plain case.
+// (HTML-safe escaping, invalid UTF-8 replaced), without allocating: a
+// value holding JSON, or any non-ASCII text, used to go through
+// json.Marshal and a copy for every node rendered. The bytes are
+// encoding/json's (FuzzAppendString): `"` and `\` escaped, \b \f \n \r
+// \t by name, other control characters and < > & as \u00XX, U+2028 and
+// U+2029 as \u2028 and \u2029, each invalid UTF-8 byte as \ufffd.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
-		}
-	}
 	b = append(b, '"')
-	b = append(b, s...)
+	done := 0 // s[:done] is in b
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plainByte[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[done:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			done = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(append(b, s[done:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(append(b, s[done:i]...), '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		done = i
+	}
+	b = append(b, s[done:]...)
 	return append(b, '"')
 }
+
+const hexDigits = "0123456789abcdef"
+
+// plainByte tells the ASCII bytes that stand for themselves in a JSON
+// string of encoding/json's HTML-safe kind.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // writeError renders any error as etcd does on /v2/keys: store errors as
 // themselves, everything else as 300 Raft Internal Error with the error
