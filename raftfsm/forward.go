@@ -99,23 +99,28 @@ func answersAtOnce(c *command) bool {
 func (p *proposer) remoteReadIndex(ctx context.Context, addr string) (uint64, error) {
 	callCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Watched only once the call has lasted half a heartbeat interval: a
+	// round answered at once (almost all of them) costs a timer, not a
+	// goroutine.
 	var moved atomic.Bool
-	go func() {
-		t := time.NewTicker(p.cfg.HeartbeatInterval / 2)
-		defer t.Stop()
+	every := p.cfg.HeartbeatInterval / 2
+	slow := time.AfterFunc(every, func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
 		for {
+			if a, _ := p.raft.LeaderWithID(); string(a) != addr {
+				moved.Store(true)
+				cancel()
+				return
+			}
 			select {
 			case <-callCtx.Done():
 				return
-			case <-t.C:
-				if a, _ := p.raft.LeaderWithID(); string(a) != addr {
-					moved.Store(true)
-					cancel()
-					return
-				}
+			case <-tick.C:
 			}
 		}
-	}()
+	})
+	defer slow.Stop()
 	b, err := p.peers.call(callCtx, addr, opReadIndex, nil)
 	if err != nil {
 		if errors.Is(err, errRemote) {
