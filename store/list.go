@@ -60,12 +60,10 @@ func (s *Store) List(p string, recursive, sorted bool, now time.Time, lw ListWri
 	p = cleanPath(p)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, err := s.internalGet(p)
+	n, err := s.readNode(p)
 	if err != nil {
-		s.stats.inc(&s.stats.GetsFail)
 		return 0, err
 	}
-	s.stats.inc(&s.stats.GetsSuccess)
 	listIndex(lw, s.index)
 	s.list(n, listMode{recursive: recursive}, now, lw)
 	return s.index, nil

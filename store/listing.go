@@ -54,12 +54,10 @@ func (s *Store) ListOrFreeze(p string, recursive, sorted bool, inline int, now t
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, err := s.internalGet(p)
+	n, err := s.readNode(p)
 	if err != nil {
-		s.stats.inc(&s.stats.GetsFail)
 		return nil, 0, err
 	}
-	s.stats.inc(&s.stats.GetsSuccess)
 	return s.listOrFreeze(n, listMode{recursive: recursive}, s.index, inline, now, lw, records), s.index, nil
 }
 
@@ -73,12 +71,10 @@ func (s *Store) ListOrFreezeV01(p string, inline int, now time.Time, lw ListWrit
 	p = cleanPath(p)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, err := s.internalGet(p)
+	n, err := s.readNode(p)
 	if err != nil {
-		s.stats.inc(&s.stats.GetsFail)
 		return nil, 0, NewError(EcodeKeyNotFound, p, s.lastWrite)
 	}
-	s.stats.inc(&s.stats.GetsSuccess)
 	return s.listOrFreeze(n, listMode{v01: true}, s.lastWrite, inline, now, lw, nil), s.lastWrite, nil
 }
 

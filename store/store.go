@@ -173,6 +173,19 @@ func (s *Store) walkCreate(p string, index uint64) (*node, *Error) {
 	return n, nil
 }
 
+// readNode looks p up for a read (Get, GetV01, List, ListOrFreeze and
+// ListOrFreezeV01) and counts the read in the stats, as a success or a
+// failure. Caller holds s.mu (read).
+func (s *Store) readNode(p string) (*node, error) {
+	n, err := s.internalGet(p)
+	if err != nil {
+		s.stats.inc(&s.stats.GetsFail)
+		return nil, err
+	}
+	s.stats.inc(&s.stats.GetsSuccess)
+	return n, nil
+}
+
 // Get reads the node at p. Directories list their direct children (every
 // level with recursive); hidden children are left out. TTLs are rendered
 // against now.
@@ -180,12 +193,10 @@ func (s *Store) Get(p string, recursive, sorted bool, now time.Time) (*Event, er
 	p = cleanPath(p)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, err := s.internalGet(p)
+	n, err := s.readNode(p)
 	if err != nil {
-		s.stats.inc(&s.stats.GetsFail)
 		return nil, err
 	}
-	s.stats.inc(&s.stats.GetsSuccess)
 	ne := &NodeExtern{Key: n.path, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
 	if n == s.root {
 		ne.Key = "" // etcd renders the root without a key

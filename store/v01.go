@@ -123,12 +123,10 @@ func (s *Store) GetV01(p string, now time.Time) (*Event, error) {
 	p = cleanPath(p)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, err := s.internalGet(p)
+	n, err := s.readNode(p)
 	if err != nil {
-		s.stats.inc(&s.stats.GetsFail)
 		return nil, NewError(EcodeKeyNotFound, p, s.lastWrite)
 	}
-	s.stats.inc(&s.stats.GetsSuccess)
 	ne := &NodeExtern{Key: n.path, ModifiedIndex: n.modifiedIndex, CreatedIndex: n.createdIndex}
 	ne.Expiration, ne.TTL = n.expirationAndTTL(now)
 	if n.isDir() {
