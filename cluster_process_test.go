@@ -94,6 +94,17 @@ func (c *procCluster) waitHealthy() {
 	})
 }
 
+// others returns the members other than ld, in order.
+func (c *procCluster) others(ld *proc) []*proc {
+	var out []*proc
+	for _, p := range c.members {
+		if p != ld {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // leader returns the member that leads, as the members say.
 func (c *procCluster) leader() *proc {
 	var found *proc
@@ -245,12 +256,7 @@ func TestRefreshedTTLSurvivesLeaderKill(t *testing.T) {
 	}
 	c := startProcCluster(t, 3)
 	ld := c.leader()
-	var other []*proc
-	for _, p := range c.members {
-		if p != ld {
-			other = append(other, p)
-		}
-	}
+	other := c.others(ld)
 	if st, _, err := v2do(context.Background(), "PUT", other[0].client+"/v2/keys/session", netURL.Values{"value": {"alive"}, "ttl": {"3"}}); err != nil || st != 201 {
 		t.Fatalf("create: %d %v", st, err)
 	}

@@ -28,12 +28,7 @@ func TestForwardedWritesSurviveLeaderKill(t *testing.T) {
 	}
 	c := startProcCluster(t, 3)
 	ld := c.leader()
-	var followers []*proc
-	for _, p := range c.members {
-		if p != ld {
-			followers = append(followers, p)
-		}
-	}
+	followers := c.others(ld)
 	var mu sync.Mutex
 	acked := map[string]string{} // value → the key it was created at
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
@@ -145,13 +140,7 @@ func TestQuorumReadOnFollowerMovesToNewLeader(t *testing.T) {
 	}
 	c := startProcCluster(t, 3)
 	ld := c.leader()
-	var f *proc
-	for _, p := range c.members {
-		if p != ld {
-			f = p
-			break
-		}
-	}
+	f := c.others(ld)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	st, _, err := v2do(ctx, http.MethodPut, f.client+"/v2/keys/moved", netURL.Values{"value": {"before"}})
 	cancel()
