@@ -151,12 +151,7 @@ func TestStrictReconfigCheck(t *testing.T) {
 	ld := leaderOf(ms)
 	eventually(t, "followers probed", func() bool { return ld.node.monitor.activeCount(ld.node.voters()) == 3 })
 	// Ask a follower: it forwards to the leader.
-	var f *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			f = tm
-		}
-	}
+	f := without(ms, ld)[0]
 	ctx := context.Background()
 	m4, err := f.node.AddMember(ctx, []string{"http://127.0.0.1:1"}, false)
 	if err != nil {
@@ -261,12 +256,7 @@ func TestSnapshotCatchUp(t *testing.T) {
 	}
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	ld := leaderOf(ms)
-	var lag *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			lag = tm
-		}
-	}
+	lag := without(ms, ld)[0]
 	put(t, ld.node, "/before", "1")
 	_ = lag.node.Close()
 	lag.node = nil

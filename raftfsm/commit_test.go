@@ -32,12 +32,7 @@ func TestFollowersApplyWithoutCommitTimeout(t *testing.T) {
 	}
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	ld := leaderOf(ms)
-	var fs []*testMember
-	for _, tm := range ms {
-		if tm != ld {
-			fs = append(fs, tm)
-		}
-	}
+	fs := without(ms, ld)
 	backstop := 5 * ms[0].node.cfg.HeartbeatInterval
 	for i, via := range []*testMember{ld, fs[0], fs[1], ld} {
 		start := time.Now()
@@ -61,12 +56,7 @@ func TestForwardedWriteRaisesTheReadFence(t *testing.T) {
 	ms := startCluster(t, 3)
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	ld := leaderOf(ms)
-	var f *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			f = tm
-		}
-	}
+	f := without(ms, ld)[0]
 	before := ld.node.fence.get()
 	put(t, ld.node, "/a", "1")
 	if got := ld.node.fence.get(); got != before {
@@ -176,12 +166,7 @@ func TestForwardedWritesShareCalls(t *testing.T) {
 	ms := startCluster(t, 3)
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	ld := leaderOf(ms)
-	var f *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			f = tm
-		}
-	}
+	f := without(ms, ld)[0]
 	put(t, f.node, "/warm", "x")
 	calls0 := f.node.props.fwd.sent.Load()
 	const n = 200
@@ -224,12 +209,7 @@ func TestProposeBatchRefusals(t *testing.T) {
 	ms := startCluster(t, 3)
 	eventually(t, "leader", func() bool { return leaderOf(ms) != nil })
 	ld := leaderOf(ms)
-	var f *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			f = tm
-		}
-	}
+	f := without(ms, ld)[0]
 	svc := func(tm *testMember) *peerService {
 		return &peerService{raftNode: tm.node.raftNode, p: tm.node.props, m: tm.node.members}
 	}

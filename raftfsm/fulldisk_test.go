@@ -216,12 +216,7 @@ func TestFullDiskNewLeaderHolds(t *testing.T) {
 	if _, err := ld.node.Propose(context.Background(), &store.Request{Method: store.MethodPut, Path: "/before", Value: "v"}); err != nil {
 		t.Fatal(err)
 	}
-	var rest []*testMember
-	for _, tm := range ms {
-		if tm != ld {
-			rest = append(rest, tm)
-		}
-	}
+	rest := without(ms, ld)
 
 	fillers := []string{fillDisk(t, root)}
 	acked, refused := hammer(t, ld, ld, ld.node.RaftTerm(), ms, 2*time.Second, "full")

@@ -199,12 +199,7 @@ func TestThreeMembersReplicateAndForward(t *testing.T) {
 		return true
 	})
 	ld := leaderOf(ms)
-	var follower *testMember
-	for _, tm := range ms {
-		if tm != ld {
-			follower = tm
-		}
-	}
+	follower := without(ms, ld)[0]
 	ctx := context.Background()
 	wev, err := follower.node.Propose(ctx, &store.Request{Method: store.MethodPut, Path: "/k", Value: "v"})
 	if err != nil {
